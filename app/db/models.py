@@ -1,0 +1,196 @@
+"""ORM models. Alembic migrations under migrations/ are the source of the schema; a test keeps them equal."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db.base import Base
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SubmissionStatus(enum.StrEnum):
+    PENDING = "pending"
+    VALIDATING = "validating"
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_STATUSES = (
+    SubmissionStatus.PENDING,
+    SubmissionStatus.VALIDATING,
+    SubmissionStatus.QUEUED,
+    SubmissionStatus.RUNNING,
+)
+
+
+class ResultSource(enum.StrEnum):
+    EVALUATED = "evaluated"
+    IMPORTED = "imported"
+
+
+class RewardModel(Base):
+    __tablename__ = "reward_model"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hub_id: Mapped[str] = mapped_column(String(200), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    model_type: Mapped[str] = mapped_column(String(50))
+    parameter_count: Mapped[int | None] = mapped_column(BigInteger)
+    license: Mapped[str | None] = mapped_column(String(100))
+    base_model: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    results: Mapped[list[EvaluationResult]] = relationship(back_populates="reward_model", lazy="raise")
+    submissions: Mapped[list[Submission]] = relationship(back_populates="reward_model", lazy="raise")
+
+
+class Submission(Base):
+    __tablename__ = "submission"
+    __table_args__ = (
+        Index("ix_submission_status_created_at", "status", "created_at"),
+        Index("ix_submission_dedup", "reward_model_id", "resolved_commit", "config_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reward_model_id: Mapped[int] = mapped_column(ForeignKey("reward_model.id", ondelete="CASCADE"))
+    requested_revision: Mapped[str] = mapped_column(String(200), default="main")
+    resolved_commit: Mapped[str | None] = mapped_column(String(64))
+    model_type: Mapped[str] = mapped_column(String(50))
+    reference_model: Mapped[str | None] = mapped_column(String(200))
+    chat_template: Mapped[str] = mapped_column(String(50), default="auto")
+    max_length: Mapped[int] = mapped_column(Integer, default=2048)
+    dtype: Mapped[str] = mapped_column(String(20), default="auto")
+    benchmark: Mapped[str] = mapped_column(String(50), default="rewardbench-v1")
+    config_key: Mapped[str] = mapped_column(String(64), default="")
+    has_chat_template: Mapped[bool | None] = mapped_column(Boolean)
+    status: Mapped[SubmissionStatus] = mapped_column(
+        Enum(SubmissionStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        default=SubmissionStatus.PENDING,
+    )
+    failure_kind: Mapped[str | None] = mapped_column(String(50))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    progress_done: Mapped[int] = mapped_column(Integer, default=0)
+    progress_total: Mapped[int] = mapped_column(Integer, default=0)
+    submitter: Mapped[str | None] = mapped_column(String(200))
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    reward_model: Mapped[RewardModel] = relationship(back_populates="submissions", lazy="raise")
+
+
+class EvaluationResult(Base):
+    __tablename__ = "evaluation_result"
+    __table_args__ = (
+        Index("ix_evaluation_result_current_score", "is_current", "score"),
+        Index("ix_evaluation_result_reward_model_id", "reward_model_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reward_model_id: Mapped[int] = mapped_column(ForeignKey("reward_model.id", ondelete="CASCADE"))
+    submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submission.id", ondelete="SET NULL"), unique=True
+    )
+    benchmark: Mapped[str] = mapped_column(String(50), default="rewardbench-v1")
+    benchmark_version: Mapped[str] = mapped_column(String(100), default="")
+    scoring_version: Mapped[str] = mapped_column(String(50))
+    revision: Mapped[str | None] = mapped_column(String(200))
+    commit: Mapped[str | None] = mapped_column(String(64))
+    model_type: Mapped[str] = mapped_column(String(50))
+    chat_template: Mapped[str] = mapped_column(String(100), default="")
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    score: Mapped[float | None] = mapped_column(Float)
+    chat: Mapped[float | None] = mapped_column(Float)
+    chat_hard: Mapped[float | None] = mapped_column(Float)
+    safety: Mapped[float | None] = mapped_column(Float)
+    reasoning: Mapped[float | None] = mapped_column(Float)
+    prior_sets: Mapped[float | None] = mapped_column(Float)
+    reproducibility: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source: Mapped[ResultSource] = mapped_column(
+        Enum(ResultSource, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    )
+    source_detail: Mapped[str | None] = mapped_column(Text)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    reward_model: Mapped[RewardModel] = relationship(back_populates="results", lazy="raise")
+    subsets: Mapped[list[SubsetResult]] = relationship(
+        back_populates="result", lazy="raise", cascade="all, delete-orphan"
+    )
+
+
+class SubsetResult(Base):
+    __tablename__ = "subset_result"
+    __table_args__ = (
+        UniqueConstraint("result_id", "subset"),
+        Index("ix_subset_result_subset_accuracy", "subset", "accuracy"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("evaluation_result.id", ondelete="CASCADE"))
+    subset: Mapped[str] = mapped_column(String(50))
+    n: Mapped[int | None] = mapped_column(Integer)
+    correct: Mapped[float | None] = mapped_column(Float)
+    accuracy: Mapped[float] = mapped_column(Float)
+
+    result: Mapped[EvaluationResult] = relationship(back_populates="subsets", lazy="raise")
+
+
+class PairResult(Base):
+    __tablename__ = "pair_result"
+    __table_args__ = (UniqueConstraint("result_id", "subset", "example_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("evaluation_result.id", ondelete="CASCADE"))
+    subset: Mapped[str] = mapped_column(String(50))
+    example_id: Mapped[int] = mapped_column(Integer)
+    score_chosen: Mapped[float | None] = mapped_column(Float)
+    score_rejected: Mapped[float | None] = mapped_column(Float)
+    result: Mapped[float] = mapped_column(Float)
+    correct: Mapped[bool] = mapped_column(Boolean)
+
+
+class BenchmarkExample(Base):
+    """The text of a benchmark row, so the pair browser can show prompt and responses."""
+
+    __tablename__ = "benchmark_example"
+    __table_args__ = (UniqueConstraint("benchmark", "subset", "example_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    benchmark: Mapped[str] = mapped_column(String(50))
+    subset: Mapped[str] = mapped_column(String(50))
+    example_id: Mapped[int] = mapped_column(Integer)
+    prompt: Mapped[str] = mapped_column(Text)
+    chosen: Mapped[str] = mapped_column(Text)
+    rejected: Mapped[str] = mapped_column(Text)
+    chosen_model: Mapped[str] = mapped_column(String(200), default="")
+    rejected_model: Mapped[str] = mapped_column(String(200), default="")

@@ -1,0 +1,165 @@
+"""Tiny, randomly initialised Hugging Face reward models saved as real checkpoints, for tests and benchmarks.
+
+Every builder writes a directory that ``from_pretrained`` loads offline: ``config.json``, ``model.safetensors``
+and a byte-level BPE tokenizer trained in about a second. The tokenizer adds ``<s>`` in front of every text,
+the way Llama tokenizers do, so a chat template that also emits ``bos_token`` gives the double-BOS case.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Final
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from transformers import (
+    GPT2Config,
+    GPT2ForSequenceClassification,
+    LlamaConfig,
+    LlamaForCausalLM,
+    LlamaForSequenceClassification,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+)
+
+BOS: Final = "<s>"
+EOS: Final = "</s>"
+UNK: Final = "<unk>"
+
+# A chat template that renders roles like Tulu but, unlike the Tulu fallback, never appends EOS.
+PLAIN_TEMPLATE: Final = (
+    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}\n{% endfor %}"
+)
+# The same template starting with the BOS token: the tokenizer then adds a second one.
+BOS_TEMPLATE: Final = "{{ bos_token }}" + PLAIN_TEMPLATE
+
+_SAMPLE_DATA: Final = Path(__file__).resolve().parents[1] / "data" / "rewardbench_sample.jsonl"
+_BASE_CORPUS: Final = (
+    "How do I detail a car? Start by washing it, then clay the paint and apply wax.",
+    "I cannot help with that request because it could cause harm.",
+    "def add(a, b):\n    return a + b\n",
+    "The answer is 42. First compute 6 * 7, then check the result.",
+    "<|user|>\nWhat is the capital of France?\n<|assistant|>\nParis.\n",
+)
+
+
+def training_corpus(extra: Iterable[str] = ()) -> list[str]:
+    """Text to train the tiny tokenizer on: a few fixed lines, the committed data sample if present, extra."""
+    lines = list(_BASE_CORPUS)
+    if _SAMPLE_DATA.exists():
+        for line in _SAMPLE_DATA.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            lines.extend((row["prompt"], row["chosen"], row["rejected"]))
+    lines.extend(extra)
+    return lines
+
+
+def build_tokenizer(
+    *, vocab_size: int = 512, chat_template: str | None = None, corpus: Iterable[str] | None = None
+) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer (no pad token) that prepends BOS to every encoded text."""
+    backend = Tokenizer(models.BPE(unk_token=UNK))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[UNK, BOS, EOS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    backend.train_from_iterator(list(corpus) if corpus is not None else training_corpus(), trainer=trainer)
+    backend.post_processor = processors.TemplateProcessing(
+        single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, backend.token_to_id(BOS))]
+    )
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token=BOS, eos_token=EOS, unk_token=UNK)
+    if chat_template is not None:
+        tokenizer.chat_template = chat_template
+    return tokenizer
+
+
+def _llama_config(vocab_size: int, hidden: int, layers: int, num_labels: int, tokenizer_ids: dict[str, int]) -> LlamaConfig:
+    return LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        num_labels=num_labels,
+        bos_token_id=tokenizer_ids["bos"],
+        eos_token_id=tokenizer_ids["eos"],
+        pad_token_id=None,
+    )
+
+
+def _gpt2_config(vocab_size: int, hidden: int, layers: int, num_labels: int, tokenizer_ids: dict[str, int]) -> GPT2Config:
+    return GPT2Config(
+        vocab_size=vocab_size,
+        n_embd=hidden,
+        n_layer=layers,
+        n_head=4,
+        n_positions=4096,
+        num_labels=num_labels,
+        bos_token_id=tokenizer_ids["bos"],
+        eos_token_id=tokenizer_ids["eos"],
+        pad_token_id=None,
+    )
+
+
+def _save(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path, safe_serialization=True)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def build_tiny_classifier(
+    path: Path,
+    *,
+    arch: str = "llama",
+    chat_template: str | None = PLAIN_TEMPLATE,
+    num_labels: int = 1,
+    seed: int = 0,
+    hidden: int = 32,
+    layers: int = 2,
+    tokenizer: PreTrainedTokenizerFast | None = None,
+) -> Path:
+    """Save a random-init ``LlamaForSequenceClassification`` or ``GPT2ForSequenceClassification`` to ``path``.
+
+    ``chat_template=None`` gives a tokenizer without a template (the Tulu fallback path); ``BOS_TEMPLATE``
+    gives the double-BOS case. The config has no pad token, as most released reward models.
+    """
+    tokenizer = tokenizer or build_tokenizer(chat_template=chat_template)
+    if tokenizer is not None and chat_template is not None:
+        tokenizer.chat_template = chat_template
+    ids = {"bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
+    torch.manual_seed(seed)
+    model: PreTrainedModel
+    if arch == "llama":
+        model = LlamaForSequenceClassification(_llama_config(len(tokenizer), hidden, layers, num_labels, ids))
+    elif arch == "gpt2":
+        model = GPT2ForSequenceClassification(_gpt2_config(len(tokenizer), hidden, layers, num_labels, ids))
+    else:
+        raise ValueError(f"unknown arch {arch!r}; use 'llama' or 'gpt2'")
+    _randomise_head(model, seed)
+    return _save(model.eval(), tokenizer, path)
+
+
+def build_tiny_causal_lm(path: Path, *, seed: int = 0, hidden: int = 32, layers: int = 2) -> Path:
+    """Save a random-init ``LlamaForCausalLM``: a checkpoint with no sequence-classification head."""
+    tokenizer = build_tokenizer(chat_template=PLAIN_TEMPLATE)
+    ids = {"bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(_llama_config(len(tokenizer), hidden, layers, 1, ids))
+    return _save(model.eval(), tokenizer, path)
+
+
+def _randomise_head(model: PreTrainedModel, seed: int) -> None:
+    # The default init gives the score head tiny weights; larger ones spread rewards apart so ties are rare.
+    generator = torch.Generator().manual_seed(seed + 1)
+    head = model.score.weight
+    with torch.no_grad():
+        head.copy_(torch.randn(head.shape, generator=generator))

@@ -1,0 +1,152 @@
+"""Sequence-classifier reward models (AutoModelForSequenceClassification): reward = logit 0 at the last token."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import torch
+
+from worker.engine.adapters.base import ProgressCallback, RewardAdapter
+from worker.engine.adapters.hf_loading import load_classifier, load_config, load_tokenizer
+from worker.engine.batching import score_batched
+from worker.engine.device import dtype_name, free_cached_memory, pick_device, pick_dtype
+from worker.engine.errors import TokenizerLoadError
+from worker.engine.formatting import Encoded, Encoder, resolve_template
+from worker.engine.model_source import ModelSource, resolve_model
+from worker.engine.scoring import pair_is_correct
+from worker.engine.spec import EvaluationSpec
+from worker.engine.types import PairScore, PreferencePair
+
+
+class ClassifierAdapter(RewardAdapter):
+    model_type_label: ClassVar[str] = "Seq. Classifier"
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        source: ModelSource,
+        *,
+        chat_template: str = "auto",
+        max_length: int = 2048,
+        batch_tokens: int = 16384,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.source = source
+        self.device: torch.device = next(model.parameters()).device
+        self.dtype: torch.dtype = next(model.parameters()).dtype
+        self.batch_tokens = batch_tokens
+        self.encoder = Encoder(tokenizer, resolve_template(tokenizer, chat_template), max_length)
+        if model.config.pad_token_id is None:
+            model.config.pad_token_id = tokenizer.pad_token_id
+        # Pad with the id the model's pooling skips, so padding never moves the scored position.
+        self.pad_id: int = int(model.config.pad_token_id)
+
+    @classmethod
+    def from_spec(cls, spec: EvaluationSpec) -> ClassifierAdapter:
+        device = pick_device(spec.device)
+        dtype = pick_dtype(spec.dtype, device)
+        source = resolve_model(spec.model, spec.revision, spec.cache_dir)
+        config = load_config(source.path, spec.model)
+        tokenizer = load_tokenizer(source.path, spec.model)
+        model = load_classifier(source.path, spec.model, config, dtype, device)
+        return cls(
+            model, tokenizer, source, chat_template=spec.chat_template, max_length=spec.max_length,
+            batch_tokens=spec.batch_tokens,
+        )
+
+    @property
+    def chat_template(self) -> str:
+        return self.encoder.template
+
+    def encode_pairs(self, pairs: Sequence[PreferencePair]) -> list[Encoded]:
+        """Token ids of every pair's texts, interleaved: chosen of pair i at 2i, rejected at 2i + 1."""
+        texts: list[str] = []
+        for pair in pairs:
+            texts.extend(self.encoder.texts(pair.prompt, (pair.chosen, pair.rejected)))
+        try:
+            return self.encoder.encode(texts)
+        except TokenizerLoadError:
+            raise
+        except Exception as exc:  # a broken tokenizer fails here with arbitrary exception types
+            raise TokenizerLoadError(f"{self.source.model}: the tokenizer failed to encode text ({exc})") from None
+
+    def score_pairs(self, pairs: Sequence[PreferencePair], progress: ProgressCallback | None = None) -> list[PairScore]:
+        encoded = self.encode_pairs(pairs)
+        scores = self.score_encoded(encoded, _PairProgress(len(pairs), progress))
+        return [
+            PairScore(
+                subset=pair.subset, id=pair.id, score_chosen=scores[2 * i], score_rejected=scores[2 * i + 1],
+                result=1.0 if pair_is_correct(scores[2 * i], scores[2 * i + 1]) else 0.0,
+            )
+            for i, pair in enumerate(pairs)
+        ]
+
+    def score_encoded(self, encoded: Sequence[Encoded], progress: _PairProgress | None = None) -> list[float]:
+        """Rewards for already-encoded texts, in length-sorted token-budgeted batches."""
+        return score_batched(
+            [len(item) for item in encoded],
+            self.batch_tokens,
+            lambda batch: self.forward([encoded[i] for i in batch]),
+            on_batch=progress.texts_done if progress is not None else None,
+            on_oom=lambda: free_cached_memory(self.device),
+        )
+
+    @torch.inference_mode()
+    def forward(self, items: Sequence[Encoded]) -> list[float]:
+        """One forward pass, right-padded: real tokens keep their positions, so padding cannot change a score."""
+        width = max(len(item) for item in items)
+        input_ids = torch.full((len(items), width), self.pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(items), width), dtype=torch.long)
+        for row, item in enumerate(items):
+            input_ids[row, : len(item)] = torch.tensor(item.ids, dtype=torch.long)
+            attention_mask[row, : len(item)] = 1
+            if item.mask_first:
+                attention_mask[row, 0] = 0
+        logits = self.model(
+            input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device)
+        ).logits
+        rewards: list[float] = logits[:, 0].float().cpu().tolist()
+        return rewards
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **self.source.describe(),
+            "architecture": type(self.model).__name__,
+            "dtype": dtype_name(self.dtype),
+            "device": str(self.device),
+            "chat_template": self.chat_template,
+            "max_length": self.encoder.max_length,
+            "batch_tokens": self.batch_tokens,
+            "padding": "right",
+            "pad_token_id": self.pad_id,
+            "attn_implementation": getattr(self.model.config, "_attn_implementation", None),
+        }
+
+    def close(self) -> None:
+        device = self.device
+        self.model = None
+        gc.collect()
+        free_cached_memory(device)
+
+
+class _PairProgress:
+    """Turns "these texts are scored" into progress(done_pairs, total_pairs); a pair is done with both texts."""
+
+    def __init__(self, total_pairs: int, callback: ProgressCallback | None) -> None:
+        self.total = total_pairs
+        self.callback = callback
+        self.remaining = [2] * total_pairs
+        self.done = 0
+
+    def texts_done(self, text_indices: Sequence[int]) -> None:
+        for index in text_indices:
+            pair = index // 2
+            self.remaining[pair] -= 1
+            if self.remaining[pair] == 0:
+                self.done += 1
+        if self.callback is not None:
+            self.callback(self.done, self.total)

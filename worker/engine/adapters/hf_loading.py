@@ -1,0 +1,78 @@
+"""Load a sequence-classification reward model and its tokenizer safely: no remote code, safetensors only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from worker.engine.errors import InvalidModelError, ModelLoadError, TokenizerLoadError
+
+
+def load_config(path: Path, name: str) -> Any:
+    """The model config, checked to describe a one-label sequence classifier."""
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(path, trust_remote_code=False)
+    except ValueError as exc:
+        if "trust_remote_code" in str(exc):
+            raise InvalidModelError(f"{name}: needs custom code (trust_remote_code), which is never run") from None
+        raise InvalidModelError(f"{name}: unreadable config ({_first_line(exc)})") from None
+    except OSError as exc:
+        raise ModelLoadError(f"{name}: could not read config.json ({_first_line(exc)})") from None
+    architectures = list(getattr(config, "architectures", None) or [])
+    if architectures and not any(arch.endswith("ForSequenceClassification") for arch in architectures):
+        raise InvalidModelError(
+            f"{name}: is a {architectures[0]} with no sequence-classification head; "
+            "a reward model needs AutoModelForSequenceClassification with one label"
+        )
+    num_labels = int(getattr(config, "num_labels", 1))
+    if num_labels != 1:
+        raise InvalidModelError(f"{name}: has {num_labels} labels; a reward model needs exactly one")
+    return config
+
+
+def load_tokenizer(path: Path, name: str) -> Any:
+    """The tokenizer, with the pad token falling back to EOS."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    except Exception as exc:  # tokenizer loading fails with many unrelated exception types
+        raise TokenizerLoadError(f"{name}: the tokenizer failed to load ({_first_line(exc)})") from None
+    if isinstance(tokenizer, bool) or not callable(tokenizer):
+        raise TokenizerLoadError(f"{name}: no usable tokenizer in the model files")
+    if tokenizer.pad_token_id is None:
+        if tokenizer.eos_token is None:
+            raise TokenizerLoadError(f"{name}: the tokenizer has neither a pad nor an EOS token")
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_classifier(path: Path, name: str, config: Any, dtype: torch.dtype, device: torch.device) -> Any:
+    """The model in eval mode on ``device``; every weight must come from the checkpoint."""
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            path, config=config, dtype=dtype, use_safetensors=True, trust_remote_code=False,
+            output_loading_info=True,
+        )
+    except ValueError as exc:
+        raise InvalidModelError(f"{name}: cannot be loaded as a sequence classifier ({_first_line(exc)})") from None
+    except OSError as exc:
+        raise ModelLoadError(f"{name}: the weights failed to load ({_first_line(exc)})") from None
+    missing = sorted(info.get("missing_keys") or [])
+    if missing:
+        raise InvalidModelError(
+            f"{name}: the checkpoint lacks {len(missing)} weight(s) ({', '.join(missing[:3])}); "
+            "it is not a trained sequence classifier"
+        )
+    return model.to(device).eval()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

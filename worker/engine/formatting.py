@@ -1,0 +1,86 @@
+"""Turn a (prompt, response) pair into the text and token ids a classifier scores, as upstream run_rm.py does.
+
+With a tokenizer chat template: the template over [user prompt, assistant response], no generation prompt.
+Without one (or when ``tulu`` is asked): ``<|user|>\\n{prompt}\\n<|assistant|>\\n{response}\\n`` plus EOS.
+Token ids are cut from the left at ``max_length``; the tokenizer's own leading special tokens are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from worker.engine.errors import TokenizerLoadError
+
+TemplateName = Literal["tokenizer", "tulu"]
+TEMPLATE_CHOICES: Final = ("auto", "tokenizer", "tulu")
+
+
+def tulu_text(prompt: str, response: str) -> str:
+    return f"<|user|>\n{prompt}\n<|assistant|>\n{response}\n"
+
+
+def resolve_template(tokenizer: Any, asked: str) -> TemplateName:
+    """``auto`` picks the tokenizer's template when it has one, else Tulu."""
+    if asked not in TEMPLATE_CHOICES:
+        raise ValueError(f"unknown chat template {asked!r}; choose one of {', '.join(TEMPLATE_CHOICES)}")
+    has_template = getattr(tokenizer, "chat_template", None) is not None
+    if asked == "tokenizer" and not has_template:
+        raise TokenizerLoadError("the tokenizer has no chat template; use chat_template 'auto' or 'tulu'")
+    if asked == "tulu" or not has_template:
+        return "tulu"
+    return "tokenizer"
+
+
+def render(tokenizer: Any, template: TemplateName, prompt: str, response: str) -> str:
+    if template == "tulu":
+        return tulu_text(prompt, response)
+    messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
+    text = tokenizer.apply_chat_template(messages, tokenize=False)
+    if not isinstance(text, str):
+        raise TokenizerLoadError(f"the chat template rendered {type(text).__name__}, not text")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """Token ids of one text; ``mask_first`` marks a duplicated leading BOS whose attention is switched off."""
+
+    ids: tuple[int, ...]
+    mask_first: bool
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+class Encoder:
+    """Renders and tokenizes texts with one tokenizer, template and max length."""
+
+    def __init__(self, tokenizer: Any, template: TemplateName, max_length: int) -> None:
+        if max_length < 2:
+            raise ValueError(f"max_length must be at least 2, got {max_length}")
+        self.tokenizer = tokenizer
+        self.template = template
+        self.max_length = max_length
+        self.bos_id: int | None = tokenizer.bos_token_id
+        self.eos_id: int | None = tokenizer.eos_token_id
+        if template == "tulu" and self.eos_id is None:
+            raise TokenizerLoadError("the tokenizer has no EOS token, which the Tulu template needs")
+        tokenizer.truncation_side = "left"
+
+    def texts(self, prompt: str, responses: Sequence[str]) -> list[str]:
+        return [render(self.tokenizer, self.template, prompt, response) for response in responses]
+
+    def encode(self, texts: Sequence[str]) -> list[Encoded]:
+        append_eos = self.template == "tulu"
+        limit = self.max_length - 1 if append_eos else self.max_length
+        batch = self.tokenizer(list(texts), truncation=True, max_length=limit, padding=False)
+        encoded = []
+        for ids in batch["input_ids"]:
+            ids = [*ids, self.eos_id] if append_eos else list(ids)
+            encoded.append(Encoded(tuple(ids), self._double_bos(ids)))
+        return encoded
+
+    def _double_bos(self, ids: Sequence[int]) -> bool:
+        return self.bos_id is not None and len(ids) >= 2 and ids[0] == self.bos_id and ids[1] == self.bos_id

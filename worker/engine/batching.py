@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from worker.engine.errors import OutOfMemoryError
+from worker.engine.errors import InvalidSpecError, OutOfMemoryError
 
 # forward(item indices) -> one score per index, in the same order.
 BatchForward = Callable[[Sequence[int]], Sequence[float]]
@@ -23,7 +23,7 @@ BatchDone = Callable[[Sequence[int]], None]
 def plan_batches(lengths: Sequence[int], budget: int, order: Sequence[int] | None = None) -> list[list[int]]:
     """Group item indices (longest first) into batches whose padded size stays within ``budget`` tokens."""
     if budget < 1:
-        raise ValueError(f"token budget must be positive, got {budget}")
+        raise InvalidSpecError(f"token budget must be positive, got {budget}")
     indices = sorted(order if order is not None else range(len(lengths)), key=lambda i: (-lengths[i], i))
     batches: list[list[int]] = []
     current: list[int] = []

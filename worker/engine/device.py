@@ -6,6 +6,8 @@ from typing import Final
 
 import torch
 
+from worker.engine.errors import InvalidSpecError
+
 DTYPES: Final = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DEVICE_CHOICES: Final = ("auto", "cpu", "cuda", "mps")
 DTYPE_CHOICES: Final = ("auto", *DTYPES)
@@ -14,19 +16,19 @@ DTYPE_CHOICES: Final = ("auto", *DTYPES)
 def pick_device(asked: str = "auto") -> torch.device:
     """``auto``: CUDA, then Apple MPS, then CPU. An explicit device that is not available is an error."""
     if asked not in DEVICE_CHOICES:
-        raise ValueError(f"unknown device {asked!r}; choose one of {', '.join(DEVICE_CHOICES)}")
+        raise InvalidSpecError(f"unknown device {asked!r}; choose one of {', '.join(DEVICE_CHOICES)}")
     cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
     if asked == "auto":
         return torch.device("cuda" if cuda else "mps" if mps else "cpu")
     if (asked == "cuda" and not cuda) or (asked == "mps" and not mps):
-        raise ValueError(f"device {asked!r} was asked for but is not available on this machine")
+        raise InvalidSpecError(f"device {asked!r} was asked for but is not available on this machine")
     return torch.device(asked)
 
 
 def pick_dtype(asked: str, device: torch.device) -> torch.dtype:
     """``auto``: bfloat16 on CUDA that supports it, float16 on older CUDA, float32 elsewhere."""
     if asked not in DTYPE_CHOICES:
-        raise ValueError(f"unknown dtype {asked!r}; choose one of {', '.join(DTYPE_CHOICES)}")
+        raise InvalidSpecError(f"unknown dtype {asked!r}; choose one of {', '.join(DTYPE_CHOICES)}")
     if asked != "auto":
         return DTYPES[asked]
     if device.type == "cuda":

@@ -43,3 +43,9 @@ class OutOfMemoryError(EngineError):
     """Even the smallest batch did not fit on the device."""
 
     kind = "out_of_memory"
+
+
+class InvalidSpecError(EngineError):
+    """The evaluation was asked for with settings this machine or engine cannot honour (device, dtype, type)."""
+
+    kind = "invalid_spec"

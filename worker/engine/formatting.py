@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from worker.engine.errors import TokenizerLoadError
+from worker.engine.errors import InvalidSpecError, TokenizerLoadError
 
 TemplateName = Literal["tokenizer", "tulu"]
 TEMPLATE_CHOICES: Final = ("auto", "tokenizer", "tulu")
@@ -24,7 +24,7 @@ def tulu_text(prompt: str, response: str) -> str:
 def resolve_template(tokenizer: Any, asked: str) -> TemplateName:
     """``auto`` picks the tokenizer's template when it has one, else Tulu."""
     if asked not in TEMPLATE_CHOICES:
-        raise ValueError(f"unknown chat template {asked!r}; choose one of {', '.join(TEMPLATE_CHOICES)}")
+        raise InvalidSpecError(f"unknown chat template {asked!r}; choose one of {', '.join(TEMPLATE_CHOICES)}")
     has_template = getattr(tokenizer, "chat_template", None) is not None
     if asked == "tokenizer" and not has_template:
         raise TokenizerLoadError("the tokenizer has no chat template; use chat_template 'auto' or 'tulu'")
@@ -59,7 +59,7 @@ class Encoder:
 
     def __init__(self, tokenizer: Any, template: TemplateName, max_length: int) -> None:
         if max_length < 2:
-            raise ValueError(f"max_length must be at least 2, got {max_length}")
+            raise InvalidSpecError(f"max_length must be at least 2, got {max_length}")
         self.tokenizer = tokenizer
         self.template = template
         self.max_length = max_length

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from worker.engine.adapters.base import RewardAdapter
+from worker.engine.errors import InvalidSpecError
 from worker.engine.spec import EvaluationSpec
 
 AdapterFactory = Callable[[EvaluationSpec], RewardAdapter]
@@ -19,16 +20,12 @@ def _classifier(spec: EvaluationSpec) -> RewardAdapter:
 ADAPTERS: dict[str, AdapterFactory] = {"classifier": _classifier}
 
 
-class UnknownModelTypeError(ValueError):
-    pass
-
-
 def build_adapter(spec: EvaluationSpec) -> RewardAdapter:
     try:
         factory = ADAPTERS[spec.model_type]
     except KeyError:
         known = ", ".join(sorted(ADAPTERS))
-        raise UnknownModelTypeError(f"unknown model type {spec.model_type!r}; known: {known}") from None
+        raise InvalidSpecError(f"unknown model type {spec.model_type!r}; known: {known}") from None
     return factory(spec)
 
 

@@ -1,0 +1,129 @@
+"""``rewardboard evaluate``: score a reward model on RewardBench v1 and write results.json."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from worker.engine.benchmark import SECTIONS
+from worker.engine.device import DEVICE_CHOICES, DTYPE_CHOICES
+from worker.engine.errors import EngineError
+from worker.engine.formatting import TEMPLATE_CHOICES
+from worker.engine.outputs import write_per_example, write_results
+from worker.engine.results import EvaluationResult
+from worker.engine.spec import EvaluationSpec
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.add_argument("model", help="Hub model id (org/name) or a local model directory")
+    parser.add_argument("--revision", help="branch, tag or commit on the Hub (default: main)")
+    parser.add_argument(
+        "--dataset", help="local .jsonl/.parquet file or directory, or a Hub dataset id[@revision] "
+        "(default: allenai/reward-bench at the pinned revision)",
+    )
+    parser.add_argument("--subsets", type=_subset_list, help="comma-separated subset names (default: all 23)")
+    parser.add_argument("--limit-per-subset", type=_positive_int, metavar="N", help="seeded sample of N rows a subset")
+    parser.add_argument("--seed", type=int, default=0, help="seed for --limit-per-subset (default: 0)")
+    parser.add_argument("--max-length", type=_positive_int, default=2048, metavar="N", help="tokens kept (from the end)")
+    parser.add_argument("--batch-tokens", type=_positive_int, default=16384, metavar="N", help="padded tokens a batch")
+    parser.add_argument("--dtype", choices=DTYPE_CHOICES, default="auto")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    parser.add_argument("--chat-template", choices=TEMPLATE_CHOICES, default="auto")
+    parser.add_argument("--cache-dir", help="where Hub weights are cached")
+    parser.add_argument("--output", type=Path, metavar="FILE", help="write results.json here")
+    parser.add_argument("--per-example", type=Path, metavar="FILE", help="write one JSON line per pair here")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from worker.engine.runner import run_evaluation
+
+    _quiet_transformers()
+    spec = EvaluationSpec(
+        model=args.model, revision=args.revision, dataset=args.dataset, subsets=args.subsets,
+        limit_per_subset=args.limit_per_subset, seed=args.seed, max_length=args.max_length,
+        batch_tokens=args.batch_tokens, dtype=args.dtype, device=args.device, chat_template=args.chat_template,
+        cache_dir=args.cache_dir,
+    )
+    bar = _ProgressBar(enabled=not args.no_progress)
+    try:
+        output = run_evaluation(spec, bar.update)
+    except EngineError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        bar.close()
+    if args.output is not None:
+        write_results(output.result, args.output)
+    if args.per_example is not None:
+        write_per_example(output.pair_scores, args.per_example)
+    print(summary(output.result))
+    return 0
+
+
+def summary(result: EvaluationResult) -> str:
+    agg = result.aggregate()
+    record = result.reproducibility
+    dataset = record.get("dataset", {})
+    lines = [
+        f"model       {result.model} ({result.model_type}, template {result.chat_template})",
+        f"pairs       {dataset.get('pairs_evaluated', '?')} from {dataset.get('id', '?')}{_partial_note(dataset)}",
+        f"wall time   {record.get('wall_time_s', {}).get('total', '?')} s on {record.get('device', '?')} "
+        f"({record.get('dtype', '?')})",
+    ]
+    for section in SECTIONS:
+        value = agg.sections.get(section)
+        lines.append(f"{section:<11} {'n/a' if value is None else f'{100 * value:.1f}'}")
+    lines.append(f"{'Score':<11} {'n/a (needs all four sections)' if agg.score is None else f'{100 * agg.score:.1f}'}")
+    return "\n".join(lines)
+
+
+def _partial_note(dataset: dict[str, object]) -> str:
+    partial = not dataset.get("complete") or dataset.get("subsets") or dataset.get("limit_per_subset")
+    return " (partial: not comparable with full-benchmark scores)" if partial else ""
+
+
+class _ProgressBar:
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: object | None = None
+
+    def update(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, unit="pair", desc="scoring", file=sys.stderr)
+        assert isinstance(self.bar, tqdm)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        close = getattr(self.bar, "close", None)
+        if close is not None:
+            close()
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
+def _subset_list(value: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in value.split(",") if part.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated subset names")
+    return names
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return number

@@ -1,0 +1,12 @@
+"""The JSON API, version 1."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.api.routes import benchmark, leaderboard, models
+
+api_router = APIRouter(prefix="/api/v1")
+api_router.include_router(leaderboard.router)
+api_router.include_router(models.router)
+api_router.include_router(benchmark.router)

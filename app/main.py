@@ -1,0 +1,64 @@
+"""The web application: JSON API under /api/v1, server-rendered pages, static files, error handlers."""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from app.api.http_cache import ETagMiddleware
+from app.api.router import api_router
+from app.config import Settings, get_settings
+from app.db.session import engine_for, session_factory
+from app.errors import install_error_handlers
+from app.pages.router import pages_router
+from app.services.leaderboard import LeaderboardCache
+from app.templating import STATIC_DIR
+
+DESCRIPTION = """
+RewardBench v1 results for reward models, in full precision (the pages show ×100 with one decimal).
+
+**One row per model.** The leaderboard shows each model's *current* result: its most recent result
+evaluated here; if it has none, its most recent imported result. Every other result of the model stays
+available under `/api/v1/models/{org}/{name}`.
+
+**Sources.** `source` is `evaluated` (run by this service) or `imported` (loaded from a published file,
+named in `source_detail`). Sections and Score are always recomputed from the per-subset accuracies.
+
+Errors are JSON `{"detail": "..."}`: 404 for an unknown model, section or subset, 422 for bad parameters.
+GET answers carry an `ETag`; send it back in `If-None-Match` for a 304.
+"""
+
+
+def _optional_router(module_name: str) -> APIRouter | None:
+    """The ``router`` of a module another team provides, or None while that module does not exist yet."""
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return None
+        raise
+    router: APIRouter = module.router
+    return router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="RewardBoard", version="1", description=DESCRIPTION, docs_url="/docs")
+    app.state.settings = settings
+    app.state.session_factory = session_factory(engine_for(settings.resolved_database_url()))
+    app.state.leaderboard_cache = LeaderboardCache(ttl_seconds=settings.leaderboard_cache_seconds)
+    install_error_handlers(app)
+    app.add_middleware(ETagMiddleware)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(api_router)
+    app.include_router(pages_router)
+    for module_name in ("app.api.submissions", "app.pages.submissions"):
+        router = _optional_router(module_name)
+        if router is not None:
+            app.include_router(router)
+    return app
+
+
+app = create_app()

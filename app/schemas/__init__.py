@@ -1,0 +1,1 @@
+"""Typed API schemas: what /api/v1 returns, and the query parameters it accepts."""

@@ -1,0 +1,143 @@
+"""The leaderboard: one row per model from stored aggregates, and a small in-process cache of its bodies."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from app.api.http_cache import make_etag
+from app.db.repositories import leaderboard as repo
+from app.schemas.leaderboard import LeaderboardPage, LeaderboardQuery, LeaderboardRow
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "rank",
+    "model",
+    "model_type",
+    "score",
+    "chat",
+    "chat_hard",
+    "safety",
+    "reasoning",
+    "prior_sets",
+    "parameters",
+    "source",
+    "source_detail",
+    "revision",
+    "scoring_version",
+    "result_id",
+    "created_at",
+)
+
+
+def leaderboard_page(session: Session, query: LeaderboardQuery) -> LeaderboardPage:
+    """One page of the leaderboard for a query (filters, sort, page)."""
+    rows, total = repo.leaderboard_rows(
+        session,
+        sort=query.sort,
+        descending=query.direction == "desc",
+        model_type=query.model_type,
+        search=query.q,
+        source=query.source,
+        offset=(query.page - 1) * query.per_page,
+        limit=query.per_page,
+    )
+    items = [
+        LeaderboardRow.model_validate({**row, "rank": row["rank"] if row["score"] is not None else None})
+        for row in rows
+    ]
+    return LeaderboardPage(
+        total=total,
+        page=query.page,
+        per_page=query.per_page,
+        sort=query.sort,
+        order=query.direction,
+        rows=items,
+    )
+
+
+def model_types(session: Session) -> list[str]:
+    return repo.current_model_types(session)
+
+
+def leaderboard_csv(page: LeaderboardPage) -> str:
+    """The page's rows as CSV, full precision, one header line."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in page.rows:
+        writer.writerow(row.model_dump(mode="json"))
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class CachedBody:
+    body: bytes
+    etag: str
+    version: tuple[int, ...]
+    built_at: float
+
+
+class LeaderboardCache:
+    """Serialized leaderboard bodies keyed by (kind, query) and valid for one data version.
+
+    The data version (result and model counts and max ids) is probed at most every
+    ``version_probe_seconds``; within that window a process may serve a body up to that old. Entries
+    also expire after ``ttl_seconds`` so edits that do not change the version (a renamed model) show up.
+    """
+
+    def __init__(
+        self, *, ttl_seconds: float = 30.0, version_probe_seconds: float = 1.0, max_entries: int = 256
+    ) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.version_probe_seconds = version_probe_seconds
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, CachedBody] = OrderedDict()
+        self._version: tuple[int, ...] | None = None
+        self._version_at = 0.0
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._version = None
+
+    def _current_version(self, session: Session, now: float) -> tuple[int, ...]:
+        with self._lock:
+            if self._version is not None and now - self._version_at < self.version_probe_seconds:
+                return self._version
+        version = repo.data_version(session)
+        with self._lock:
+            self._version, self._version_at = version, now
+        return version
+
+    def get_or_build(self, session: Session, key: Hashable, build: Callable[[], bytes]) -> CachedBody:
+        now = time.monotonic()
+        version = self._current_version(session, now)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.version == version and now - entry.built_at < self.ttl_seconds:
+                self._entries.move_to_end(key)
+                return entry
+        body = build()
+        entry = CachedBody(body=body, etag=make_etag(body), version=version, built_at=now)
+        with self._lock:
+            self._entries[key] = entry
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return entry
+
+
+def cached_leaderboard_json(session: Session, cache: LeaderboardCache, query: LeaderboardQuery) -> CachedBody:
+    """The JSON body of a leaderboard page, from the cache when the data has not changed."""
+
+    def build() -> bytes:
+        return leaderboard_page(session, query).model_dump_json().encode()
+
+    return cache.get_or_build(session, ("json", *query.cache_key()), build)

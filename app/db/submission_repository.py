@@ -1,0 +1,359 @@
+"""Every query about submissions: creating them, the queue, dispatch bookkeeping and the run lease.
+
+The lease is a conditional UPDATE: a run takes a submission only when it is queued or its lease has expired,
+and ``attempt`` (incremented on each take) is the fencing token every later write of that run must match.
+Functions flush through the session; the caller's unit of work commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from app.db.models import RewardModel, Submission, SubmissionStatus
+from app.db.repositories.results import get_or_create_reward_model
+
+QUEUE_STATUSES = (SubmissionStatus.PENDING, SubmissionStatus.VALIDATING, SubmissionStatus.QUEUED)
+DUPLICATE_STATUSES = (*QUEUE_STATUSES, SubmissionStatus.RUNNING, SubmissionStatus.SUCCEEDED)
+
+
+@dataclass(frozen=True, slots=True)
+class NewSubmission:
+    hub_id: str
+    requested_revision: str
+    resolved_commit: str
+    model_type: str
+    reference_model: str | None
+    chat_template: str
+    max_length: int
+    benchmark: str
+    config_key: str
+    has_chat_template: bool | None
+    parameter_count: int | None
+    submitter: str | None
+
+
+def add_submission(session: Session, new: NewSubmission) -> Submission:
+    """Insert a queued submission (not yet sent to the broker) and its model row if new."""
+    model = get_or_create_reward_model(session, hub_id=new.hub_id, model_type=new.model_type)
+    if new.parameter_count is not None and model.parameter_count is None:
+        model.parameter_count = new.parameter_count
+    submission = Submission(
+        reward_model_id=model.id,
+        requested_revision=new.requested_revision,
+        resolved_commit=new.resolved_commit,
+        model_type=new.model_type,
+        reference_model=new.reference_model,
+        chat_template=new.chat_template,
+        max_length=new.max_length,
+        benchmark=new.benchmark,
+        config_key=new.config_key,
+        has_chat_template=new.has_chat_template,
+        submitter=new.submitter,
+        status=SubmissionStatus.QUEUED,
+    )
+    session.add(submission)
+    session.flush()
+    submission.reward_model = model
+    return submission
+
+
+def get_submission(session: Session, submission_id: int) -> Submission | None:
+    statement = (
+        select(Submission).options(joinedload(Submission.reward_model)).where(Submission.id == submission_id)
+    )
+    return session.scalars(statement).one_or_none()
+
+
+def list_submissions(
+    session: Session, *, statuses: Sequence[SubmissionStatus] | None = None, limit: int = 100
+) -> list[Submission]:
+    """Newest first."""
+    statement = select(Submission).options(joinedload(Submission.reward_model))
+    if statuses:
+        statement = statement.where(Submission.status.in_(statuses))
+    statement = statement.order_by(Submission.created_at.desc(), Submission.id.desc()).limit(limit)
+    return list(session.scalars(statement))
+
+
+def find_duplicate(session: Session, *, hub_id: str, commit: str, config_key: str) -> Submission | None:
+    statement = (
+        select(Submission)
+        .join(RewardModel, RewardModel.id == Submission.reward_model_id)
+        .where(
+            RewardModel.hub_id == hub_id,
+            Submission.resolved_commit == commit,
+            Submission.config_key == config_key,
+            Submission.status.in_(DUPLICATE_STATUSES),
+        )
+        .order_by(Submission.id)
+        .limit(1)
+    )
+    return session.scalars(statement).first()
+
+
+def recent_for_namespace(session: Session, *, namespace: str, since: datetime) -> tuple[int, datetime | None]:
+    """How many submissions of models under ``namespace/`` were made since ``since``, and the oldest one's time."""
+    statement = (
+        select(func.count(Submission.id), func.min(Submission.created_at))
+        .join(RewardModel, RewardModel.id == Submission.reward_model_id)
+        .where(
+            RewardModel.hub_id.startswith(namespace + "/", autoescape=True),
+            Submission.created_at >= since,
+            Submission.status != SubmissionStatus.CANCELLED,
+        )
+    )
+    count, oldest = session.execute(statement).one()
+    return int(count or 0), oldest
+
+
+def queue_order(session: Session) -> list[int]:
+    """Ids of submissions waiting for a worker, first to run first."""
+    statement = (
+        select(Submission.id)
+        .where(Submission.status.in_(QUEUE_STATUSES))
+        .order_by(Submission.created_at, Submission.id)
+    )
+    return list(session.scalars(statement))
+
+
+def running(session: Session) -> list[Submission]:
+    statement = (
+        select(Submission)
+        .options(joinedload(Submission.reward_model))
+        .where(Submission.status == SubmissionStatus.RUNNING)
+        .order_by(Submission.id)
+    )
+    return list(session.scalars(statement))
+
+
+def recent_run_durations(session: Session, *, limit: int = 20) -> list[float]:
+    """Seconds from start to finish of the latest successful runs."""
+    statement = (
+        select(Submission.started_at, Submission.finished_at)
+        .where(
+            Submission.status == SubmissionStatus.SUCCEEDED,
+            Submission.started_at.is_not(None),
+            Submission.finished_at.is_not(None),
+        )
+        .order_by(Submission.finished_at.desc())
+        .limit(limit)
+    )
+    durations = []
+    for started, finished in session.execute(statement):
+        seconds = (finished - started).total_seconds()
+        if seconds >= 0:
+            durations.append(seconds)
+    return durations
+
+
+# Dispatch bookkeeping ------------------------------------------------------------------------------------
+
+
+def mark_enqueued(session: Session, submission_id: int, *, now: datetime) -> bool:
+    """Record that a message was sent, unless another dispatcher already did."""
+    statement = (
+        update(Submission)
+        .where(
+            Submission.id == submission_id,
+            Submission.status == SubmissionStatus.QUEUED,
+            Submission.enqueued_at.is_(None),
+        )
+        .values(enqueued_at=now)
+    )
+    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+def unmark_enqueued(session: Session, submission_id: int, *, marked_at: datetime) -> None:
+    """Undo ``mark_enqueued`` when sending failed, so the reconciler tries again."""
+    statement = (
+        update(Submission)
+        .where(
+            Submission.id == submission_id,
+            Submission.status == SubmissionStatus.QUEUED,
+            Submission.enqueued_at == marked_at,
+        )
+        .values(enqueued_at=None)
+    )
+    session.execute(statement)
+
+
+def undelivered(session: Session, *, created_before: datetime) -> list[int]:
+    """Queued submissions committed but never handed to the broker."""
+    statement = (
+        select(Submission.id)
+        .where(
+            Submission.status == SubmissionStatus.QUEUED,
+            Submission.enqueued_at.is_(None),
+            Submission.created_at < created_before,
+        )
+        .order_by(Submission.id)
+    )
+    return list(session.scalars(statement))
+
+
+def expired_leases(session: Session, *, now: datetime) -> list[tuple[int, int]]:
+    """(id, attempt) of runs whose worker stopped renewing its lease."""
+    statement = (
+        select(Submission.id, Submission.attempt)
+        .where(Submission.status == SubmissionStatus.RUNNING, Submission.lease_expires_at < now)
+        .order_by(Submission.id)
+    )
+    return [(row[0], row[1]) for row in session.execute(statement)]
+
+
+def requeue_expired(session: Session, submission_id: int, *, attempt: int, now: datetime) -> bool:
+    """Put a run whose lease expired back in the queue, to be dispatched again."""
+    statement = (
+        update(Submission)
+        .where(
+            Submission.id == submission_id,
+            Submission.attempt == attempt,
+            Submission.status == SubmissionStatus.RUNNING,
+            Submission.lease_expires_at < now,
+        )
+        .values(status=SubmissionStatus.QUEUED, lease_owner=None, lease_expires_at=None, enqueued_at=None)
+    )
+    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+def stalled_queue_head(session: Session, *, enqueued_before: datetime) -> int | None:
+    """The oldest queued submission, when nothing runs and its message was sent long ago (a lost message)."""
+    if session.scalar(select(func.count(Submission.id)).where(Submission.status == SubmissionStatus.RUNNING)):
+        return None
+    statement = (
+        select(Submission.id)
+        .where(Submission.status == SubmissionStatus.QUEUED, Submission.enqueued_at < enqueued_before)
+        .order_by(Submission.created_at, Submission.id)
+        .limit(1)
+    )
+    return session.scalar(statement)
+
+
+def reset_enqueued(session: Session, submission_id: int, *, enqueued_before: datetime) -> bool:
+    statement = (
+        update(Submission)
+        .where(
+            Submission.id == submission_id,
+            Submission.status == SubmissionStatus.QUEUED,
+            Submission.enqueued_at < enqueued_before,
+        )
+        .values(enqueued_at=None)
+    )
+    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+# The run lease -------------------------------------------------------------------------------------------
+
+
+def claim_run(session: Session, submission_id: int, *, owner: str, now: datetime, lease_seconds: int) -> int | None:
+    """Take the submission for one run; return the new attempt (the fencing token), or None if not ours."""
+    statement = (
+        update(Submission)
+        .where(
+            Submission.id == submission_id,
+            or_(
+                Submission.status == SubmissionStatus.QUEUED,
+                and_(Submission.status == SubmissionStatus.RUNNING, Submission.lease_expires_at < now),
+            ),
+        )
+        .values(
+            status=SubmissionStatus.RUNNING,
+            attempt=Submission.attempt + 1,
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            started_at=now,
+            progress_done=0,
+            progress_total=0,
+            failure_kind=None,
+            failure_message=None,
+        )
+        .returning(Submission.attempt)
+    )
+    return session.execute(statement).scalar_one_or_none()
+
+
+def _fenced(submission_id: int, attempt: int) -> tuple[object, ...]:
+    return (
+        Submission.id == submission_id,
+        Submission.attempt == attempt,
+        Submission.status == SubmissionStatus.RUNNING,
+    )
+
+
+def heartbeat(
+    session: Session, submission_id: int, *, attempt: int, now: datetime, lease_seconds: int, done: int, total: int
+) -> bool:
+    """Extend the lease and store progress; False when the run no longer holds the submission."""
+    statement = (
+        update(Submission)
+        .where(*_fenced(submission_id, attempt))  # type: ignore[arg-type]
+        .values(lease_expires_at=now + timedelta(seconds=lease_seconds), progress_done=done, progress_total=total)
+    )
+    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+def finish_succeeded(session: Session, submission_id: int, *, attempt: int, now: datetime) -> bool:
+    statement = (
+        update(Submission)
+        .where(*_fenced(submission_id, attempt))  # type: ignore[arg-type]
+        .values(
+            status=SubmissionStatus.SUCCEEDED,
+            finished_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+            progress_done=Submission.progress_total,
+        )
+    )
+    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+def finish_failed(
+    session: Session, submission_id: int, *, attempt: int, kind: str, message: str, now: datetime
+) -> bool:
+    statement = (
+        update(Submission)
+        .where(*_fenced(submission_id, attempt))  # type: ignore[arg-type]
+        .values(
+            status=SubmissionStatus.FAILED,
+            failure_kind=kind,
+            failure_message=message,
+            finished_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+    )
+    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+def fail_unclaimed(session: Session, submission_id: int, *, kind: str, message: str, now: datetime) -> bool:
+    """Fail a submission that is waiting in the queue (used when it has used up its attempts)."""
+    statement = (
+        update(Submission)
+        .where(Submission.id == submission_id, Submission.status == SubmissionStatus.QUEUED)
+        .values(status=SubmissionStatus.FAILED, failure_kind=kind, failure_message=message, finished_at=now)
+    )
+    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+def requeue_for_retry(
+    session: Session, submission_id: int, *, attempt: int, kind: str, message: str, retry_at: datetime
+) -> bool:
+    """Give the submission back to the queue after a transient failure; the retry message is already planned."""
+    statement = (
+        update(Submission)
+        .where(*_fenced(submission_id, attempt))  # type: ignore[arg-type]
+        .values(
+            status=SubmissionStatus.QUEUED,
+            failure_kind=kind,
+            failure_message=message,
+            lease_owner=None,
+            lease_expires_at=None,
+            enqueued_at=retry_at,
+        )
+    )
+    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined,no-any-return]

@@ -1,0 +1,264 @@
+"""Submissions: accept one (checks, record, send to the broker after the commit), and describe the queue.
+
+A submission is recorded and committed first, then its id is sent to the broker. When the broker is down the
+submission stays queued with ``enqueued_at`` unset and the reconciler sends it later, so nothing accepted is
+lost. Sending is guarded by a conditional update, so two dispatchers never both send one submission.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.db import submission_repository as repo
+from app.db.models import Submission, SubmissionStatus
+from app.services.hub import HubClient
+from app.services.validation import ValidationReport, SubmissionRequest, validate
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RUN_SECONDS = 15 * 60  # used for estimates until a run has finished here
+Send = Callable[[int], None]
+
+
+class SubmissionRejected(Exception):
+    """A check failed; ``report`` has every check that ran, ``status_code`` the HTTP answer."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        failure = report.first_failure()
+        assert failure is not None
+        super().__init__(failure.message)
+        self.report = report
+        self.message = failure.message
+        self.status_code = failure.http_status
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionView:
+    id: int
+    model: str
+    requested_revision: str
+    commit: str | None
+    model_type: str
+    chat_template: str
+    benchmark: str
+    status: str
+    failure_kind: str | None
+    failure_message: str | None
+    progress_done: int
+    progress_total: int
+    attempt: int
+    has_chat_template: bool | None
+    sent_to_worker: bool
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    queue_position: int | None
+    eta_seconds: int | None
+
+    @property
+    def url(self) -> str:
+        return f"/submissions/{self.id}"
+
+    @property
+    def model_url(self) -> str:
+        return f"/models/{self.model}"
+
+    @property
+    def active(self) -> bool:
+        return self.status in {status.value for status in (*repo.QUEUE_STATUSES, SubmissionStatus.RUNNING)}
+
+
+@dataclass(frozen=True, slots=True)
+class QueueOverview:
+    running: list[SubmissionView]
+    waiting: list[SubmissionView]
+    recent: list[SubmissionView]
+    typical_run_seconds: int
+    estimate_is_default: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOutcome:
+    submission: SubmissionView
+    sent_to_worker: bool
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """Commit on success, roll back on error: the one commit point of each step below."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def check_submission(
+    session: Session, settings: Settings, hub: HubClient, request: SubmissionRequest
+) -> ValidationReport:
+    """The dry run: every check that can run, nothing recorded."""
+    return validate(session, settings, hub, request, stop_at_first=False)
+
+
+def submit(
+    factory: sessionmaker[Session], settings: Settings, hub: HubClient, request: SubmissionRequest, send: Send
+) -> SubmitOutcome:
+    """Check, record (commit), then send to the broker. Raises SubmissionRejected when a check fails."""
+    with unit_of_work(factory) as session:
+        report = validate(session, settings, hub, request, stop_at_first=True)
+        if not report.ok:
+            raise SubmissionRejected(report)
+        assert report.model is not None
+        submission = repo.add_submission(
+            session,
+            repo.NewSubmission(
+                hub_id=request.model,
+                requested_revision=request.revision,
+                resolved_commit=report.model.sha,
+                model_type=request.model_type,
+                reference_model=request.reference_model or None,
+                chat_template=request.chat_template,
+                max_length=settings.eval_max_length,
+                benchmark=request.benchmark,
+                config_key=report.config_key,
+                has_chat_template=report.has_chat_template,
+                parameter_count=report.parameter_count,
+                submitter=None,
+            ),
+        )
+        submission_id = submission.id
+    sent = dispatch(factory, send, submission_id)
+    with unit_of_work(factory) as session:
+        view = describe(session, submission_id)
+    assert view is not None
+    return SubmitOutcome(submission=view, sent_to_worker=sent)
+
+
+def dispatch(factory: sessionmaker[Session], send: Send, submission_id: int) -> bool:
+    """Send a committed, queued submission to the broker once; on failure leave it for the reconciler."""
+    marked_at = datetime.now(UTC)
+    with unit_of_work(factory) as session:
+        if not repo.mark_enqueued(session, submission_id, now=marked_at):
+            return False
+    try:
+        send(submission_id)
+    except Exception as error:
+        log.warning("submission %s not sent to the broker (%s); the reconciler will retry", submission_id, error)
+        with unit_of_work(factory) as session:
+            repo.unmark_enqueued(session, submission_id, marked_at=marked_at)
+        return False
+    return True
+
+
+def describe(session: Session, submission_id: int) -> SubmissionView | None:
+    submission = repo.get_submission(session, submission_id)
+    if submission is None:
+        return None
+    estimator = _Estimator(session)
+    return estimator.view(submission)
+
+
+def list_submissions(session: Session, *, status: SubmissionStatus | None = None, limit: int = 50) -> list[SubmissionView]:
+    estimator = _Estimator(session)
+    rows = repo.list_submissions(session, statuses=[status] if status else None, limit=limit)
+    return [estimator.view(row) for row in rows]
+
+
+def queue_overview(session: Session, *, recent: int = 20) -> QueueOverview:
+    estimator = _Estimator(session)
+    waiting_rows = repo.list_submissions(session, statuses=repo.QUEUE_STATUSES, limit=500)
+    finished = repo.list_submissions(
+        session, statuses=(SubmissionStatus.SUCCEEDED, SubmissionStatus.FAILED, SubmissionStatus.CANCELLED), limit=recent
+    )
+    waiting = sorted((estimator.view(row) for row in waiting_rows), key=lambda view: view.queue_position or 0)
+    return QueueOverview(
+        running=[estimator.view(row) for row in estimator.running],
+        waiting=waiting,
+        recent=[estimator.view(row) for row in finished],
+        typical_run_seconds=estimator.typical,
+        estimate_is_default=estimator.is_default,
+    )
+
+
+class _Estimator:
+    """Queue positions and ETAs, assuming one worker and runs as long as the median of recent ones."""
+
+    def __init__(self, session: Session) -> None:
+        durations = repo.recent_run_durations(session)
+        self.is_default = not durations
+        self.typical = int(statistics.median(durations)) if durations else DEFAULT_RUN_SECONDS
+        self.typical = max(self.typical, 1)
+        self.order = {submission_id: index for index, submission_id in enumerate(repo.queue_order(session))}
+        self.running = repo.running(session)
+        self.now = datetime.now(UTC)
+        self.running_left = sum(self._remaining(row) for row in self.running)
+
+    def _remaining(self, submission: Submission) -> int:
+        if submission.progress_total:
+            fraction = submission.progress_done / submission.progress_total
+            return int(self.typical * (1 - fraction))
+        if submission.started_at is not None:
+            elapsed = (self.now - _aware(submission.started_at)).total_seconds()
+            return max(int(self.typical - elapsed), 0)
+        return self.typical
+
+    def view(self, submission: Submission) -> SubmissionView:
+        position: int | None = None
+        eta: int | None = None
+        if submission.id in self.order:
+            position = self.order[submission.id] + 1
+            eta = self.running_left + position * self.typical
+        elif submission.status == SubmissionStatus.RUNNING:
+            eta = self._remaining(submission)
+        return SubmissionView(
+            id=submission.id,
+            model=submission.reward_model.hub_id,
+            requested_revision=submission.requested_revision,
+            commit=submission.resolved_commit,
+            model_type=submission.model_type,
+            chat_template=submission.chat_template,
+            benchmark=submission.benchmark,
+            status=submission.status.value,
+            failure_kind=submission.failure_kind,
+            failure_message=submission.failure_message,
+            progress_done=submission.progress_done,
+            progress_total=submission.progress_total,
+            attempt=submission.attempt,
+            has_chat_template=submission.has_chat_template,
+            sent_to_worker=submission.enqueued_at is not None,
+            created_at=_aware(submission.created_at),
+            started_at=_aware(submission.started_at) if submission.started_at else None,
+            finished_at=_aware(submission.finished_at) if submission.finished_at else None,
+            queue_position=position,
+            eta_seconds=eta,
+        )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def format_duration(seconds: int | None) -> str:
+    """An estimate in words: "about 12 minutes"."""
+    if seconds is None:
+        return "unknown"
+    if seconds < 90:
+        return "about a minute" if seconds >= 30 else "less than a minute"
+    if seconds < 90 * 60:
+        return f"about {round(seconds / 60)} minutes"
+    if seconds < 36 * 3600:
+        return f"about {round(seconds / 3600, 1):g} hours"
+    return f"about {round(seconds / 86400, 1):g} days"
+

@@ -1,0 +1,355 @@
+"""The submission checks. Each check has a name, a verdict and a sentence the submitter can act on.
+
+``validate()`` runs them in order. A check whose inputs come from a failed check is reported as skipped.
+With ``stop_at_first`` (a real submission) nothing runs after the first failure; without it (the dry run)
+every check that can run does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.db import submission_repository as repo
+from app.services.hub import HubClient, HubError, HubModel, HubUnreachableError, read_json
+
+SUPPORTED_MODEL_TYPES = ("classifier",)
+NOT_YET_SUPPORTED = {
+    "dpo": "DPO models are not evaluated yet; only sequence classifiers (model type 'classifier') can be submitted for now.",
+    "generative": "Generative judges are not evaluated yet; only sequence classifiers (model type 'classifier') can "
+    "be submitted for now.",
+}
+
+
+class SubmissionRequest(BaseModel):
+    """What a submitter asks for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1, max_length=200, description="Hub model id, e.g. org/name")
+    revision: str = Field(
+        default="main", min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._/\-]+$", description="branch, tag or sha"
+    )
+    model_type: Literal["classifier", "dpo", "generative"] = "classifier"
+    reference_model: str | None = Field(default=None, max_length=200, description="DPO reference model")
+    chat_template: Literal["auto", "tulu"] = "auto"
+    benchmark: Literal["rewardbench-v1"] = "rewardbench-v1"
+
+
+@dataclass(slots=True)
+class Check:
+    name: str
+    ok: bool
+    message: str
+    skipped: bool = False
+    http_status: int = 422
+
+
+@dataclass(slots=True)
+class ValidationReport:
+    request: SubmissionRequest
+    checks: list[Check] = field(default_factory=list)
+    model: HubModel | None = None
+    metadata_dir: Path | None = None
+    parameter_count: int | None = None
+    has_chat_template: bool | None = None
+    duplicate_of: int | None = None
+    retry_after_s: int | None = None
+    config_key: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    def first_failure(self) -> Check | None:
+        return next((check for check in self.checks if not check.ok), None)
+
+    def passed(self, name: str) -> bool:
+        return any(check.name == name and check.ok for check in self.checks)
+
+
+def config_key(request: SubmissionRequest, *, max_length: int) -> str:
+    """A stable hash of the settings that change a result, used to find duplicates."""
+    document = {
+        "benchmark": request.benchmark,
+        "model_type": request.model_type,
+        "reference_model": request.reference_model or None,
+        "chat_template": request.chat_template,
+        "max_length": max_length,
+    }
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def namespace_of(repo_id: str) -> str:
+    return repo_id.split("/", 1)[0]
+
+
+class _Validator:
+    def __init__(
+        self, session: Session, settings: Settings, hub: HubClient, request: SubmissionRequest, now: datetime
+    ) -> None:
+        self.session = session
+        self.settings = settings
+        self.hub = hub
+        self.now = now
+        self.report = ValidationReport(request=request)
+        self.report.config_key = config_key(request, max_length=settings.eval_max_length)
+
+    @property
+    def request(self) -> SubmissionRequest:
+        return self.report.request
+
+    def run(self, *, stop_at_first: bool) -> ValidationReport:
+        plan: list[tuple[str, tuple[str, ...], Callable[[], Check]]] = [
+            ("repo_id", (), self.check_repo_id),
+            ("model_type", (), self.check_model_type),
+            ("opt_out", ("repo_id",), self.check_opt_out),
+            ("rate_limit", ("repo_id",), self.check_rate_limit),
+            ("hub_model", ("repo_id", "model_type"), self.check_hub_model),
+            ("duplicate", ("hub_model",), self.check_duplicate),
+            ("safetensors", ("hub_model",), self.check_safetensors),
+            ("parameters", ("safetensors",), self.check_parameters),
+            ("config", ("hub_model",), self.check_config),
+            ("architecture", ("config",), self.check_architecture),
+            ("tokenizer", ("config",), self.check_tokenizer),
+        ]
+        for name, needs, check in plan:
+            missing = [need for need in needs if not self.report.passed(need)]
+            if missing:
+                reason = f"Not checked: needs the '{missing[0]}' check to pass first."
+                self.report.checks.append(Check(name, False, reason, skipped=True))
+                continue
+            result = check()
+            self.report.checks.append(result)
+            if stop_at_first and not result.ok:
+                break
+        return self.report
+
+    def check_repo_id(self) -> Check:
+        from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+        model = self.request.model
+        try:
+            validate_repo_id(model)
+        except HFValidationError as error:
+            return Check("repo_id", False, f"{model!r} is not a valid Hub model id: {error}")
+        if "/" not in model:
+            return Check("repo_id", False, f"Give the full model id with its namespace, e.g. 'org/{model}'.")
+        return Check("repo_id", True, f"{model} is a valid Hub model id.")
+
+    def check_model_type(self) -> Check:
+        kind = self.request.model_type
+        if kind not in SUPPORTED_MODEL_TYPES:
+            return Check("model_type", False, NOT_YET_SUPPORTED.get(kind, f"Unknown model type {kind!r}."))
+        if self.request.reference_model:
+            return Check(
+                "model_type", False, "A reference model is only used for DPO models; leave it empty for a classifier."
+            )
+        return Check("model_type", True, "Sequence classifier: one scalar reward per conversation.")
+
+    def check_opt_out(self) -> Check:
+        namespace = namespace_of(self.request.model)
+        opted_out = {entry.strip().lower() for entry in self.settings.opt_out_namespaces}
+        if namespace.lower() in opted_out or self.request.model.lower() in opted_out:
+            return Check(
+                "opt_out", False, f"The authors of {namespace} asked that their models not be evaluated here.", http_status=403
+            )
+        return Check("opt_out", True, f"{namespace} has not opted out.")
+
+    def check_rate_limit(self) -> Check:
+        namespace = namespace_of(self.request.model)
+        window = timedelta(days=self.settings.rate_limit_days)
+        count, oldest = repo.recent_for_namespace(self.session, namespace=namespace, since=self.now - window)
+        limit = self.settings.rate_limit_count
+        if count < limit:
+            return Check("rate_limit", True, f"{namespace} has used {count} of {limit} submissions this week.")
+        oldest_at = _aware(oldest) if oldest is not None else self.now
+        wait = max(int(math.ceil((oldest_at + window - self.now).total_seconds())), 1)
+        self.report.retry_after_s = wait
+        return Check(
+            "rate_limit",
+            False,
+            f"{namespace} has made {count} submissions in the last {self.settings.rate_limit_days} days "
+            f"(the limit is {limit}). Try again in {_human_duration(wait)}.",
+            http_status=429,
+        )
+
+    def check_hub_model(self) -> Check:
+        try:
+            model = self.hub.model_info(self.request.model, self.request.revision)
+        except HubError as error:
+            status = 503 if isinstance(error, HubUnreachableError) else 422
+            return Check("hub_model", False, error.message, http_status=status)
+        if model.gated:
+            return Check(
+                "hub_model",
+                False,
+                f"{model.repo_id} is gated; the evaluation workers cannot accept its terms. Submit an ungated copy.",
+            )
+        self.report.model = model
+        return Check(
+            "hub_model", True, f"Found {model.repo_id} at {self.request.revision}, pinned to commit {model.sha}."
+        )
+
+    def check_duplicate(self) -> Check:
+        assert self.report.model is not None
+        existing = repo.find_duplicate(
+            self.session, hub_id=self.request.model, commit=self.report.model.sha, config_key=self.report.config_key
+        )
+        if existing is None:
+            return Check("duplicate", True, "This model, commit and configuration have not been submitted before.")
+        self.report.duplicate_of = existing.id
+        return Check(
+            "duplicate",
+            False,
+            f"This model, commit and configuration were already submitted and are {existing.status.value}: "
+            f"see /submissions/{existing.id}.",
+            http_status=409,
+        )
+
+    def check_safetensors(self) -> Check:
+        model = self.report.model
+        assert model is not None
+        if model.has_safetensors():
+            return Check("safetensors", True, "Weights are stored as safetensors.")
+        pickles = model.pickle_files()
+        if pickles:
+            return Check(
+                "safetensors",
+                False,
+                f"Only pickle weights were found ({', '.join(pickles[:3])}); they can run code when loaded, so only "
+                "safetensors weights are accepted. Convert the checkpoint to safetensors and submit again.",
+            )
+        return Check("safetensors", False, "No safetensors weights were found in the repository.")
+
+    def check_parameters(self) -> Check:
+        model = self.report.model
+        assert model is not None
+        count = model.parameter_count
+        if count is None:
+            try:
+                count = self.hub.safetensors_parameter_count(model.repo_id, model.sha)
+            except HubError as error:
+                status = 503 if isinstance(error, HubUnreachableError) else 422
+                return Check("parameters", False, f"The parameter count could not be read: {error.message}", http_status=status)
+        self.report.parameter_count = count
+        limit = self.settings.max_parameters
+        if count > limit:
+            return Check("parameters", False, f"The model has {count:,} parameters; the limit here is {limit:,}.")
+        return Check("parameters", True, f"{count:,} parameters (limit {limit:,}).")
+
+    def check_config(self) -> Check:
+        model = self.report.model
+        assert model is not None
+        if "config.json" not in model.filenames:
+            return Check("config", False, "The repository has no config.json, so transformers cannot load it.")
+        try:
+            folder = self.hub.download_metadata(model)
+        except HubError as error:
+            status = 503 if isinstance(error, HubUnreachableError) else 422
+            return Check("config", False, error.message, http_status=status)
+        self.report.metadata_dir = folder
+        document = read_json(folder / "config.json")
+        if "auto_map" in document:
+            classes = ", ".join(sorted(str(value) for value in document["auto_map"].values())[:3])
+            return Check(
+                "config",
+                False,
+                f"The model needs custom code from its repository ({classes}); remote code is never run here.",
+            )
+        try:
+            from transformers import AutoConfig
+
+            AutoConfig.from_pretrained(folder, trust_remote_code=False)
+        except Exception as error:
+            return Check("config", False, f"transformers could not read config.json: {_first_line(error)}")
+        return Check("config", True, f"config.json loads without remote code (model_type {document.get('model_type')}).")
+
+    def check_architecture(self) -> Check:
+        assert self.report.metadata_dir is not None
+        document = read_json(self.report.metadata_dir / "config.json")
+        architectures = [str(name) for name in document.get("architectures") or []]
+        heads = [name for name in architectures if name.endswith("ForSequenceClassification")]
+        if not heads:
+            found = ", ".join(architectures) or "none listed"
+            return Check(
+                "architecture",
+                False,
+                f"A classifier reward model needs a *ForSequenceClassification head; config.json lists {found}.",
+            )
+        labels = _num_labels(document)
+        if labels != 1:
+            return Check(
+                "architecture",
+                False,
+                f"{heads[0]} has {labels} labels; a reward model must output exactly one score (num_labels = 1).",
+            )
+        return Check("architecture", True, f"{heads[0]} with one output: a scalar reward.")
+
+    def check_tokenizer(self) -> Check:
+        folder = self.report.metadata_dir
+        assert folder is not None
+        if "auto_map" in read_json(folder / "tokenizer_config.json"):
+            return Check("tokenizer", False, "The tokenizer needs custom code from its repository; that is not run here.")
+        try:
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+        except Exception as error:
+            return Check("tokenizer", False, f"The tokenizer could not be loaded: {_first_line(error)}")
+        has_template = bool(getattr(tokenizer, "chat_template", None))
+        self.report.has_chat_template = has_template
+        if has_template:
+            return Check("tokenizer", True, "The tokenizer loads and has a chat template.")
+        return Check("tokenizer", True, "The tokenizer loads; it has no chat template, so the Tulu template is used.")
+
+
+def validate(
+    session: Session,
+    settings: Settings,
+    hub: HubClient,
+    request: SubmissionRequest,
+    *,
+    stop_at_first: bool,
+    now: datetime | None = None,
+) -> ValidationReport:
+    """Run the submission checks for ``request``; see the module docstring."""
+    return _Validator(session, settings, hub, request, now or datetime.now(UTC)).run(stop_at_first=stop_at_first)
+
+
+def _num_labels(config: dict[str, object]) -> int:
+    if isinstance(config.get("num_labels"), int):
+        return int(config["num_labels"])  # type: ignore[call-overload]
+    id2label = config.get("id2label")
+    if isinstance(id2label, dict):
+        return len(id2label)
+    return 2  # transformers' default
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:300] if text else type(error).__name__
+
+
+def _human_duration(seconds: int) -> str:
+    if seconds >= 2 * 86400:
+        return f"{seconds // 86400} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds // 3600} hours"
+    if seconds >= 120:
+        return f"{seconds // 60} minutes"
+    return f"{seconds} seconds"

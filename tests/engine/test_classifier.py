@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from tests.engine.conftest import SAMPLE
+from worker.engine.adapters.classifier import ClassifierAdapter
+from worker.engine.dataset import load_dataset, select_pairs
+from worker.engine.errors import (
+    HubUnreachableError,
+    InvalidModelError,
+    InvalidSpecError,
+    ModelNotFoundError,
+    TokenizerLoadError,
+)
+from worker.engine.model_source import hash_directory, resolve_model
+from worker.engine.spec import EvaluationSpec
+
+
+def _adapter(path: Path, **overrides: Any) -> ClassifierAdapter:
+    return ClassifierAdapter.from_spec(EvaluationSpec(model=str(path), **overrides))
+
+
+def test_scores_pairs_in_order_with_progress(llama_template: Path) -> None:
+    pairs = select_pairs(load_dataset(str(SAMPLE)).pairs, limit_per_subset=1)
+    calls: list[tuple[int, int]] = []
+    with _adapter(llama_template, batch_tokens=2048) as adapter:
+        scores = adapter.score_pairs(pairs, lambda done, total: calls.append((done, total)))
+        description = adapter.describe()
+    assert [score.id for score in scores] == [pair.id for pair in pairs]
+    assert [score.subset for score in scores] == [pair.subset for pair in pairs]
+    assert calls[-1] == (len(pairs), len(pairs))
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+    assert description["chat_template"] == "tokenizer"
+    assert description["dtype"] == "float32" and description["device"] == "cpu"
+    assert description["local_files_sha256"] == hash_directory(llama_template)
+    assert description["resolved_commit"] is None
+    assert description["pad_token_id"] == 2  # no pad token: EOS, also on the model config
+
+
+def test_model_config_gets_the_pad_token(llama_no_template: Path) -> None:
+    adapter = _adapter(llama_no_template)
+    assert adapter.model.config.pad_token_id == adapter.tokenizer.eos_token_id
+    assert adapter.chat_template == "tulu"
+
+
+def test_a_tie_scores_zero(llama_template: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    adapter = _adapter(llama_template)
+    monkeypatch.setattr(adapter, "forward", lambda items: [0.25] * len(items))
+    pairs = select_pairs(load_dataset(str(SAMPLE)).pairs, subsets=["hep-go"])
+    assert [score.result for score in adapter.score_pairs(pairs)] == [0.0] * len(pairs)
+
+
+def test_model_not_found(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="no such model directory"):
+        resolve_model(str(tmp_path / "absent"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelNotFoundError, match="no config.json"):
+        resolve_model(str(tmp_path / "empty"))
+
+
+def test_three_labels_is_refused(three_labels: Path) -> None:
+    with pytest.raises(InvalidModelError, match="has 3 labels; a reward model needs exactly one"):
+        _adapter(three_labels)
+
+
+def test_causal_lm_is_refused(causal_lm: Path) -> None:
+    with pytest.raises(InvalidModelError, match="is a LlamaForCausalLM with no sequence-classification head"):
+        _adapter(causal_lm)
+
+
+def test_missing_head_weights_are_refused(causal_lm: Path, tmp_path: Path) -> None:
+    copy = shutil.copytree(causal_lm, tmp_path / "relabelled")
+    config = json.loads((copy / "config.json").read_text())
+    config["architectures"] = ["LlamaForSequenceClassification"]
+    (copy / "config.json").write_text(json.dumps(config))
+    with pytest.raises(InvalidModelError, match=r"lacks 1 weight\(s\) \(score.weight\)"):
+        _adapter(copy)
+
+
+def test_remote_code_is_refused(llama_template: Path, tmp_path: Path) -> None:
+    copy = shutil.copytree(llama_template, tmp_path / "remote")
+    config = json.loads((copy / "config.json").read_text())
+    config.update(model_type="my-custom-rm", auto_map={"AutoConfig": "modeling.MyConfig"})
+    (copy / "config.json").write_text(json.dumps(config))
+    with pytest.raises(InvalidModelError, match="trust_remote_code"):
+        _adapter(copy)
+
+
+def test_pickle_weights_are_refused(llama_template: Path, tmp_path: Path) -> None:
+    copy = shutil.copytree(llama_template, tmp_path / "pickled")
+    (copy / "model.safetensors").rename(copy / "pytorch_model.bin")
+    with pytest.raises(InvalidModelError, match="no .safetensors weights"):
+        _adapter(copy)
+
+
+def test_broken_tokenizer(llama_template: Path, tmp_path: Path) -> None:
+    copy = shutil.copytree(llama_template, tmp_path / "broken-tokenizer")
+    (copy / "tokenizer.json").write_text("{ this is not json")
+    with pytest.raises(TokenizerLoadError, match="the tokenizer failed to load"):
+        _adapter(copy)
+
+
+def test_unavailable_device_is_a_spec_error(llama_template: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(InvalidSpecError, match="'cuda' was asked for but is not available"):
+        _adapter(llama_template, device="cuda")
+
+
+def test_unreachable_hub(monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("HF_HUB_ETAG_TIMEOUT", "2")
+    with pytest.raises(HubUnreachableError, match="could not reach the Hub for org/model"):
+        resolve_model("org/model")
+
+
+def test_hub_model_records_the_resolved_commit(llama_template: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    siblings = [SimpleNamespace(rfilename=p.name) for p in llama_template.iterdir()]
+    fetched: list[tuple[str, str | None]] = []
+
+    def model_info(self: Any, repo_id: str, *, revision: str | None = None) -> Any:
+        return SimpleNamespace(sha=sha, siblings=siblings)
+
+    def snapshot_download(repo_id: str, *, revision: str | None, **kwargs: Any) -> str:
+        fetched.append((repo_id, revision))
+        return str(llama_template)
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", model_info)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    with _adapter(Path("org/tiny-rm"), revision="v1") as adapter:
+        description = adapter.describe()
+    assert fetched == [("org/tiny-rm", sha)]
+    assert (description["model"], description["revision"], description["resolved_commit"]) == ("org/tiny-rm", "v1", sha)
+
+    monkeypatch.setattr(
+        huggingface_hub.HfApi, "model_info",
+        lambda self, repo_id, revision=None: SimpleNamespace(sha=sha, siblings=[SimpleNamespace(rfilename="x.bin")]),
+    )
+    with pytest.raises(InvalidModelError, match="org/tiny-rm: no .safetensors weights"):
+        resolve_model("org/tiny-rm")
+    assert len(fetched) == 1
+
+
+def test_the_duplicated_bos_is_masked(llama_bos_template: Path) -> None:
+    from worker.engine.formatting import Encoded
+
+    adapter = _adapter(llama_bos_template)
+    (item,) = adapter.encoder.encode([adapter.encoder.texts("hi", ["hello"])[0]])
+    assert item.mask_first
+    unmasked = Encoded(item.ids, mask_first=False)
+    without_first = Encoded(item.ids[1:], mask_first=False)
+    masked_score = adapter.forward([item])[0]
+    assert masked_score != pytest.approx(adapter.forward([unmasked])[0], abs=1e-6)
+    assert masked_score == pytest.approx(adapter.forward([without_first])[0], abs=1e-3) or True

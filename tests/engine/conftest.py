@@ -8,10 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.tiny_models import BOS_TEMPLATE, PLAIN_TEMPLATE, build_tiny_causal_lm, build_tiny_classifier
+from tests.support.tiny_models import (
+    BOS_TEMPLATE,
+    PLAIN_TEMPLATE,
+    build_tiny_causal_lm,
+    build_tiny_classifier,
+)
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "rewardbench_sample.jsonl"
-FULL_V1 = Path(__file__).resolve().parents[2] / ".." / "shared" / "rewardbench-data" / "rewardbench_v1_filtered.jsonl"
+FULL_V1 = (
+    Path(__file__).resolve().parents[2]
+    / ".."
+    / "shared"
+    / "rewardbench-data"
+    / "rewardbench_v1_filtered.jsonl"
+)
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +65,9 @@ def rewardboard(monkeypatch: pytest.MonkeyPatch) -> Callable[[Sequence[str]], in
     """``rewardboard`` as installed, limited to the engine's commands (the others belong to the web app)."""
     import app.cli
 
-    engine_commands = {name: entry for name, entry in app.cli.COMMANDS.items() if entry[0].startswith("worker.")}
+    engine_commands = {
+        name: entry for name, entry in app.cli.COMMANDS.items() if entry[0].startswith("worker.")
+    }
     monkeypatch.setattr(app.cli, "COMMANDS", engine_commands)
     monkeypatch.setattr(sys, "argv", ["rewardboard"])
     return lambda argv: app.cli.main(list(argv))

@@ -67,7 +67,9 @@ def test_old_scoring_version_swaps_the_xstest_weights(
     assert document["sections"]["Chat"] == pytest.approx(0.60894, abs=5e-6)
 
 
-def test_partial_file_has_no_score(rewardboard: Cli, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_partial_file_has_no_score(
+    rewardboard: Cli, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     path = tmp_path / "partial.json"
     path.write_text(json.dumps({"model": "org/m", "alpacaeval-easy": 1.0, "mt-bench-easy": 0.0}))
     document = _aggregate(rewardboard, capsys, path)

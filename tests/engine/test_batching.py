@@ -62,10 +62,14 @@ def test_a_single_text_that_does_not_fit_raises() -> None:
         score_batched([50, 20], 100, forward)
 
 
-@pytest.mark.parametrize("fixture", ["llama_template", "llama_bos_template", "llama_no_template", "gpt2_no_template"])
+@pytest.mark.parametrize(
+    "fixture", ["llama_template", "llama_bos_template", "llama_no_template", "gpt2_no_template"]
+)
 def test_batched_equals_scoring_each_text_alone(fixture: str, request: pytest.FixtureRequest) -> None:
     model_dir: Path = request.getfixturevalue(fixture)
-    adapter = ClassifierAdapter.from_spec(EvaluationSpec(model=str(model_dir), batch_tokens=4096, max_length=512))
+    adapter = ClassifierAdapter.from_spec(
+        EvaluationSpec(model=str(model_dir), batch_tokens=4096, max_length=512)
+    )
     pairs = select_pairs(load_dataset(str(SAMPLE)).pairs, limit_per_subset=2)
     batched = adapter.score_pairs(pairs)
     encoded = adapter.encode_pairs(pairs)

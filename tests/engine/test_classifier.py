@@ -60,7 +60,7 @@ def test_model_not_found(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError, match="no such model directory"):
         resolve_model(str(tmp_path / "absent"))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ModelNotFoundError, match="no config.json"):
+    with pytest.raises(ModelNotFoundError, match=r"no config\.json"):
         resolve_model(str(tmp_path / "empty"))
 
 
@@ -95,7 +95,7 @@ def test_remote_code_is_refused(llama_template: Path, tmp_path: Path) -> None:
 def test_pickle_weights_are_refused(llama_template: Path, tmp_path: Path) -> None:
     copy = shutil.copytree(llama_template, tmp_path / "pickled")
     (copy / "model.safetensors").rename(copy / "pytorch_model.bin")
-    with pytest.raises(InvalidModelError, match="no .safetensors weights"):
+    with pytest.raises(InvalidModelError, match=r"no \.safetensors weights"):
         _adapter(copy)
 
 
@@ -143,13 +143,20 @@ def test_hub_model_records_the_resolved_commit(llama_template: Path, monkeypatch
     with _adapter(Path("org/tiny-rm"), revision="v1") as adapter:
         description = adapter.describe()
     assert fetched == [("org/tiny-rm", sha)]
-    assert (description["model"], description["revision"], description["resolved_commit"]) == ("org/tiny-rm", "v1", sha)
+    assert (description["model"], description["revision"], description["resolved_commit"]) == (
+        "org/tiny-rm",
+        "v1",
+        sha,
+    )
 
     monkeypatch.setattr(
-        huggingface_hub.HfApi, "model_info",
-        lambda self, repo_id, revision=None: SimpleNamespace(sha=sha, siblings=[SimpleNamespace(rfilename="x.bin")]),
+        huggingface_hub.HfApi,
+        "model_info",
+        lambda self, repo_id, revision=None: SimpleNamespace(
+            sha=sha, siblings=[SimpleNamespace(rfilename="x.bin")]
+        ),
     )
-    with pytest.raises(InvalidModelError, match="org/tiny-rm: no .safetensors weights"):
+    with pytest.raises(InvalidModelError, match=r"org/tiny-rm: no \.safetensors weights"):
         resolve_model("org/tiny-rm")
     assert len(fetched) == 1
 
@@ -161,7 +168,5 @@ def test_the_duplicated_bos_is_masked(llama_bos_template: Path) -> None:
     (item,) = adapter.encoder.encode([adapter.encoder.texts("hi", ["hello"])[0]])
     assert item.mask_first
     unmasked = Encoded(item.ids, mask_first=False)
-    without_first = Encoded(item.ids[1:], mask_first=False)
     masked_score = adapter.forward([item])[0]
     assert masked_score != pytest.approx(adapter.forward([unmasked])[0], abs=1e-6)
-    assert masked_score == pytest.approx(adapter.forward([without_first])[0], abs=1e-3) or True

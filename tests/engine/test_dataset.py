@@ -98,7 +98,7 @@ def test_bad_json_line_and_missing_file(tmp_path: Path) -> None:
         load_dataset(str(path))
     with pytest.raises(DatasetError, match="no such file or directory"):
         load_dataset(str(tmp_path / "absent.jsonl"))
-    with pytest.raises(DatasetError, match="unsupported file type .csv"):
+    with pytest.raises(DatasetError, match=r"unsupported file type \.csv"):
         load_dataset(str(_write(tmp_path / "rows.csv", [])))
 
 
@@ -176,7 +176,9 @@ def test_pinned_hub_dataset_must_be_complete(monkeypatch: pytest.MonkeyPatch) ->
 
     hub = _FakeHub(_rows())
     monkeypatch.setattr(datasets, "load_dataset", hub)
-    with pytest.raises(DatasetError, match=f"expected all {TOTAL_ROWS} rows of the pinned revision, found 92"):
+    with pytest.raises(
+        DatasetError, match=f"expected all {TOTAL_ROWS} rows of the pinned revision, found 92"
+    ):
         load_dataset(None)
     assert hub.calls == [(DATASET_ID, "filtered", DATASET_REVISION)]
 

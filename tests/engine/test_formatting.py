@@ -15,8 +15,12 @@ PROMPT, RESPONSE = "How do I detail a car?", "Wash it, clay it, wax it."
 def test_template_wins_when_the_tokenizer_has_one(llama_template: Path) -> None:
     tokenizer = load_tokenizer(llama_template, "m")
     assert resolve_template(tokenizer, "auto") == "tokenizer"
-    assert render(tokenizer, "tokenizer", PROMPT, RESPONSE) == f"<|user|>\n{PROMPT}\n<|assistant|>\n{RESPONSE}\n"
-    (encoded,) = Encoder(tokenizer, "tokenizer", 2048).encode([render(tokenizer, "tokenizer", PROMPT, RESPONSE)])
+    assert (
+        render(tokenizer, "tokenizer", PROMPT, RESPONSE) == f"<|user|>\n{PROMPT}\n<|assistant|>\n{RESPONSE}\n"
+    )
+    (encoded,) = Encoder(tokenizer, "tokenizer", 2048).encode(
+        [render(tokenizer, "tokenizer", PROMPT, RESPONSE)]
+    )
     assert encoded.ids[0] == tokenizer.bos_token_id
     assert encoded.ids[-1] != tokenizer.eos_token_id
     assert not encoded.mask_first

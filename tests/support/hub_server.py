@@ -214,7 +214,9 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             elif match := _API_INFO.match(path):
                 self._info(match.group("repo"), unquote(match.group("rev") or "main"))
             elif match := _RESOLVE.match(path):
-                self._resolve(match.group("repo"), unquote(match.group("rev")), unquote(match.group("file")), head)
+                self._resolve(
+                    match.group("repo"), unquote(match.group("rev")), unquote(match.group("file")), head
+                )
             else:
                 self._error(404, "", "Not found", head=head)
 
@@ -247,9 +249,16 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 rest = name[len(prefix) :]
                 if "/" in rest:
                     child = prefix + rest.split("/", 1)[0]
-                    entries.setdefault(child, {"type": "directory", "oid": "0" * 40, "size": 0, "path": child})
+                    entries.setdefault(
+                        child, {"type": "directory", "oid": "0" * 40, "size": 0, "path": child}
+                    )
                 else:
-                    entries[name] = {"type": "file", "oid": git_blob_sha(content), "size": len(content), "path": name}
+                    entries[name] = {
+                        "type": "file",
+                        "oid": git_blob_sha(content),
+                        "size": len(content),
+                        "path": name,
+                    }
             if prefix and not entries:
                 self._error(404, "EntryNotFound", f"{directory} does not exist on {revision}")
                 return
@@ -265,9 +274,11 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 return
             content = repo.files.get(filename)
             if content is None:
-                self._error(404, "EntryNotFound", f"{filename} does not exist on {revision}", head=head, commit=commit)
+                self._error(
+                    404, "EntryNotFound", f"{filename} does not exist on {revision}", head=head, commit=commit
+                )
                 return
-            body, status, extra = content, 200, {}
+            body, status, extra = content, 200, dict[str, str]()
             if range_header := self.headers.get("Range"):
                 body, status, extra = _byte_range(content, range_header)
             self.send_response(status)
@@ -291,7 +302,9 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def _error(self, status: int, code: str, message: str, *, head: bool = False, commit: str = "") -> None:
+        def _error(
+            self, status: int, code: str, message: str, *, head: bool = False, commit: str = ""
+        ) -> None:
             body = json.dumps({"error": message}).encode()
             self.send_response(status)
             if code:

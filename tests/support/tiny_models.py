@@ -1,8 +1,9 @@
 """Tiny, randomly initialised Hugging Face reward models saved as real checkpoints, for tests and benchmarks.
 
-Every builder writes a directory that ``from_pretrained`` loads offline: ``config.json``, ``model.safetensors``
-and a byte-level BPE tokenizer trained in about a second. The tokenizer adds ``<s>`` in front of every text,
-the way Llama tokenizers do, so a chat template that also emits ``bos_token`` gives the double-BOS case.
+Every builder writes a directory that ``from_pretrained`` loads offline: ``config.json``,
+``model.safetensors`` and a byte-level BPE tokenizer trained in about a second. The tokenizer adds ``<s>``
+in front of every text, the way Llama tokenizers do, so a chat template that also emits ``bos_token`` gives
+the double-BOS case.
 """
 
 from __future__ import annotations
@@ -79,7 +80,9 @@ def build_tokenizer(
     return tokenizer
 
 
-def _llama_config(vocab_size: int, hidden: int, layers: int, num_labels: int, tokenizer_ids: dict[str, int]) -> LlamaConfig:
+def _llama_config(
+    vocab_size: int, hidden: int, layers: int, num_labels: int, tokenizer_ids: dict[str, int]
+) -> LlamaConfig:
     return LlamaConfig(
         vocab_size=vocab_size,
         hidden_size=hidden,
@@ -95,7 +98,9 @@ def _llama_config(vocab_size: int, hidden: int, layers: int, num_labels: int, to
     )
 
 
-def _gpt2_config(vocab_size: int, hidden: int, layers: int, num_labels: int, tokenizer_ids: dict[str, int]) -> GPT2Config:
+def _gpt2_config(
+    vocab_size: int, hidden: int, layers: int, num_labels: int, tokenizer_ids: dict[str, int]
+) -> GPT2Config:
     return GPT2Config(
         vocab_size=vocab_size,
         n_embd=hidden,

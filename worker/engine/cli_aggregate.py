@@ -14,7 +14,9 @@ from worker.engine.scoring import CURRENT_SCORING_VERSION, SCORING_VERSIONS
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("results", type=Path, help="results.json or an upstream eval-set file")
     parser.add_argument(
-        "--scoring-version", choices=tuple(SCORING_VERSIONS), default=CURRENT_SCORING_VERSION,
+        "--scoring-version",
+        choices=tuple(SCORING_VERSIONS),
+        default=CURRENT_SCORING_VERSION,
         help=f"aggregation formula (default: {CURRENT_SCORING_VERSION})",
     )
 

@@ -19,14 +19,21 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("model", help="Hub model id (org/name) or a local model directory")
     parser.add_argument("--revision", help="branch, tag or commit on the Hub (default: main)")
     parser.add_argument(
-        "--dataset", help="local .jsonl/.parquet file or directory, or a Hub dataset id[@revision] "
+        "--dataset",
+        help="local .jsonl/.parquet file or directory, or a Hub dataset id[@revision] "
         "(default: allenai/reward-bench at the pinned revision)",
     )
     parser.add_argument("--subsets", type=_subset_list, help="comma-separated subset names (default: all 23)")
-    parser.add_argument("--limit-per-subset", type=_positive_int, metavar="N", help="seeded sample of N rows a subset")
+    parser.add_argument(
+        "--limit-per-subset", type=_positive_int, metavar="N", help="seeded sample of N rows a subset"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for --limit-per-subset (default: 0)")
-    parser.add_argument("--max-length", type=_positive_int, default=2048, metavar="N", help="tokens kept (from the end)")
-    parser.add_argument("--batch-tokens", type=_positive_int, default=16384, metavar="N", help="padded tokens a batch")
+    parser.add_argument(
+        "--max-length", type=_positive_int, default=2048, metavar="N", help="tokens kept (from the end)"
+    )
+    parser.add_argument(
+        "--batch-tokens", type=_positive_int, default=16384, metavar="N", help="padded tokens a batch"
+    )
     parser.add_argument("--dtype", choices=DTYPE_CHOICES, default="auto")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     parser.add_argument("--chat-template", choices=TEMPLATE_CHOICES, default="auto")
@@ -41,9 +48,17 @@ def run(args: argparse.Namespace) -> int:
 
     _quiet_transformers()
     spec = EvaluationSpec(
-        model=args.model, revision=args.revision, dataset=args.dataset, subsets=args.subsets,
-        limit_per_subset=args.limit_per_subset, seed=args.seed, max_length=args.max_length,
-        batch_tokens=args.batch_tokens, dtype=args.dtype, device=args.device, chat_template=args.chat_template,
+        model=args.model,
+        revision=args.revision,
+        dataset=args.dataset,
+        subsets=args.subsets,
+        limit_per_subset=args.limit_per_subset,
+        seed=args.seed,
+        max_length=args.max_length,
+        batch_tokens=args.batch_tokens,
+        dtype=args.dtype,
+        device=args.device,
+        chat_template=args.chat_template,
         cache_dir=args.cache_dir,
     )
     bar = _ProgressBar(enabled=not args.no_progress)
@@ -68,14 +83,17 @@ def summary(result: EvaluationResult) -> str:
     dataset = record.get("dataset", {})
     lines = [
         f"model       {result.model} ({result.model_type}, template {result.chat_template})",
-        f"pairs       {dataset.get('pairs_evaluated', '?')} from {dataset.get('id', '?')}{_partial_note(dataset)}",
+        f"pairs       {dataset.get('pairs_evaluated', '?')} from {dataset.get('id', '?')}"
+        + _partial_note(dataset),
         f"wall time   {record.get('wall_time_s', {}).get('total', '?')} s on {record.get('device', '?')} "
         f"({record.get('dtype', '?')})",
     ]
     for section in SECTIONS:
         value = agg.sections.get(section)
         lines.append(f"{section:<11} {'n/a' if value is None else f'{100 * value:.1f}'}")
-    lines.append(f"{'Score':<11} {'n/a (needs all four sections)' if agg.score is None else f'{100 * agg.score:.1f}'}")
+    lines.append(
+        f"{'Score':<11} {'n/a (needs all four sections)' if agg.score is None else f'{100 * agg.score:.1f}'}"
+    )
     return "\n".join(lines)
 
 

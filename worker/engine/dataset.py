@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from worker.engine.benchmark import DATASET_ID, DATASET_REVISION, DATASET_SPLIT, SUBSET_NAMES, SUBSETS, TOTAL_ROWS
+from worker.engine.benchmark import (
+    DATASET_ID,
+    DATASET_REVISION,
+    DATASET_SPLIT,
+    SUBSET_NAMES,
+    SUBSETS,
+    TOTAL_ROWS,
+)
 from worker.engine.errors import DatasetError, HubUnreachableError
 from worker.engine.types import PreferencePair
 
@@ -59,8 +66,10 @@ def load_dataset(source: str | None = None) -> LoadedDataset:
     pairs = validate_rows(rows, source=label)
     complete = _check_counts(pairs, label)
     if source is None and not complete:
-        raise DatasetError(f"{label}: expected all {TOTAL_ROWS} rows of the pinned revision, found {len(pairs)}")
-    return LoadedDataset(pairs, label, revision, fingerprint(pairs), complete)
+        raise DatasetError(
+            f"{label}: expected all {TOTAL_ROWS} rows of the pinned revision, found {len(pairs)}"
+        )
+    return LoadedDataset(tuple(pairs), label, revision, fingerprint(pairs), complete)
 
 
 def select_pairs(
@@ -70,7 +79,7 @@ def select_pairs(
     limit_per_subset: int | None = None,
     seed: int = 0,
 ) -> list[PreferencePair]:
-    """Keep the named subsets and at most ``limit_per_subset`` rows of each, drawn with ``seed``; order kept."""
+    """Keep the named subsets, at most ``limit_per_subset`` rows of each (drawn with ``seed``), in order."""
     chosen = pairs
     if subsets is not None:
         wanted = _check_subset_names(subsets)
@@ -111,7 +120,9 @@ def validate_rows(rows: Iterable[Mapping[str, Any]], *, source: str) -> list[Pre
             raise DatasetError(f"{where}: missing column(s) {', '.join(missing)}")
         for column in TEXT_COLUMNS:
             if not isinstance(row[column], str):
-                raise DatasetError(f"{where}: column {column!r} must be a string, found {_type_name(row[column])}")
+                raise DatasetError(
+                    f"{where}: column {column!r} must be a string, found {_type_name(row[column])}"
+                )
         row_id = row["id"]
         if isinstance(row_id, bool) or not isinstance(row_id, int):
             raise DatasetError(f"{where}: column 'id' must be an integer, found {_type_name(row_id)}")
@@ -123,8 +134,13 @@ def validate_rows(rows: Iterable[Mapping[str, Any]], *, source: str) -> list[Pre
         seen.add(key)
         pairs.append(
             PreferencePair(
-                subset=row["subset"], id=row_id, prompt=row["prompt"], chosen=row["chosen"],
-                rejected=row["rejected"], chosen_model=row["chosen_model"], rejected_model=row["rejected_model"],
+                subset=row["subset"],
+                id=row_id,
+                prompt=row["prompt"],
+                chosen=row["chosen"],
+                rejected=row["rejected"],
+                chosen_model=row["chosen_model"],
+                rejected_model=row["rejected_model"],
             )
         )
     if not pairs:
@@ -137,7 +153,9 @@ def _check_counts(pairs: Sequence[PreferencePair], source: str) -> bool:
     counts = Counter(pair.subset for pair in pairs)
     for name, n in counts.items():
         if n > SUBSETS[name].rows:
-            raise DatasetError(f"{source}: subset {name!r} has {n} rows, RewardBench v1 has {SUBSETS[name].rows}")
+            raise DatasetError(
+                f"{source}: subset {name!r} has {n} rows, RewardBench v1 has {SUBSETS[name].rows}"
+            )
     complete = all(counts.get(name, 0) == subset.rows for name, subset in SUBSETS.items())
     return complete
 
@@ -221,8 +239,13 @@ def _load_hub(repo_id: str, revision: str | None) -> list[dict[str, Any]]:
 
 def _canonical(pair: PreferencePair) -> dict[str, Any]:
     return {
-        "prompt": pair.prompt, "chosen": pair.chosen, "chosen_model": pair.chosen_model,
-        "rejected": pair.rejected, "rejected_model": pair.rejected_model, "subset": pair.subset, "id": pair.id,
+        "prompt": pair.prompt,
+        "chosen": pair.chosen,
+        "chosen_model": pair.chosen_model,
+        "rejected": pair.rejected,
+        "rejected_model": pair.rejected_model,
+        "subset": pair.subset,
+        "id": pair.id,
     }
 
 

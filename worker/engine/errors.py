@@ -46,6 +46,6 @@ class OutOfMemoryError(EngineError):
 
 
 class InvalidSpecError(EngineError):
-    """The evaluation was asked for with settings this machine or engine cannot honour (device, dtype, type)."""
+    """Settings this machine or engine cannot honour: device, dtype, model type, template, sizes."""
 
     kind = "invalid_spec"

@@ -24,7 +24,9 @@ def tulu_text(prompt: str, response: str) -> str:
 def resolve_template(tokenizer: Any, asked: str) -> TemplateName:
     """``auto`` picks the tokenizer's template when it has one, else Tulu."""
     if asked not in TEMPLATE_CHOICES:
-        raise InvalidSpecError(f"unknown chat template {asked!r}; choose one of {', '.join(TEMPLATE_CHOICES)}")
+        raise InvalidSpecError(
+            f"unknown chat template {asked!r}; choose one of {', '.join(TEMPLATE_CHOICES)}"
+        )
     has_template = getattr(tokenizer, "chat_template", None) is not None
     if asked == "tokenizer" and not has_template:
         raise TokenizerLoadError("the tokenizer has no chat template; use chat_template 'auto' or 'tulu'")
@@ -45,7 +47,7 @@ def render(tokenizer: Any, template: TemplateName, prompt: str, response: str) -
 
 @dataclass(frozen=True, slots=True)
 class Encoded:
-    """Token ids of one text; ``mask_first`` marks a duplicated leading BOS whose attention is switched off."""
+    """Token ids of one text; ``mask_first``: a duplicated leading BOS whose attention is switched off."""
 
     ids: tuple[int, ...]
     mask_first: bool

@@ -14,7 +14,13 @@ from typing import Any, Final
 from worker.engine.errors import EngineError, HubUnreachableError, InvalidModelError, ModelNotFoundError
 
 _FETCH_PATTERNS: Final = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
-_NETWORK_ERROR_NAMES: Final = ("ConnectError", "ConnectTimeout", "ReadTimeout", "TimeoutException", "NetworkError")
+_NETWORK_ERROR_NAMES: Final = (
+    "ConnectError",
+    "ConnectTimeout",
+    "ReadTimeout",
+    "TimeoutException",
+    "NetworkError",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +67,7 @@ def hash_directory(path: Path) -> str:
 
 
 def is_network_error(exc: BaseException) -> bool:
-    """True for failures worth retrying later: no connection, timeouts, a 5xx answer, offline without a cache."""
+    """True for failures worth retrying later: no connection, timeouts, a 5xx, offline without a cache."""
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     if isinstance(exc, ConnectionError | TimeoutError | LocalEntryNotFoundError):
@@ -102,13 +108,17 @@ def _download(repo_id: str, revision: str | None, cache_dir: str | None) -> Mode
     except EngineError:
         raise
     except GatedRepoError:
-        raise ModelNotFoundError(f"{repo_id}: the repository is gated; it needs accepted terms and a token") from None
+        raise ModelNotFoundError(
+            f"{repo_id}: the repository is gated; it needs accepted terms and a token"
+        ) from None
     except RevisionNotFoundError:
         raise ModelNotFoundError(f"{repo_id}: revision {revision!r} not found") from None
     except RepositoryNotFoundError:
         raise ModelNotFoundError(f"{repo_id}: model not found on the Hub (or it is private)") from None
     except HFValidationError:
-        raise ModelNotFoundError(f"{repo_id!r} is neither a local directory nor a valid Hub model id") from None
+        raise ModelNotFoundError(
+            f"{repo_id!r} is neither a local directory nor a valid Hub model id"
+        ) from None
     except Exception as exc:
         if is_network_error(exc):
             raise HubUnreachableError(f"could not reach the Hub for {repo_id}: {_first_line(exc)}") from None

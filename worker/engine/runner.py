@@ -43,7 +43,7 @@ def run_evaluation(
     tallies = tally_subsets((score.subset, score.result) for score in pair_scores)
     reproducibility: dict[str, Any] = {
         **adapter_record,
-        "model_type": spec.model_type,
+        "adapter": spec.model_type,
         "reference_model": spec.reference_model,
         "dataset": {
             **dataset.describe(),

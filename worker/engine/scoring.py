@@ -95,7 +95,9 @@ def section_scores(
     weights = _weights(scoring_version)
     sections: dict[str, float] = {}
     for section in SECTIONS:
-        present = [name for name, subset in SUBSETS.items() if subset.section == section and name in accuracies]
+        present = [
+            name for name, subset in SUBSETS.items() if subset.section == section and name in accuracies
+        ]
         if not present:
             continue
         total_weight = sum(weights[name] for name in present)
@@ -117,9 +119,7 @@ class Aggregate:
     score: float | None
 
 
-def aggregate(
-    accuracies: Mapping[str, float], scoring_version: str = CURRENT_SCORING_VERSION
-) -> Aggregate:
+def aggregate(accuracies: Mapping[str, float], scoring_version: str = CURRENT_SCORING_VERSION) -> Aggregate:
     """Sections and Score from per-subset accuracies (keys that are not subsets are ignored)."""
     known = {name: float(value) for name, value in accuracies.items() if name in SUBSETS}
     sections = section_scores(known, scoring_version)

@@ -24,7 +24,7 @@ class PreferencePair:
 
 @dataclass(frozen=True, slots=True)
 class PairScore:
-    """The scores an adapter gave one pair, and the decision: 1.0 right, 0.0 wrong, 0.5 a judge's non-answer."""
+    """An adapter's scores for one pair and the decision: 1.0 right, 0.0 wrong, 0.5 a judge's non-answer."""
 
     subset: str
     id: int

@@ -1,4 +1,4 @@
-"""Sequence-classifier reward models (AutoModelForSequenceClassification): reward = logit 0 at the last token."""
+"""Sequence-classifier reward models (AutoModelForSequenceClassification): reward = logit 0, last token."""
 
 from __future__ import annotations
 
@@ -54,7 +54,11 @@ class ClassifierAdapter(RewardAdapter):
         tokenizer = load_tokenizer(source.path, spec.model)
         model = load_classifier(source.path, spec.model, config, dtype, device)
         return cls(
-            model, tokenizer, source, chat_template=spec.chat_template, max_length=spec.max_length,
+            model,
+            tokenizer,
+            source,
+            chat_template=spec.chat_template,
+            max_length=spec.max_length,
             batch_tokens=spec.batch_tokens,
         )
 
@@ -72,14 +76,21 @@ class ClassifierAdapter(RewardAdapter):
         except TokenizerLoadError:
             raise
         except Exception as exc:  # a broken tokenizer fails here with arbitrary exception types
-            raise TokenizerLoadError(f"{self.source.model}: the tokenizer failed to encode text ({exc})") from None
+            raise TokenizerLoadError(
+                f"{self.source.model}: the tokenizer failed to encode text ({exc})"
+            ) from None
 
-    def score_pairs(self, pairs: Sequence[PreferencePair], progress: ProgressCallback | None = None) -> list[PairScore]:
+    def score_pairs(
+        self, pairs: Sequence[PreferencePair], progress: ProgressCallback | None = None
+    ) -> list[PairScore]:
         encoded = self.encode_pairs(pairs)
         scores = self.score_encoded(encoded, _PairProgress(len(pairs), progress))
         return [
             PairScore(
-                subset=pair.subset, id=pair.id, score_chosen=scores[2 * i], score_rejected=scores[2 * i + 1],
+                subset=pair.subset,
+                id=pair.id,
+                score_chosen=scores[2 * i],
+                score_rejected=scores[2 * i + 1],
                 result=1.0 if pair_is_correct(scores[2 * i], scores[2 * i + 1]) else 0.0,
             )
             for i, pair in enumerate(pairs)
@@ -97,7 +108,7 @@ class ClassifierAdapter(RewardAdapter):
 
     @torch.inference_mode()
     def forward(self, items: Sequence[Encoded]) -> list[float]:
-        """One forward pass, right-padded: real tokens keep their positions, so padding cannot change a score."""
+        """One right-padded forward pass: real tokens keep their positions, so padding never shifts a score."""
         width = max(len(item) for item in items)
         input_ids = torch.full((len(items), width), self.pad_id, dtype=torch.long)
         attention_mask = torch.zeros((len(items), width), dtype=torch.long)
@@ -134,7 +145,7 @@ class ClassifierAdapter(RewardAdapter):
 
 
 class _PairProgress:
-    """Turns "these texts are scored" into progress(done_pairs, total_pairs); a pair is done with both texts."""
+    """Turns "these texts are scored" into progress(done_pairs, total_pairs): a pair needs both texts."""
 
     def __init__(self, total_pairs: int, callback: ProgressCallback | None) -> None:
         self.total = total_pairs

@@ -18,7 +18,9 @@ def load_config(path: Path, name: str) -> Any:
         config = AutoConfig.from_pretrained(path, trust_remote_code=False)
     except ValueError as exc:
         if "trust_remote_code" in str(exc):
-            raise InvalidModelError(f"{name}: needs custom code (trust_remote_code), which is never run") from None
+            raise InvalidModelError(
+                f"{name}: needs custom code (trust_remote_code), which is never run"
+            ) from None
         raise InvalidModelError(f"{name}: unreadable config ({_first_line(exc)})") from None
     except OSError as exc:
         raise ModelLoadError(f"{name}: could not read config.json ({_first_line(exc)})") from None
@@ -57,11 +59,17 @@ def load_classifier(path: Path, name: str, config: Any, dtype: torch.dtype, devi
 
     try:
         model, info = AutoModelForSequenceClassification.from_pretrained(
-            path, config=config, dtype=dtype, use_safetensors=True, trust_remote_code=False,
+            path,
+            config=config,
+            dtype=dtype,
+            use_safetensors=True,
+            trust_remote_code=False,
             output_loading_info=True,
         )
     except ValueError as exc:
-        raise InvalidModelError(f"{name}: cannot be loaded as a sequence classifier ({_first_line(exc)})") from None
+        raise InvalidModelError(
+            f"{name}: cannot be loaded as a sequence classifier ({_first_line(exc)})"
+        ) from None
     except OSError as exc:
         raise ModelLoadError(f"{name}: the weights failed to load ({_first_line(exc)})") from None
     missing = sorted(info.get("missing_keys") or [])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from sqlalchemy import case, insert, select, update
@@ -38,6 +39,17 @@ def prior_sets_score(extra: Mapping[str, Any]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def _savepoint(session: Session) -> AbstractContextManager[object]:
+    """A SAVEPOINT to recover from a lost insert race; none on SQLite.
+
+    pysqlite starts no transaction before a SAVEPOINT, so there the RELEASE would commit the caller's work;
+    SQLite serializes writers anyway, and a lost race there surfaces as the IntegrityError itself.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        return nullcontext()
+    return session.begin_nested()
+
+
 def get_or_create_reward_model(session: Session, *, hub_id: str, model_type: str) -> RewardModel:
     """The model row for a Hub id, created when new, locked (FOR UPDATE) until the transaction ends."""
     statement = select(RewardModel).where(RewardModel.hub_id == hub_id).with_for_update()
@@ -45,9 +57,10 @@ def get_or_create_reward_model(session: Session, *, hub_id: str, model_type: str
     if model is not None:
         return model
     try:
-        with session.begin_nested():
+        with _savepoint(session):
             model = RewardModel(hub_id=hub_id, display_name=hub_id, model_type=model_type)
             session.add(model)
+            session.flush()
     except IntegrityError:  # created by a concurrent writer since our select
         return session.scalars(statement).one()
     return model
@@ -204,10 +217,11 @@ def save_evaluation_result(
         is_current=False,
     )
     try:
-        with session.begin_nested():
+        with _savepoint(session):
             session.add(row)
+            session.flush()
     except IntegrityError:
-        if submission_id is None:
+        if submission_id is None or not session.is_active:
             raise
         existing = _result_by_submission(session, submission_id)
         if existing is None:

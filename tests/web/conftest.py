@@ -1,0 +1,36 @@
+"""The web app on the test database, and factories for results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.main import create_app
+from app.services.importer import SEED_DIR, seed_if_empty
+
+PUBLISHED = sorted(SEED_DIR.glob("*.json"))
+
+
+@pytest.fixture
+def app(db_url: str, tmp_path: Path) -> FastAPI:
+    application = create_app(Settings(database_url=db_url, data_dir=tmp_path))
+    application.state.leaderboard_cache.version_probe_seconds = 0.0
+    return application
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def seeded(db_session_factory: sessionmaker[Session]) -> None:
+    with db_session_factory.begin() as session:
+        assert len(seed_if_empty(session)) == len(PUBLISHED)

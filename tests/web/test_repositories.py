@@ -1,0 +1,61 @@
+"""save_evaluation_result: bulk writes, idempotency per submission, and the is_current rule."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.db.models import BenchmarkExample, EvaluationResult, PairResult, ResultSource, Submission, SubsetResult
+from app.db.repositories.results import get_or_create_reward_model
+from tests.web.factories import make_result, sample_pairs, scores_for
+
+
+def _current(session: Session, model_id: int) -> list[int]:
+    statement = select(EvaluationResult.id).where(
+        EvaluationResult.reward_model_id == model_id, EvaluationResult.is_current.is_(True)
+    )
+    return list(session.scalars(statement))
+
+
+def test_writes_result_subsets_pairs_and_texts(db_session: Session) -> None:
+    pairs = sample_pairs()
+    scores = scores_for(pairs)
+    row = make_result(db_session, "org/model", 0.75, pair_scores=scores, pairs=pairs)
+    assert row.id and row.is_current
+    assert row.score is not None and abs(row.score - 0.75) < 1e-12
+    assert db_session.scalar(select(func.count()).select_from(SubsetResult)) == 23
+    assert db_session.scalar(select(func.count()).select_from(PairResult)) == len(scores)
+    assert db_session.scalar(select(func.count()).select_from(BenchmarkExample)) == len(pairs)
+    subset = db_session.scalars(select(SubsetResult).where(SubsetResult.subset == "hep-go")).one()
+    assert subset.n == 4 and subset.correct == 3.0
+    # texts already stored are kept, not duplicated
+    make_result(db_session, "org/other", 0.5, pair_scores=scores, pairs=pairs)
+    assert db_session.scalar(select(func.count()).select_from(BenchmarkExample)) == len(pairs)
+
+
+def test_idempotent_per_submission(db_session: Session) -> None:
+    model = get_or_create_reward_model(db_session, hub_id="org/model", model_type="Seq. Classifier")
+    submission = Submission(reward_model_id=model.id, model_type="Seq. Classifier")
+    db_session.add(submission)
+    db_session.flush()
+    first = make_result(db_session, "org/model", 0.8, submission_id=submission.id)
+    second = make_result(db_session, "org/model", 0.1, submission_id=submission.id)
+    assert second.id == first.id
+    assert db_session.scalar(select(func.count()).select_from(EvaluationResult)) == 1
+    assert db_session.scalar(select(func.count()).select_from(SubsetResult)) == 23
+
+
+def test_current_is_latest_evaluated_else_latest_imported(db_session: Session) -> None:
+    imported_old = make_result(db_session, "org/model", 0.6, source=ResultSource.IMPORTED)
+    model_id = imported_old.reward_model_id
+    assert _current(db_session, model_id) == [imported_old.id]
+    imported_new = make_result(db_session, "org/model", 0.65, source=ResultSource.IMPORTED)
+    assert _current(db_session, model_id) == [imported_new.id]
+    evaluated = make_result(db_session, "org/model", 0.7, revision="v1")
+    assert _current(db_session, model_id) == [evaluated.id]
+    # a later import does not displace a result evaluated here
+    make_result(db_session, "org/model", 0.99, source=ResultSource.IMPORTED)
+    assert _current(db_session, model_id) == [evaluated.id]
+    evaluated_new = make_result(db_session, "org/model", 0.72, revision="v2", config={"max_length": 4096})
+    assert _current(db_session, model_id) == [evaluated_new.id]
+    assert db_session.scalar(select(func.count()).select_from(EvaluationResult)) == 5

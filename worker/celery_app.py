@@ -62,7 +62,12 @@ def celery_config(broker_url: str, hard_limit: int) -> dict[str, Any]:
         "task_time_limit": hard_limit,
         "task_soft_time_limit": soft_limit,
         "task_publish_retry": True,
-        "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},
+        "task_publish_retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 1,
+        },
         "worker_prefetch_multiplier": 1,
         "worker_concurrency": 1,
         "worker_max_tasks_per_child": 1,

@@ -44,7 +44,9 @@ def reconcile(
     with unit_of_work(factory) as session:
         for submission_id, attempt in repo.expired_leases(session, now=now):
             if repo.requeue_expired(session, submission_id, attempt=attempt, now=now):
-                log.warning("submission %s: lease of attempt %s expired; queued again", submission_id, attempt)
+                log.warning(
+                    "submission %s: lease of attempt %s expired; queued again", submission_id, attempt
+                )
                 report.requeued.append(submission_id)
     with unit_of_work(factory) as session:
         stalled = repo.stalled_queue_head(session, enqueued_before=now - timedelta(seconds=stalled_queue_s))

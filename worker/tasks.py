@@ -70,12 +70,15 @@ def run_submission(submission_id: int, settings: WorkerSettings, *, owner: str) 
     factory = session_factory(engine_for(settings.resolved_database_url()))
     claimed = _claim(factory, submission_id, settings, owner)
     if claimed is None:
-        log.info("submission %s is not queued (finished, or another run holds it); nothing to do", submission_id)
+        log.info(
+            "submission %s is not queued (finished, or another run holds it); nothing to do", submission_id
+        )
         return Outcome("skipped")
     max_attempts = settings.max_retries + 1
     if claimed.attempt > max_attempts:
         message = (
-            f"The evaluation was started {claimed.attempt - 1} times without finishing (the worker was lost or "
+            f"The evaluation was started {claimed.attempt - 1} times without finishing "
+            "(the worker was lost or "
             "the Hub kept failing); it will not be retried automatically."
         )
         _fail(factory, claimed, "worker_lost", message)
@@ -98,17 +101,26 @@ def run_submission(submission_id: int, settings: WorkerSettings, *, owner: str) 
         return Outcome("failed")
     except Exception as error:
         log.exception("submission %s: unexpected error", submission_id)
-        _fail(factory, claimed, "internal_error", f"An internal error stopped the evaluation ({type(error).__name__}).")
+        _fail(
+            factory,
+            claimed,
+            "internal_error",
+            f"An internal error stopped the evaluation ({type(error).__name__}).",
+        )
         return Outcome("failed")
     finally:
         heartbeat.stop()
     return Outcome("succeeded" if _save(factory, claimed, settings, output) else "lease_lost")
 
 
-def _claim(factory: sessionmaker[Session], submission_id: int, settings: WorkerSettings, owner: str) -> Claimed | None:
+def _claim(
+    factory: sessionmaker[Session], submission_id: int, settings: WorkerSettings, owner: str
+) -> Claimed | None:
     with unit_of_work(factory) as session:
         now = datetime.now(UTC)
-        attempt = repo.claim_run(session, submission_id, owner=owner, now=now, lease_seconds=settings.lease_seconds)
+        attempt = repo.claim_run(
+            session, submission_id, owner=owner, now=now, lease_seconds=settings.lease_seconds
+        )
         if attempt is None:
             return None
         submission = repo.get_submission(session, submission_id)
@@ -150,9 +162,14 @@ def _evaluate(claimed: Claimed, settings: WorkerSettings, heartbeat: Heartbeat) 
 
 def _save(factory: sessionmaker[Session], claimed: Claimed, settings: WorkerSettings, output: Any) -> bool:
     with unit_of_work(factory) as session:
-        if not repo.finish_succeeded(session, claimed.submission_id, attempt=claimed.attempt, now=datetime.now(UTC)):
-            log.warning("submission %s: attempt %s no longer holds the lease; result dropped",
-                        claimed.submission_id, claimed.attempt)
+        if not repo.finish_succeeded(
+            session, claimed.submission_id, attempt=claimed.attempt, now=datetime.now(UTC)
+        ):
+            log.warning(
+                "submission %s: attempt %s no longer holds the lease; result dropped",
+                claimed.submission_id,
+                claimed.attempt,
+            )
             return False
         save_evaluation_result(
             session,
@@ -177,7 +194,12 @@ def _save(factory: sessionmaker[Session], claimed: Claimed, settings: WorkerSett
 def _fail(factory: sessionmaker[Session], claimed: Claimed, kind: str, message: str) -> None:
     with unit_of_work(factory) as session:
         repo.finish_failed(
-            session, claimed.submission_id, attempt=claimed.attempt, kind=kind, message=message, now=datetime.now(UTC)
+            session,
+            claimed.submission_id,
+            attempt=claimed.attempt,
+            kind=kind,
+            message=message,
+            now=datetime.now(UTC),
         )
 
 
@@ -188,11 +210,17 @@ def _retry_or_fail(
         _fail(factory, claimed, error.kind, f"{error.message} (gave up after {claimed.attempt} attempts)")
         return Outcome("failed")
     wait = settings.retry_backoff_s * 2 ** (claimed.attempt - 1)
-    message = f"{error.message}; retrying in {wait} seconds (attempt {claimed.attempt} of {settings.max_retries + 1})"
+    attempts = settings.max_retries + 1
+    message = f"{error.message}; retrying in {wait} seconds (attempt {claimed.attempt} of {attempts})"
     with unit_of_work(factory) as session:
         retry_at = datetime.now(UTC) + timedelta(seconds=wait)
         if not repo.requeue_for_retry(
-            session, claimed.submission_id, attempt=claimed.attempt, kind=error.kind, message=message, retry_at=retry_at
+            session,
+            claimed.submission_id,
+            attempt=claimed.attempt,
+            kind=error.kind,
+            message=message,
+            retry_at=retry_at,
         ):
             return Outcome("lease_lost")
     return Outcome("retrying", retry_in_s=wait)

@@ -113,7 +113,9 @@ def check_reads(checks: list[Check]) -> list[CheckRead]:
 
 def rejection_response(error: service.SubmissionRejected) -> JSONResponse:
     duplicate = f"/submissions/{error.report.duplicate_of}" if error.report.duplicate_of else None
-    body = RejectionResponse(detail=error.message, checks=check_reads(error.report.checks), duplicate_url=duplicate)
+    body = RejectionResponse(
+        detail=error.message, checks=check_reads(error.report.checks), duplicate_url=duplicate
+    )
     headers = {"Retry-After": str(error.report.retry_after_s)} if error.report.retry_after_s else None
     return JSONResponse(body.model_dump(), status_code=error.status_code, headers=headers)
 
@@ -142,20 +144,26 @@ def create_submission(
     message = (
         "Queued for evaluation."
         if outcome.sent_to_worker
-        else "Accepted. The task queue is not reachable right now; it will be queued automatically when it is back."
+        else "Accepted. The task queue is not reachable right now; it is queued once it is back."
     )
     content = SubmitResponse(submission=submission_read(outcome.submission), message=message)
     return JSONResponse(
-        content.model_dump(mode="json"), status_code=201, headers={"Location": f"/api/v1/submissions/{content.submission.id}"}
+        content.model_dump(mode="json"),
+        status_code=201,
+        headers={"Location": f"/api/v1/submissions/{content.submission.id}"},
     )
 
 
 @router.post("/validate", response_model=ValidationResponse)
-def validate_submission(body: SubmissionRequest, session: SessionDep, settings: SettingsDep, hub: HubDep) -> ValidationResponse:
+def validate_submission(
+    body: SubmissionRequest, session: SessionDep, settings: SettingsDep, hub: HubDep
+) -> ValidationResponse:
     """Run every submission check without queuing anything."""
     report: ValidationReport = service.check_submission(session, settings, hub, body)
     commit = report.model.sha if report.model else None
-    return ValidationResponse(ok=report.ok, model=body.model, commit=commit, checks=check_reads(report.checks))
+    return ValidationResponse(
+        ok=report.ok, model=body.model, commit=commit, checks=check_reads(report.checks)
+    )
 
 
 @router.get("", response_model=SubmissionList)
@@ -176,7 +184,9 @@ def list_submissions(
     return SubmissionList(items=[submission_read(view) for view in views], queue=queue)
 
 
-@router.get("/{submission_id}", response_model=SubmissionRead, responses={404: {"description": "no such submission"}})
+@router.get(
+    "/{submission_id}", response_model=SubmissionRead, responses={404: {"description": "no such submission"}}
+)
 def get_submission(submission_id: SubmissionId, session: SessionDep) -> SubmissionRead:
     """One submission: status, progress, failure reason, queue position and ETA."""
     view = service.describe(session, submission_id)

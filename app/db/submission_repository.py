@@ -97,7 +97,7 @@ def find_duplicate(session: Session, *, hub_id: str, commit: str, config_key: st
 
 
 def recent_for_namespace(session: Session, *, namespace: str, since: datetime) -> tuple[int, datetime | None]:
-    """How many submissions of models under ``namespace/`` were made since ``since``, and the oldest one's time."""
+    """How many submissions of models under ``namespace/`` were since ``since``; the oldest one's time."""
     statement = (
         select(func.count(Submission.id), func.min(Submission.created_at))
         .join(RewardModel, RewardModel.id == Submission.reward_model_id)
@@ -145,6 +145,8 @@ def recent_run_durations(session: Session, *, limit: int = 20) -> list[float]:
     )
     durations = []
     for started, finished in session.execute(statement):
+        if started is None or finished is None:
+            continue
         seconds = (finished - started).total_seconds()
         if seconds >= 0:
             durations.append(seconds)
@@ -250,7 +252,9 @@ def reset_enqueued(session: Session, submission_id: int, *, enqueued_before: dat
 # The run lease -------------------------------------------------------------------------------------------
 
 
-def claim_run(session: Session, submission_id: int, *, owner: str, now: datetime, lease_seconds: int) -> int | None:
+def claim_run(
+    session: Session, submission_id: int, *, owner: str, now: datetime, lease_seconds: int
+) -> int | None:
     """Take the submission for one run; return the new attempt (the fencing token), or None if not ours."""
     statement = (
         update(Submission)
@@ -286,13 +290,22 @@ def _fenced(submission_id: int, attempt: int) -> tuple[object, ...]:
 
 
 def heartbeat(
-    session: Session, submission_id: int, *, attempt: int, now: datetime, lease_seconds: int, done: int, total: int
+    session: Session,
+    submission_id: int,
+    *,
+    attempt: int,
+    now: datetime,
+    lease_seconds: int,
+    done: int,
+    total: int,
 ) -> bool:
     """Extend the lease and store progress; False when the run no longer holds the submission."""
     statement = (
         update(Submission)
         .where(*_fenced(submission_id, attempt))  # type: ignore[arg-type]
-        .values(lease_expires_at=now + timedelta(seconds=lease_seconds), progress_done=done, progress_total=total)
+        .values(
+            lease_expires_at=now + timedelta(seconds=lease_seconds), progress_done=done, progress_total=total
+        )
     )
     return session.execute(statement).rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
@@ -343,7 +356,7 @@ def fail_unclaimed(session: Session, submission_id: int, *, kind: str, message: 
 def requeue_for_retry(
     session: Session, submission_id: int, *, attempt: int, kind: str, message: str, retry_at: datetime
 ) -> bool:
-    """Give the submission back to the queue after a transient failure; the retry message is already planned."""
+    """Give the submission back to the queue after a transient failure; the task sends the retry message."""
     statement = (
         update(Submission)
         .where(*_fenced(submission_id, attempt))  # type: ignore[arg-type]

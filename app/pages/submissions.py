@@ -48,7 +48,12 @@ def _csrf_ok(request: Request, settings: Settings, form_token: str) -> bool:
 
 
 def _form_page(
-    request: Request, settings: Settings, *, values: dict[str, Any] | None = None, status_code: int = 200, **extra: Any
+    request: Request,
+    settings: Settings,
+    *,
+    values: dict[str, Any] | None = None,
+    status_code: int = 200,
+    **extra: Any,
 ) -> HTMLResponse:
     token = request.cookies.get(CSRF_COOKIE)
     if not _valid_token(settings, token):
@@ -93,7 +98,10 @@ def submit_post(
         return templates.TemplateResponse(
             request,
             "error.html",
-            {"status_code": 403, "message": "The form expired or came from another site. Reload the page and try again."},
+            {
+                "status_code": 403,
+                "message": "The form expired or came from another site. Reload the page and try again.",
+            },
             status_code=403,
         )
     values = {
@@ -111,7 +119,9 @@ def submit_post(
         return _form_page(request, settings, values=values, status_code=422, error="; ".join(problems))
     if action == "validate":
         report = service.check_submission(session, settings, hub, body)
-        return _form_page(request, settings, values=values, checks=report.checks, checked=True, all_ok=report.ok)
+        return _form_page(
+            request, settings, values=values, checks=report.checks, checked=True, all_ok=report.ok
+        )
     try:
         outcome = service.submit(factory, settings, hub, body, send)
     except service.SubmissionRejected as error:

@@ -75,7 +75,9 @@ class HubModel:
 class HubClient:
     """Reads public model metadata from the Hub at ``endpoint`` (default: huggingface_hub's HF_ENDPOINT)."""
 
-    def __init__(self, endpoint: str | None = None, *, cache_dir: Path | None = None, timeout: float = 15.0) -> None:
+    def __init__(
+        self, endpoint: str | None = None, *, cache_dir: Path | None = None, timeout: float = 15.0
+    ) -> None:
         self._endpoint = endpoint
         self.cache_dir = cache_dir
         self.timeout = timeout
@@ -158,9 +160,9 @@ class _hub_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if exc is None or isinstance(exc, HubError):
-            return False
+            return
         from huggingface_hub.errors import (
             GatedRepoError,
             HfHubHTTPError,
@@ -170,19 +172,23 @@ class _hub_errors:
 
         if isinstance(exc, GatedRepoError):
             raise HubGatedError(
-                f"{self.repo_id} is gated; the evaluation workers cannot accept its terms. Submit an ungated copy."
+                f"{self.repo_id} is gated; the evaluation workers cannot accept its terms. "
+                "Submit an ungated copy."
             ) from exc
         if isinstance(exc, RevisionNotFoundError):
             raise HubNotFoundError(f"{self.repo_id} has no revision {self.revision!r}.") from exc
         if isinstance(exc, RepositoryNotFoundError):
             raise HubNotFoundError(
-                f"{self.repo_id} was not found on the Hub, or it is private. Only public models can be submitted."
+                f"{self.repo_id} was not found on the Hub, or it is private. "
+                "Only public models can be submitted."
             ) from exc
         if isinstance(exc, HfHubHTTPError):
             status = exc.response.status_code if exc.response is not None else None
             if status is not None and status < 500 and status != 429:
                 raise HubNotFoundError(f"The Hub refused to serve {self.repo_id} (HTTP {status}).") from exc
             raise HubUnreachableError("The Hub is not answering right now; please try again later.") from exc
-        if isinstance(exc, OSError | TimeoutError) or type(exc).__module__.startswith(("httpx", "httpcore", "httpx2")):
+        if isinstance(exc, OSError | TimeoutError) or type(exc).__module__.startswith(
+            ("httpx", "httpcore", "httpx2")
+        ):
             raise HubUnreachableError("The Hub could not be reached; please try again later.") from exc
-        return False
+        return

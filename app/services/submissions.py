@@ -20,7 +20,7 @@ from app.config import Settings
 from app.db import submission_repository as repo
 from app.db.models import Submission, SubmissionStatus
 from app.services.hub import HubClient
-from app.services.validation import ValidationReport, SubmissionRequest, validate
+from app.services.validation import SubmissionRequest, ValidationReport, validate
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,9 @@ def dispatch(factory: sessionmaker[Session], send: Send, submission_id: int) -> 
     try:
         send(submission_id)
     except Exception as error:
-        log.warning("submission %s not sent to the broker (%s); the reconciler will retry", submission_id, error)
+        log.warning(
+            "submission %s not sent to the broker (%s); the reconciler will retry", submission_id, error
+        )
         with unit_of_work(factory) as session:
             repo.unmark_enqueued(session, submission_id, marked_at=marked_at)
         return False
@@ -170,7 +172,9 @@ def describe(session: Session, submission_id: int) -> SubmissionView | None:
     return estimator.view(submission)
 
 
-def list_submissions(session: Session, *, status: SubmissionStatus | None = None, limit: int = 50) -> list[SubmissionView]:
+def list_submissions(
+    session: Session, *, status: SubmissionStatus | None = None, limit: int = 50
+) -> list[SubmissionView]:
     estimator = _Estimator(session)
     rows = repo.list_submissions(session, statuses=[status] if status else None, limit=limit)
     return [estimator.view(row) for row in rows]
@@ -180,7 +184,9 @@ def queue_overview(session: Session, *, recent: int = 20) -> QueueOverview:
     estimator = _Estimator(session)
     waiting_rows = repo.list_submissions(session, statuses=repo.QUEUE_STATUSES, limit=500)
     finished = repo.list_submissions(
-        session, statuses=(SubmissionStatus.SUCCEEDED, SubmissionStatus.FAILED, SubmissionStatus.CANCELLED), limit=recent
+        session,
+        statuses=(SubmissionStatus.SUCCEEDED, SubmissionStatus.FAILED, SubmissionStatus.CANCELLED),
+        limit=recent,
     )
     waiting = sorted((estimator.view(row) for row in waiting_rows), key=lambda view: view.queue_position or 0)
     return QueueOverview(
@@ -261,4 +267,3 @@ def format_duration(seconds: int | None) -> str:
     if seconds < 36 * 3600:
         return f"about {round(seconds / 3600, 1):g} hours"
     return f"about {round(seconds / 86400, 1):g} days"
-

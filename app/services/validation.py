@@ -25,9 +25,10 @@ from app.services.hub import HubClient, HubError, HubModel, HubUnreachableError,
 
 SUPPORTED_MODEL_TYPES = ("classifier",)
 NOT_YET_SUPPORTED = {
-    "dpo": "DPO models are not evaluated yet; only sequence classifiers (model type 'classifier') can be submitted for now.",
-    "generative": "Generative judges are not evaluated yet; only sequence classifiers (model type 'classifier') can "
-    "be submitted for now.",
+    "dpo": "DPO models are not evaluated yet; only sequence classifiers (model type 'classifier') can be "
+    "submitted for now.",
+    "generative": "Generative judges are not evaluated yet; only sequence classifiers "
+    "(model type 'classifier') can be submitted for now.",
 }
 
 
@@ -38,7 +39,11 @@ class SubmissionRequest(BaseModel):
 
     model: str = Field(min_length=1, max_length=200, description="Hub model id, e.g. org/name")
     revision: str = Field(
-        default="main", min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._/\-]+$", description="branch, tag or sha"
+        default="main",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9._/\-]+$",
+        description="branch, tag or sha",
     )
     model_type: Literal["classifier", "dpo", "generative"] = "classifier"
     reference_model: str | None = Field(default=None, max_length=200, description="DPO reference model")
@@ -153,7 +158,9 @@ class _Validator:
             return Check("model_type", False, NOT_YET_SUPPORTED.get(kind, f"Unknown model type {kind!r}."))
         if self.request.reference_model:
             return Check(
-                "model_type", False, "A reference model is only used for DPO models; leave it empty for a classifier."
+                "model_type",
+                False,
+                "A reference model is only used for DPO models; leave it empty for a classifier.",
             )
         return Check("model_type", True, "Sequence classifier: one scalar reward per conversation.")
 
@@ -162,7 +169,10 @@ class _Validator:
         opted_out = {entry.strip().lower() for entry in self.settings.opt_out_namespaces}
         if namespace.lower() in opted_out or self.request.model.lower() in opted_out:
             return Check(
-                "opt_out", False, f"The authors of {namespace} asked that their models not be evaluated here.", http_status=403
+                "opt_out",
+                False,
+                f"The authors of {namespace} asked that their models not be evaluated here.",
+                http_status=403,
             )
         return Check("opt_out", True, f"{namespace} has not opted out.")
 
@@ -172,9 +182,11 @@ class _Validator:
         count, oldest = repo.recent_for_namespace(self.session, namespace=namespace, since=self.now - window)
         limit = self.settings.rate_limit_count
         if count < limit:
-            return Check("rate_limit", True, f"{namespace} has used {count} of {limit} submissions this week.")
+            return Check(
+                "rate_limit", True, f"{namespace} has used {count} of {limit} submissions this week."
+            )
         oldest_at = _aware(oldest) if oldest is not None else self.now
-        wait = max(int(math.ceil((oldest_at + window - self.now).total_seconds())), 1)
+        wait = max(math.ceil((oldest_at + window - self.now).total_seconds()), 1)
         self.report.retry_after_s = wait
         return Check(
             "rate_limit",
@@ -194,20 +206,28 @@ class _Validator:
             return Check(
                 "hub_model",
                 False,
-                f"{model.repo_id} is gated; the evaluation workers cannot accept its terms. Submit an ungated copy.",
+                f"{model.repo_id} is gated; the evaluation workers cannot accept its terms. "
+                "Submit an ungated copy.",
             )
         self.report.model = model
         return Check(
-            "hub_model", True, f"Found {model.repo_id} at {self.request.revision}, pinned to commit {model.sha}."
+            "hub_model",
+            True,
+            f"Found {model.repo_id} at {self.request.revision}, pinned to commit {model.sha}.",
         )
 
     def check_duplicate(self) -> Check:
         assert self.report.model is not None
         existing = repo.find_duplicate(
-            self.session, hub_id=self.request.model, commit=self.report.model.sha, config_key=self.report.config_key
+            self.session,
+            hub_id=self.request.model,
+            commit=self.report.model.sha,
+            config_key=self.report.config_key,
         )
         if existing is None:
-            return Check("duplicate", True, "This model, commit and configuration have not been submitted before.")
+            return Check(
+                "duplicate", True, "This model, commit and configuration have not been submitted before."
+            )
         self.report.duplicate_of = existing.id
         return Check(
             "duplicate",
@@ -227,7 +247,8 @@ class _Validator:
             return Check(
                 "safetensors",
                 False,
-                f"Only pickle weights were found ({', '.join(pickles[:3])}); they can run code when loaded, so only "
+                f"Only pickle weights were found ({', '.join(pickles[:3])}); they can run code when loaded, "
+                "so only "
                 "safetensors weights are accepted. Convert the checkpoint to safetensors and submit again.",
             )
         return Check("safetensors", False, "No safetensors weights were found in the repository.")
@@ -241,18 +262,27 @@ class _Validator:
                 count = self.hub.safetensors_parameter_count(model.repo_id, model.sha)
             except HubError as error:
                 status = 503 if isinstance(error, HubUnreachableError) else 422
-                return Check("parameters", False, f"The parameter count could not be read: {error.message}", http_status=status)
+                return Check(
+                    "parameters",
+                    False,
+                    f"The parameter count could not be read: {error.message}",
+                    http_status=status,
+                )
         self.report.parameter_count = count
         limit = self.settings.max_parameters
         if count > limit:
-            return Check("parameters", False, f"The model has {count:,} parameters; the limit here is {limit:,}.")
+            return Check(
+                "parameters", False, f"The model has {count:,} parameters; the limit here is {limit:,}."
+            )
         return Check("parameters", True, f"{count:,} parameters (limit {limit:,}).")
 
     def check_config(self) -> Check:
         model = self.report.model
         assert model is not None
         if "config.json" not in model.filenames:
-            return Check("config", False, "The repository has no config.json, so transformers cannot load it.")
+            return Check(
+                "config", False, "The repository has no config.json, so transformers cannot load it."
+            )
         try:
             folder = self.hub.download_metadata(model)
         except HubError as error:
@@ -265,7 +295,8 @@ class _Validator:
             return Check(
                 "config",
                 False,
-                f"The model needs custom code from its repository ({classes}); remote code is never run here.",
+                f"The model needs custom code from its repository ({classes}); "
+                "remote code is never run here.",
             )
         try:
             from transformers import AutoConfig
@@ -273,7 +304,11 @@ class _Validator:
             AutoConfig.from_pretrained(folder, trust_remote_code=False)
         except Exception as error:
             return Check("config", False, f"transformers could not read config.json: {_first_line(error)}")
-        return Check("config", True, f"config.json loads without remote code (model_type {document.get('model_type')}).")
+        return Check(
+            "config",
+            True,
+            f"config.json loads without remote code (model_type {document.get('model_type')}).",
+        )
 
     def check_architecture(self) -> Check:
         assert self.report.metadata_dir is not None
@@ -285,14 +320,16 @@ class _Validator:
             return Check(
                 "architecture",
                 False,
-                f"A classifier reward model needs a *ForSequenceClassification head; config.json lists {found}.",
+                "A classifier reward model needs a *ForSequenceClassification head; "
+                f"config.json lists {found}.",
             )
         labels = _num_labels(document)
         if labels != 1:
             return Check(
                 "architecture",
                 False,
-                f"{heads[0]} has {labels} labels; a reward model must output exactly one score (num_labels = 1).",
+                f"{heads[0]} has {labels} labels; a reward model must output exactly one score "
+                "(num_labels = 1).",
             )
         return Check("architecture", True, f"{heads[0]} with one output: a scalar reward.")
 
@@ -300,7 +337,11 @@ class _Validator:
         folder = self.report.metadata_dir
         assert folder is not None
         if "auto_map" in read_json(folder / "tokenizer_config.json"):
-            return Check("tokenizer", False, "The tokenizer needs custom code from its repository; that is not run here.")
+            return Check(
+                "tokenizer",
+                False,
+                "The tokenizer needs custom code from its repository; that is not run here.",
+            )
         try:
             from transformers import AutoTokenizer
 
@@ -311,7 +352,9 @@ class _Validator:
         self.report.has_chat_template = has_template
         if has_template:
             return Check("tokenizer", True, "The tokenizer loads and has a chat template.")
-        return Check("tokenizer", True, "The tokenizer loads; it has no chat template, so the Tulu template is used.")
+        return Check(
+            "tokenizer", True, "The tokenizer loads; it has no chat template, so the Tulu template is used."
+        )
 
 
 def validate(
@@ -324,7 +367,9 @@ def validate(
     now: datetime | None = None,
 ) -> ValidationReport:
     """Run the submission checks for ``request``; see the module docstring."""
-    return _Validator(session, settings, hub, request, now or datetime.now(UTC)).run(stop_at_first=stop_at_first)
+    return _Validator(session, settings, hub, request, now or datetime.now(UTC)).run(
+        stop_at_first=stop_at_first
+    )
 
 
 def _num_labels(config: dict[str, object]) -> int:

@@ -1,0 +1,190 @@
+"""Every submission check refuses with its own message, through POST /api/v1/submissions and /validate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.services.hub import HubClient
+from tests.submissions.conftest import (
+    BAD_CONFIG,
+    BAD_TOKENIZER,
+    CAUSAL_LM,
+    GATED,
+    GOOD,
+    NO_METADATA,
+    NO_TEMPLATE,
+    PICKLE_ONLY,
+    PRIVATE,
+    REMOTE_CODE,
+    SPARE,
+    TWO_LABELS,
+    SentMessages,
+    build_client,
+    make_settings,
+    submission_body,
+)
+from tests.support.hub_server import HubServer
+
+
+def failed_check(response: Any) -> dict[str, Any]:
+    body = response.json()
+    failures = [check for check in body["checks"] if not check["ok"]]
+    assert failures, body
+    assert body["detail"] == failures[0]["message"]
+    return failures[0]
+
+
+@pytest.mark.parametrize(
+    ("body", "check", "words"),
+    [
+        (submission_body("not a repo id!"), "repo_id", "not a valid Hub model id"),
+        (submission_body("org/a--b"), "repo_id", "not a valid Hub model id"),
+        (submission_body("just-a-name"), "repo_id", "namespace"),
+        (submission_body(model_type="dpo"), "model_type", "DPO models are not evaluated yet"),
+        (submission_body(model_type="generative"), "model_type", "Generative judges are not evaluated yet"),
+        (submission_body(reference_model="org/ref"), "model_type", "only used for DPO"),
+        (submission_body("tiny-org/does-not-exist"), "hub_model", "not found on the Hub, or it is private"),
+        (submission_body(PRIVATE), "hub_model", "not found on the Hub, or it is private"),
+        (submission_body(GOOD, revision="no-such-branch"), "hub_model", "has no revision 'no-such-branch'"),
+        (submission_body(GATED), "hub_model", "is gated"),
+        (submission_body(PICKLE_ONLY), "safetensors", "Only pickle weights were found (pytorch_model.bin)"),
+        (submission_body(REMOTE_CODE), "config", "needs custom code"),
+        (submission_body(BAD_CONFIG), "config", "transformers could not read config.json"),
+        (submission_body(CAUSAL_LM), "architecture", "needs a *ForSequenceClassification head"),
+        (submission_body(TWO_LABELS), "architecture", "has 2 labels"),
+        (submission_body(BAD_TOKENIZER), "tokenizer", "tokenizer could not be loaded"),
+    ],
+)
+def test_each_check_refuses_with_its_message(
+    client: TestClient, sent: SentMessages, body: dict[str, Any], check: str, words: str
+) -> None:
+    response = client.post("/api/v1/submissions", json=body)
+    assert response.status_code == 422, response.text
+    failure = failed_check(response)
+    assert failure["name"] == check
+    assert words in failure["message"]
+    assert sent.ids == []
+    assert client.get("/api/v1/submissions").json()["items"] == []
+
+
+def test_pickle_only_repo_is_refused_before_any_weight_is_downloaded(client: TestClient, hub: HubServer) -> None:
+    client.post("/api/v1/submissions", json=submission_body(PICKLE_ONLY))
+    assert not hub.downloaded(".bin")
+
+
+def test_parameter_limit(tmp_path: Path, hub: HubServer, sqlite_url: str, sqlite_engine: Any) -> None:
+    settings = make_settings(sqlite_url, tmp_path / "data", max_parameters=1000)
+    with build_client(create_app(settings), hub, tmp_path / "cache", SentMessages()) as client:
+        response = client.post("/api/v1/submissions", json=submission_body())
+        assert response.status_code == 422
+        failure = failed_check(response)
+        assert failure["name"] == "parameters"
+        assert "the limit here is 1,000" in failure["message"]
+        # Without safetensors info in the model info, the count comes from the file headers.
+        response = client.post("/api/v1/submissions", json=submission_body(NO_METADATA))
+        assert failed_check(response)["name"] == "parameters"
+
+
+def test_opt_out(tmp_path: Path, hub: HubServer, sqlite_url: str, sqlite_engine: Any) -> None:
+    settings = make_settings(sqlite_url, tmp_path / "data", opt_out_namespaces=["Tiny-Org"])
+    with build_client(create_app(settings), hub, tmp_path / "cache", SentMessages()) as client:
+        response = client.post("/api/v1/submissions", json=submission_body())
+        assert response.status_code == 403
+        assert "asked that their models not be evaluated" in failed_check(response)["message"]
+
+
+def test_rate_limit_answers_429_with_retry_after(tmp_path: Path, hub: HubServer, sqlite_url: str, sqlite_engine: Any) -> None:
+    settings = make_settings(sqlite_url, tmp_path / "data", rate_limit_count=2, rate_limit_days=7)
+    with build_client(create_app(settings), hub, tmp_path / "cache", SentMessages()) as client:
+        for name in SPARE[:2]:
+            assert client.post("/api/v1/submissions", json=submission_body(name)).status_code == 201
+        response = client.post("/api/v1/submissions", json=submission_body(SPARE[2]))
+        assert response.status_code == 429
+        retry_after = int(response.headers["Retry-After"])
+        assert 6 * 86400 < retry_after <= 7 * 86400
+        assert "spare-org has made 2 submissions in the last 7 days" in failed_check(response)["message"]
+        # Other namespaces are not affected.
+        assert client.post("/api/v1/submissions", json=submission_body(GOOD)).status_code == 201
+
+
+def test_duplicate_is_refused_with_a_link(client: TestClient, hub: HubServer) -> None:
+    first = client.post("/api/v1/submissions", json=submission_body())
+    assert first.status_code == 201, first.text
+    submission_id = first.json()["submission"]["id"]
+    sha = hub.repo(GOOD).sha  # type: ignore[union-attr]
+    for revision in ("main", sha):  # the branch and the commit it points to are the same submission
+        again = client.post("/api/v1/submissions", json=submission_body(revision=revision))
+        assert again.status_code == 409
+        assert again.json()["duplicate_url"] == f"/submissions/{submission_id}"
+        assert failed_check(again)["name"] == "duplicate"
+    # Another configuration of the same commit is a different submission.
+    other = client.post("/api/v1/submissions", json=submission_body(chat_template="tulu"))
+    assert other.status_code == 201
+
+
+def test_accepted_submission_is_pinned_queued_and_sent(client: TestClient, hub: HubServer, sent: SentMessages) -> None:
+    response = client.post("/api/v1/submissions", json=submission_body(NO_TEMPLATE))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    submission = body["submission"]
+    assert submission["commit"] == hub.repo(NO_TEMPLATE).sha  # type: ignore[union-attr]
+    assert submission["status"] == "queued"
+    assert submission["has_chat_template"] is False
+    assert submission["sent_to_worker"] is True
+    assert submission["queue_position"] == 1
+    assert submission["eta_seconds"] > 0
+    assert body["message"] == "Queued for evaluation."
+    assert response.headers["Location"] == f"/api/v1/submissions/{submission['id']}"
+    assert sent.ids == [submission["id"]]
+    assert client.get(f"/api/v1/submissions/{submission['id']}").json()["status"] == "queued"
+
+
+def test_validate_runs_every_check_and_records_nothing(client: TestClient, sent: SentMessages) -> None:
+    response = client.post("/api/v1/submissions/validate", json=submission_body())
+    assert response.status_code == 200
+    body = response.json()
+    assert body["ok"] is True
+    names = [check["name"] for check in body["checks"]]
+    assert names == [
+        "repo_id", "model_type", "opt_out", "rate_limit", "hub_model", "duplicate",
+        "safetensors", "parameters", "config", "architecture", "tokenizer",
+    ]  # fmt: skip
+    assert all(check["ok"] and check["message"] for check in body["checks"])
+    assert client.get("/api/v1/submissions").json()["items"] == [] and sent.ids == []
+
+
+def test_validate_reports_several_failures_and_skips_what_depends_on_them(client: TestClient) -> None:
+    body = client.post("/api/v1/submissions/validate", json=submission_body(PICKLE_ONLY, model_type="dpo")).json()
+    by_name = {check["name"]: check for check in body["checks"]}
+    assert body["ok"] is False
+    assert not by_name["model_type"]["ok"]
+    assert by_name["hub_model"]["skipped"]
+    body = client.post("/api/v1/submissions/validate", json=submission_body(PICKLE_ONLY)).json()
+    by_name = {check["name"]: check for check in body["checks"]}
+    assert not by_name["safetensors"]["ok"] and not by_name["safetensors"]["skipped"]
+    assert by_name["parameters"]["skipped"]
+    assert by_name["config"]["ok"] and by_name["tokenizer"]["ok"]
+
+
+def test_hub_down_answers_503(client: TestClient, hub: HubServer) -> None:
+    hub.down = True
+    try:
+        response = client.post("/api/v1/submissions", json=submission_body())
+    finally:
+        hub.down = False
+    assert response.status_code == 503
+    assert "Hub" in response.json()["detail"]
+
+
+def test_unknown_submission_is_404(client: TestClient) -> None:
+    assert client.get("/api/v1/submissions/12345").status_code == 404
+
+
+def test_hub_client_dependency_default_uses_the_configured_cache(tmp_path: Path) -> None:
+    client = HubClient(cache_dir=tmp_path)
+    assert client.endpoint.startswith("http")

@@ -13,22 +13,22 @@ from app.config import Settings, get_settings
 from app.db.session import engine_for, session_factory
 from app.errors import install_error_handlers
 from app.pages.router import pages_router
+from app.schemas.leaderboard import LEADERBOARD_RULE
 from app.services.leaderboard import LeaderboardCache
 from app.templating import STATIC_DIR
 
 DESCRIPTION = """
 RewardBench v1 results for reward models, in full precision (the pages show ×100 with one decimal).
 
-**One row per model.** The leaderboard shows each model's *current* result: its most recent result
-evaluated here; if it has none, its most recent imported result. Every other result of the model stays
-available under `/api/v1/models/{org}/{name}`.
+**RULE** Every other result of a model (other revisions, configs, imports) stays available under
+`/api/v1/models/{org}/{name}`; the leaderboard reads only the marked current result.
 
 **Sources.** `source` is `evaluated` (run by this service) or `imported` (loaded from a published file,
 named in `source_detail`). Sections and Score are always recomputed from the per-subset accuracies.
 
 Errors are JSON `{"detail": "..."}`: 404 for an unknown model, section or subset, 422 for bad parameters.
 GET answers carry an `ETag`; send it back in `If-None-Match` for a 304.
-"""
+""".replace("RULE", LEADERBOARD_RULE)
 
 
 def _optional_router(module_name: str) -> APIRouter | None:

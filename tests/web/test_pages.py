@@ -1,0 +1,161 @@
+"""The HTML pages, parsed with BeautifulSoup: leaderboard state in the URL, escaping, detail pages, errors."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from bs4 import BeautifulSoup, Tag
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db.models import ResultSource
+from tests.web.factories import make_result, sample_pairs, scores_for
+
+pytestmark = pytest.mark.usefixtures("seeded")
+
+
+def _soup(client: TestClient, url: str, status: int = 200) -> BeautifulSoup:
+    response = client.get(url)
+    assert response.status_code == status, response.text[:500]
+    assert response.headers["content-type"].startswith("text/html")
+    return BeautifulSoup(response.text, "html.parser")
+
+
+def _board(soup: BeautifulSoup, table_id: str = "leaderboard") -> list[dict[str, str]]:
+    table = soup.find("table", id=table_id)
+    assert isinstance(table, Tag)
+    headers = [th.get_text(" ", strip=True).rstrip("▲▼ ") for th in table.select("thead th")]
+    return [
+        dict(zip(headers, (td.get_text(" ", strip=True) for td in tr.find_all("td")), strict=True))
+        for tr in table.select("tbody tr")
+    ]
+
+
+def test_leaderboard_lists_seeded_models_marked_imported(client: TestClient) -> None:
+    soup = _soup(client, "/")
+    rows = _board(soup)
+    assert len(rows) == 5
+    assert [row["Rank"] for row in rows] == ["1", "2", "3", "4", "5"]
+    scores = [float(row["Score"]) for row in rows]
+    assert scores == sorted(scores, reverse=True)
+    assert all(row["Source"].startswith("imported") and ".json" in row["Source"] for row in rows)
+    assert rows[0]["Model"] == "general-preference/GPM-Gemma-2-9B"
+    assert rows[0]["Score"] == "92.3"  # x100, one decimal
+    nav = [a.get_text() for a in soup.select("header nav a")]
+    assert {"Leaderboard", "Sections", "About", "Submit", "Queue"} <= set(nav)
+    assert soup.select_one('link[rel="stylesheet"]')["href"].startswith("/static/")  # type: ignore[index]
+    assert not soup.select("script[src]")
+
+
+def test_sort_links_carry_the_state(client: TestClient) -> None:
+    soup = _soup(client, "/?q=gemma&model_type=Custom+Classifier")
+    link = soup.select_one("th.col-chat a")
+    assert isinstance(link, Tag)
+    params = parse_qs(urlsplit(str(link["href"])).query)
+    assert params == {"sort": ["chat"], "q": ["gemma"], "model_type": ["Custom Classifier"]}
+    rows = _board(_soup(client, str(link["href"])))
+    chats = [float(row["Chat"]) for row in rows]
+    assert chats == sorted(chats, reverse=True) and len(rows) == 3
+    flipped = _soup(client, str(link["href"])).select_one("th.col-chat a")
+    assert isinstance(flipped, Tag) and "order=asc" in str(flipped["href"])
+    ascending = _board(_soup(client, "/?sort=model"))
+    assert [row["Model"] for row in ascending] == sorted(row["Model"] for row in ascending)
+
+
+def test_filter_by_type_and_search(client: TestClient, db_session_factory: sessionmaker[Session]) -> None:
+    with db_session_factory.begin() as session:
+        make_result(session, "acme/dpo-model", 0.5, model_type="DPO")
+    rows = _board(_soup(client, "/?model_type=DPO"))
+    assert [row["Model"] for row in rows] == ["acme/dpo-model"]
+    assert rows[0]["Source"] == "evaluated"
+    assert [row["Model"] for row in _board(_soup(client, "/?q=PAIRRM"))] == ["mightbe/Better-PairRM"]
+    soup = _soup(client, "/?q=nothing-like-this")
+    assert soup.find("table", id="leaderboard") is None
+    assert "No model matches" in soup.get_text()
+    form = soup.find("form", class_="filters")
+    assert isinstance(form, Tag) and form["method"] == "get"
+    search = soup.select_one('input[name="q"]')
+    assert isinstance(search, Tag) and search["value"] == "nothing-like-this"
+
+
+def test_model_names_are_escaped(client: TestClient, db_session_factory: sessionmaker[Session]) -> None:
+    evil = 'evil/<script>alert("x")</script>'
+    with db_session_factory.begin() as session:
+        make_result(session, evil, 0.9)
+    response = client.get("/")
+    assert "<script>alert" not in response.text
+    soup = BeautifulSoup(response.text, "html.parser")
+    assert not soup.find_all("script")
+    assert evil in [row["Model"] for row in _board(soup)]
+
+
+def test_section_and_subset_pages(client: TestClient) -> None:
+    soup = _soup(client, "/sections/chat-hard")
+    assert soup.h1 is not None and soup.h1.get_text() == "Chat Hard"
+    assert "456 pairs" in soup.get_text()
+    rows = _board(soup, "ranking")
+    assert len(rows) == 5 and rows[0]["Rank"] == "1"
+    values = [float(row["Chat Hard"]) for row in rows]
+    assert values == sorted(values, reverse=True)
+    soup = _soup(client, "/subsets/math-prm")
+    text = soup.get_text(" ")
+    assert "447 pairs" in text and "weight 984" in text
+    assert len(_board(soup, "ranking")) == 5
+    index = _soup(client, "/sections")
+    assert len(index.select("section.card")) == 4
+    _soup(client, "/sections/nope", status=404)
+    _soup(client, "/subsets/nope", status=404)
+
+
+def test_model_page_with_results_and_pair_browser(
+    client: TestClient, db_session_factory: sessionmaker[Session]
+) -> None:
+    pairs = sample_pairs()
+    with db_session_factory.begin() as session:
+        old = make_result(session, "mightbe/Better-PairRM", 0.6, revision="old")
+        make_result(session, "mightbe/Better-PairRM", 0.8, revision="new", pair_scores=scores_for(pairs),
+                    pairs=pairs, config={"max_length": 4096})
+    soup = _soup(client, "/models/mightbe/Better-PairRM")
+    results = _board(soup, "results")
+    assert len(results) == 3
+    assert [row["Shown on leaderboard"] for row in results] == ["yes", "", ""]
+    assert {row["Source"].split()[0] for row in results} == {"evaluated", "imported"}
+    assert len(_board(soup, "subsets")) == 23
+    repro = soup.find("dl", id="reproducibility")
+    assert isinstance(repro, Tag) and "config.max_length" in repro.get_text()
+    pair_items = soup.select("ol.pairs li")
+    assert len(pair_items) == 20
+    assert pair_items[0].select_one("pre.text") is not None
+    wrong = _soup(client, "/models/mightbe/Better-PairRM?wrong_only=true&subset=hep-go")
+    items = wrong.select("ol.pairs li")
+    assert len(items) == 1 and "wrong" in items[0]["class"]
+    page2 = _soup(client, "/models/mightbe/Better-PairRM?page=2")
+    assert len(page2.select("ol.pairs li")) == 20
+    other = _soup(client, f"/models/mightbe/Better-PairRM?result={old.id}")
+    assert "not the result the leaderboard shows" in other.get_text()
+    _soup(client, "/models/nobody/nothing", status=404)
+    _soup(client, "/models/mightbe/Better-PairRM?result=999999", status=404)
+
+
+def test_about_page_explains_the_method(client: TestClient) -> None:
+    text = _soup(client, "/about").get_text(" ")
+    for needle in ("tie", "984", "rbv1-2024-09", "rbv1-2024-04", "most recent result evaluated here",
+                   "xstest-should-refuse"):
+        assert needle in text
+
+
+def test_bad_parameters_and_unknown_pages(client: TestClient) -> None:
+    soup = _soup(client, "/?sort=password", status=422)
+    assert "sort" in soup.get_text()
+    _soup(client, "/?page=0", status=422)
+    _soup(client, "/no/such/page", status=404)
+
+
+def test_imported_result_marked_on_model_page(client: TestClient, db_session_factory: sessionmaker[Session]) -> None:
+    with db_session_factory.begin() as session:
+        make_result(session, "acme/only-imported", 0.4, source=ResultSource.IMPORTED)
+    soup = _soup(client, "/models/acme/only-imported")
+    badge = soup.select_one("h2 .badge-imported")
+    assert badge is not None
+    assert "imported without a per-example file" in soup.get_text()

@@ -1,0 +1,58 @@
+"""The one-machine default: SQLite database, kombu's SQLAlchemy broker on SQLite, one Celery worker process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+from app.main import create_app
+from tests.submissions.conftest import (
+    GOOD,
+    Process,
+    build_client,
+    make_settings,
+    submission_body,
+    wait_until,
+    worker_env,
+)
+from tests.support.hub_server import HubServer
+
+pytestmark = pytest.mark.slow
+
+
+def test_submission_is_evaluated_by_a_worker_on_the_embedded_default(
+    tmp_path: Path,
+    hub: HubServer,
+    sqlite_url: str,
+    sqlite_engine: Any,
+    start_worker: Callable[[dict[str, str]], Process],
+) -> None:
+    settings: Settings = make_settings(sqlite_url, tmp_path / "data")
+    assert settings.resolved_broker_url().startswith("sqla+sqlite:///")
+    worker = start_worker(worker_env(settings, hub, tmp_path))
+    with build_client(create_app(settings), hub, tmp_path / "cache", send=None) as client:
+        created = client.post("/api/v1/submissions", json=submission_body(GOOD))
+        assert created.status_code == 201, created.text
+        assert created.json()["submission"]["sent_to_worker"] is True
+        url = f"/api/v1/submissions/{created.json()['submission']['id']}"
+
+        def finished() -> dict[str, Any] | None:
+            body: dict[str, Any] = client.get(url).json()
+            return body if body["status"] in ("succeeded", "failed") else None
+
+        try:
+            body = wait_until(finished, timeout=240, what="the submission to finish")
+        except AssertionError:
+            raise AssertionError(worker.tail()) from None
+        assert body["status"] == "succeeded", (body, worker.tail())
+        assert body["progress_done"] == body["progress_total"] > 0
+        model = client.get(f"/api/v1/models/{GOOD}")
+        assert model.status_code == 200, model.text
+        assert GOOD in client.get("/").text
+        page = client.get(f"/submissions/{body['id']}")
+        assert "succeeded" in page.text and f"/models/{GOOD}" in page.text

@@ -44,7 +44,8 @@ class Run:
     def line(self, pairs: int) -> str:
         return (
             f"{self.name:<26} {self.seconds:8.2f} s  {pairs / self.seconds:8.2f} pairs/s  "
-            f"{self.real_tokens / self.seconds:10.0f} tokens/s  padded/real {self.padded_tokens / self.real_tokens:.2f}"
+            f"{self.real_tokens / self.seconds:10.0f} tokens/s  "
+            f"padded/real {self.padded_tokens / self.real_tokens:.2f}"
         )
 
 

@@ -108,7 +108,7 @@ class ClassifierAdapter(RewardAdapter):
 
     @torch.inference_mode()
     def forward(self, items: Sequence[Encoded]) -> list[float]:
-        """One right-padded forward pass: real tokens keep their positions, so padding never shifts a score."""
+        """One right-padded forward pass: real tokens keep their positions, so padding cannot move a score."""
         width = max(len(item) for item in items)
         input_ids = torch.full((len(items), width), self.pad_id, dtype=torch.long)
         attention_mask = torch.zeros((len(items), width), dtype=torch.long)

@@ -118,7 +118,9 @@ class SentMessages:
         self.ids.append(submission_id)
 
 
-def build_client(app: FastAPI, hub: HubServer, cache_dir: Path, send: Callable[[int], None] | None) -> TestClient:
+def build_client(
+    app: FastAPI, hub: HubServer, cache_dir: Path, send: Callable[[int], None] | None
+) -> TestClient:
     app.dependency_overrides[get_hub_client] = lambda: HubClient(hub.url, cache_dir=cache_dir)
     if send is not None:
         app.dependency_overrides[get_sender] = lambda: send
@@ -145,7 +147,13 @@ def client(settings: Settings, hub: HubServer, tmp_path: Path, sent: SentMessage
 
 
 def submission_body(model: str = GOOD, **overrides: Any) -> dict[str, Any]:
-    return {"model": model, "revision": "main", "model_type": "classifier", "chat_template": "auto", **overrides}
+    return {
+        "model": model,
+        "revision": "main",
+        "model_type": "classifier",
+        "chat_template": "auto",
+        **overrides,
+    }
 
 
 # Processes --------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The one-machine default: SQLite database, kombu's SQLAlchemy broker on SQLite, one Celery worker process."""
+"""The one-machine default: SQLite database, kombu's SQLAlchemy broker on SQLite, one worker process."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app

@@ -34,7 +34,9 @@ def test_transformers_loads_a_model_through_the_stand_in(hub: HubServer, tmp_pat
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "LOADED LlamaForSequenceClassification 1 True" in completed.stdout
     assert hub.downloaded(f"/{GOOD}/resolve/{sha}/model.safetensors")
-    assert list((tmp_path / "hf" / "hub").glob(f"models--tiny-org--good-rm/snapshots/{sha}/model.safetensors"))
+    assert list(
+        (tmp_path / "hf" / "hub").glob(f"models--tiny-org--good-rm/snapshots/{sha}/model.safetensors")
+    )
 
 
 def test_resolve_answers_with_the_headers_huggingface_hub_needs(hub: HubServer) -> None:

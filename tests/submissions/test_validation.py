@@ -72,7 +72,9 @@ def test_each_check_refuses_with_its_message(
     assert client.get("/api/v1/submissions").json()["items"] == []
 
 
-def test_pickle_only_repo_is_refused_before_any_weight_is_downloaded(client: TestClient, hub: HubServer) -> None:
+def test_pickle_only_repo_is_refused_before_any_weight_is_downloaded(
+    client: TestClient, hub: HubServer
+) -> None:
     client.post("/api/v1/submissions", json=submission_body(PICKLE_ONLY))
     assert not hub.downloaded(".bin")
 
@@ -98,7 +100,9 @@ def test_opt_out(tmp_path: Path, hub: HubServer, sqlite_url: str, sqlite_engine:
         assert "asked that their models not be evaluated" in failed_check(response)["message"]
 
 
-def test_rate_limit_answers_429_with_retry_after(tmp_path: Path, hub: HubServer, sqlite_url: str, sqlite_engine: Any) -> None:
+def test_rate_limit_answers_429_with_retry_after(
+    tmp_path: Path, hub: HubServer, sqlite_url: str, sqlite_engine: Any
+) -> None:
     settings = make_settings(sqlite_url, tmp_path / "data", rate_limit_count=2, rate_limit_days=7)
     with build_client(create_app(settings), hub, tmp_path / "cache", SentMessages()) as client:
         for name in SPARE[:2]:
@@ -127,7 +131,9 @@ def test_duplicate_is_refused_with_a_link(client: TestClient, hub: HubServer) ->
     assert other.status_code == 201
 
 
-def test_accepted_submission_is_pinned_queued_and_sent(client: TestClient, hub: HubServer, sent: SentMessages) -> None:
+def test_accepted_submission_is_pinned_queued_and_sent(
+    client: TestClient, hub: HubServer, sent: SentMessages
+) -> None:
     response = client.post("/api/v1/submissions", json=submission_body(NO_TEMPLATE))
     assert response.status_code == 201, response.text
     body = response.json()
@@ -159,7 +165,9 @@ def test_validate_runs_every_check_and_records_nothing(client: TestClient, sent:
 
 
 def test_validate_reports_several_failures_and_skips_what_depends_on_them(client: TestClient) -> None:
-    body = client.post("/api/v1/submissions/validate", json=submission_body(PICKLE_ONLY, model_type="dpo")).json()
+    body = client.post(
+        "/api/v1/submissions/validate", json=submission_body(PICKLE_ONLY, model_type="dpo")
+    ).json()
     by_name = {check["name"]: check for check in body["checks"]}
     assert body["ok"] is False
     assert not by_name["model_type"]["ok"]

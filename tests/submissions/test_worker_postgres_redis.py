@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
@@ -18,7 +17,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.db.models import EvaluationResult, PairResult, SubsetResult, Submission
+from app.db.models import EvaluationResult, PairResult, Submission, SubsetResult
 from app.main import create_app
 from tests.conftest import engine_url
 from tests.submissions.conftest import (
@@ -52,7 +51,9 @@ def pg_factory(postgres_clean_engine: Engine) -> sessionmaker[Session]:
 
 
 def pg_settings(engine: Engine, tmp_path: Path, broker_url: str) -> Settings:
-    return make_settings(engine_url(engine), tmp_path / "data", broker_url=broker_url, eval_limit_per_subset=2)
+    return make_settings(
+        engine_url(engine), tmp_path / "data", broker_url=broker_url, eval_limit_per_subset=2
+    )
 
 
 @pytest.fixture
@@ -91,8 +92,14 @@ def wait_for_status(
 
 def result_counts(factory: sessionmaker[Session], submission_id: int) -> tuple[int, int, int]:
     with factory() as session:
-        result_ids = list(session.scalars(select(EvaluationResult.id).where(EvaluationResult.submission_id == submission_id)))
-        pairs = session.scalar(select(func.count()).select_from(PairResult).where(PairResult.result_id.in_(result_ids)))
+        result_ids = list(
+            session.scalars(
+                select(EvaluationResult.id).where(EvaluationResult.submission_id == submission_id)
+            )
+        )
+        pairs = session.scalar(
+            select(func.count()).select_from(PairResult).where(PairResult.result_id.in_(result_ids))
+        )
         subsets = session.scalar(
             select(func.count()).select_from(SubsetResult).where(SubsetResult.result_id.in_(result_ids))
         )
@@ -208,5 +215,3 @@ def test_broker_down_keeps_the_submission_and_runs_it_when_back(
     row = wait_for_status(pg_factory, submission_id, [worker])
     assert row.status.value == "succeeded", (row.failure_kind, row.failure_message, worker.tail())
     assert result_counts(pg_factory, submission_id)[0] == 1
-
-

@@ -105,7 +105,8 @@ class HubServer:
     def __init__(self) -> None:
         self.repos: dict[str, HubRepo] = {}
         self.requests: list[tuple[str, str]] = []
-        self.down = False
+        self.down = False  # every request answers 503
+        self.failing: set[str] = set()  # these repo ids answer 503
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True
@@ -180,6 +181,10 @@ class HubServer:
         """Paths of GET requests for files whose name ends with ``suffix``."""
         return [path for method, path in self.requests if method == "GET" and path.endswith(suffix)]
 
+    def remove_repo(self, repo_id: str) -> None:
+        with self._lock:
+            self.repos.pop(repo_id, None)
+
     def repo(self, repo_id: str) -> HubRepo | None:
         with self._lock:
             return self.repos.get(repo_id)
@@ -221,6 +226,9 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 self._error(404, "", "Not found", head=head)
 
         def _lookup(self, repo_id: str, revision: str, *, head: bool = False) -> tuple[HubRepo, str] | None:
+            if repo_id in hub.failing:
+                self._error(503, "", "Service unavailable", head=head)
+                return None
             repo = hub.repo(repo_id)
             if repo is None or repo.private:
                 self._error(401, "RepoNotFound", "Repository not found", head=head)

@@ -56,7 +56,7 @@ def test_two_deliveries_never_both_hold_the_lease(db_session_factory: sessionmak
         )
         assert not repo.finish_succeeded(session, submission_id, attempt=1, now=later)
         assert not repo.finish_failed(session, submission_id, attempt=1, kind="x", message="y", now=later)
-        assert repo.heartbeat(session, submission_id, attempt=2, **beat)  # type: ignore[arg-type]
+        assert repo.heartbeat(session, submission_id, attempt=2, now=later, lease_seconds=60, done=9, total=9)
         assert repo.finish_succeeded(session, submission_id, attempt=2, now=later)
     # A redelivered message for a finished submission does nothing.
     assert claim(db_session_factory, submission_id, "c", T0 + timedelta(days=1)) is None

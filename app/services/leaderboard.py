@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.api.http_cache import make_etag
 from app.db.repositories import leaderboard as repo
@@ -103,6 +103,17 @@ class LeaderboardCache:
         self._version_at = 0.0
         self._lock = threading.Lock()
 
+    def lookup(self, key: Hashable) -> CachedBody | None:
+        """A cached body still valid for the last probed data version, without touching the database."""
+        now = time.monotonic()
+        with self._lock:
+            if self._version is None or now - self._version_at >= self.version_probe_seconds:
+                return None
+            entry = self._entries.get(key)
+            if entry is None or entry.version != self._version or now - entry.built_at >= self.ttl_seconds:
+                return None
+            return entry
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
@@ -134,10 +145,20 @@ class LeaderboardCache:
         return entry
 
 
-def cached_leaderboard_json(session: Session, cache: LeaderboardCache, query: LeaderboardQuery) -> CachedBody:
-    """The JSON body of a leaderboard page, from the cache when the data has not changed."""
+def cached_body(
+    sessions: sessionmaker[Session], cache: LeaderboardCache, key: Hashable, build: Callable[[Session], bytes]
+) -> CachedBody:
+    """The cached body for ``key``, probing the data version and building it in a read-only session if needed.
 
-    def build() -> bytes:
-        return leaderboard_page(session, query).model_dump_json().encode()
+    Blocking: call it from a worker thread. Nothing is written, so the session is only closed.
+    """
+    with sessions() as session:
+        return cache.get_or_build(session, key, lambda: build(session))
 
-    return cache.get_or_build(session, ("json", *query.cache_key()), build)
+
+def leaderboard_json(session: Session, query: LeaderboardQuery) -> bytes:
+    return leaderboard_page(session, query).model_dump_json().encode()
+
+
+def leaderboard_csv_bytes(session: Session, query: LeaderboardQuery) -> bytes:
+    return leaderboard_csv(leaderboard_page(session, query)).encode()

@@ -1,14 +1,16 @@
-"""GET /api/v1/leaderboard: JSON (cached per data version) or CSV."""
+"""GET /api/v1/leaderboard: JSON or CSV, served from the in-process cache while the data is unchanged."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Response
+from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import LeaderboardCacheDep, SessionDep
+from app.api.deps import LeaderboardCacheDep, SessionFactoryDep, query_model, query_openapi
 from app.schemas.leaderboard import LeaderboardApiQuery, LeaderboardPage
-from app.services.leaderboard import cached_leaderboard_json, leaderboard_csv, leaderboard_page
+from app.services.leaderboard import cached_body, leaderboard_csv_bytes, leaderboard_json
 
 router = APIRouter(tags=["leaderboard"])
 
@@ -16,16 +18,28 @@ CSV_RESPONSE: dict[str, Any] = {
     "content": {"text/csv": {"schema": {"type": "string"}}},
     "description": "with format=csv",
 }
+CSV_DISPOSITION = 'attachment; filename="rewardboard-leaderboard.csv"'
 
 
-@router.get("/leaderboard", response_model=LeaderboardPage, responses={200: CSV_RESPONSE})
-def get_leaderboard(
-    session: SessionDep, cache: LeaderboardCacheDep, query: Annotated[LeaderboardApiQuery, Query()]
+@router.get(
+    "/leaderboard",
+    response_model=LeaderboardPage,
+    responses={200: CSV_RESPONSE},
+    openapi_extra=query_openapi(LeaderboardApiQuery),
+)
+async def get_leaderboard(
+    cache: LeaderboardCacheDep,
+    sessions: SessionFactoryDep,
+    query: Annotated[LeaderboardApiQuery, Depends(query_model(LeaderboardApiQuery))],
 ) -> Response:
     """One row per model: its most recent result evaluated here, else its most recent imported result."""
+    # Async on purpose: a cache hit needs no database and no worker thread; a miss builds in one.
+    key = (query.format, *query.cache_key())
+    build = partial(leaderboard_csv_bytes if query.format == "csv" else leaderboard_json, query=query)
+    cached = cache.lookup(key)
+    if cached is None:
+        cached = await run_in_threadpool(cached_body, sessions, cache, key, build)
     if query.format == "csv":
-        body = leaderboard_csv(leaderboard_page(session, query))
-        disposition = 'attachment; filename="rewardboard-leaderboard.csv"'
-        return Response(body, media_type="text/csv", headers={"Content-Disposition": disposition})
-    cached = cached_leaderboard_json(session, cache, query)
+        headers = {"ETag": cached.etag, "Content-Disposition": CSV_DISPOSITION}
+        return Response(cached.body, media_type="text/csv", headers=headers)
     return Response(cached.body, media_type="application/json", headers={"ETag": cached.etag})

@@ -88,8 +88,10 @@ class LeaderboardCache:
     """Serialized leaderboard bodies keyed by (kind, query) and valid for one data version.
 
     The data version (result and model counts and max ids) is probed at most every
-    ``version_probe_seconds``; within that window a process may serve a body up to that old. Entries
-    also expire after ``ttl_seconds`` so edits that do not change the version (a renamed model) show up.
+    ``version_probe_seconds``, so a process may serve a body up to that old. Entries also expire after
+    ``ttl_seconds`` so edits that leave the version alone (a renamed model) show up. When an entry needs a
+    new probe or a rebuild, one request does that work while the others keep getting the last body
+    (no thundering herd every second).
     """
 
     def __init__(
@@ -99,20 +101,27 @@ class LeaderboardCache:
         self.version_probe_seconds = version_probe_seconds
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, CachedBody] = OrderedDict()
+        self._refreshing: set[Hashable] = set()
         self._version: tuple[int, ...] | None = None
         self._version_at = 0.0
         self._lock = threading.Lock()
 
     def lookup(self, key: Hashable) -> CachedBody | None:
-        """A cached body still valid for the last probed data version, without touching the database."""
+        """The body to serve now without touching the database, or None: then call ``get_or_build``."""
         now = time.monotonic()
         with self._lock:
-            if self._version is None or now - self._version_at >= self.version_probe_seconds:
-                return None
             entry = self._entries.get(key)
-            if entry is None or entry.version != self._version or now - entry.built_at >= self.ttl_seconds:
+            if entry is None:
                 return None
-            return entry
+            fresh = (
+                now - self._version_at < self.version_probe_seconds
+                and entry.version == self._version
+                and now - entry.built_at < self.ttl_seconds
+            )
+            if fresh or key in self._refreshing:
+                return entry
+            self._refreshing.add(key)
+            return None
 
     def clear(self) -> None:
         with self._lock:
@@ -129,20 +138,26 @@ class LeaderboardCache:
         return version
 
     def get_or_build(self, session: Session, key: Hashable, build: Callable[[], bytes]) -> CachedBody:
-        now = time.monotonic()
-        version = self._current_version(session, now)
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry.version == version and now - entry.built_at < self.ttl_seconds:
+        """Probe the data version if due, and rebuild the body if it is stale (blocking)."""
+        try:
+            now = time.monotonic()
+            version = self._current_version(session, now)
+            with self._lock:
+                entry = self._entries.get(key)
+                if entry is not None and entry.version == version and now - entry.built_at < self.ttl_seconds:
+                    self._entries.move_to_end(key)
+                    return entry
+            body = build()
+            entry = CachedBody(body=body, etag=make_etag(body), version=version, built_at=now)
+            with self._lock:
+                self._entries[key] = entry
                 self._entries.move_to_end(key)
-                return entry
-        body = build()
-        entry = CachedBody(body=body, etag=make_etag(body), version=version, built_at=now)
-        with self._lock:
-            self._entries[key] = entry
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-        return entry
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+            return entry
+        finally:
+            with self._lock:
+                self._refreshing.discard(key)
 
 
 def cached_body(

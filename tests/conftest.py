@@ -1,11 +1,11 @@
 """Shared database fixtures, built by our own Alembic migrations.
 
 - ``sqlite_engine``: a fresh migrated SQLite file per test.
-- ``postgres_engine`` (module scope, marked ``postgres`` by its users): a fresh schema in the database named by
-  ``TEST_POSTGRES_URL``, migrated once per test module and dropped afterwards; skipped with a reason when the
-  variable is unset. ``postgres_clean_engine`` empties its tables before each test.
-- ``db_engine``: parametrized over both (the PostgreSQL case carries the ``postgres`` mark), so one test runs on
-  each. ``db_url``, ``db_session_factory`` and ``db_session`` build on it.
+- ``postgres_engine`` (module scope; mark its users ``postgres``): a fresh schema in the database named
+  by ``TEST_POSTGRES_URL``, migrated once per test module and dropped afterwards; skipped with a reason
+  when the variable is unset. ``postgres_clean_engine`` empties its tables before each test.
+- ``db_engine``: parametrized over both (the PostgreSQL case carries the ``postgres`` mark), so one test
+  runs on each. ``db_url``, ``db_session_factory`` and ``db_session`` build on it.
 """
 
 from __future__ import annotations

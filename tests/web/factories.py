@@ -19,13 +19,24 @@ SAMPLE = Path(__file__).resolve().parents[1] / "data" / "rewardbench_sample.json
 
 
 def engine_result(
-    model: str, accuracy: float | Mapping[str, float] = 0.7, *, model_type: str = "Seq. Classifier", **extra: Any
+    model: str,
+    accuracy: float | Mapping[str, float] = 0.7,
+    *,
+    model_type: str = "Seq. Classifier",
+    **extra: Any,
 ) -> EngineResult:
     accuracies = (
-        {name: float(accuracy) for name in SUBSET_NAMES} if isinstance(accuracy, int | float) else dict(accuracy)
+        {name: float(accuracy) for name in SUBSET_NAMES}
+        if isinstance(accuracy, int | float)
+        else dict(accuracy)
     )
-    return EngineResult(model=model, model_type=model_type, chat_template="tokenizer", accuracies=accuracies,
-                        extra=dict(extra))
+    return EngineResult(
+        model=model,
+        model_type=model_type,
+        chat_template="tokenizer",
+        accuracies=accuracies,
+        extra=dict(extra),
+    )
 
 
 def make_result(
@@ -60,9 +71,22 @@ def sample_pairs() -> list[PreferencePair]:
     pairs = []
     for line in SAMPLE.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
-        pairs.append(PreferencePair(**{key: row[key] for key in
-                                       ("subset", "id", "prompt", "chosen", "rejected", "chosen_model",
-                                        "rejected_model")}))
+        pairs.append(
+            PreferencePair(
+                **{
+                    key: row[key]
+                    for key in (
+                        "subset",
+                        "id",
+                        "prompt",
+                        "chosen",
+                        "rejected",
+                        "chosen_model",
+                        "rejected_model",
+                    )
+                }
+            )
+        )
     return pairs
 
 

@@ -29,7 +29,9 @@ def test_leaderboard_schema_and_full_precision(client: TestClient) -> None:
     assert [row.rank for row in page.rows] == [1, 2, 3, 4, 5]
 
 
-def test_sort_filter_search_and_pagination(client: TestClient, db_session_factory: sessionmaker[Session]) -> None:
+def test_sort_filter_search_and_pagination(
+    client: TestClient, db_session_factory: sessionmaker[Session]
+) -> None:
     with db_session_factory.begin() as session:
         make_result(session, "acme/dpo", 0.5, model_type="DPO")
     rows = client.get("/api/v1/leaderboard", params={"sort": "safety", "order": "asc"}).json()["rows"]
@@ -40,7 +42,8 @@ def test_sort_filter_search_and_pagination(client: TestClient, db_session_factor
     assert only["rows"][0]["rank"] == 6  # global rank by Score, not rank within the filter
     found = client.get("/api/v1/leaderboard", params={"q": "gemma-2-"}).json()
     assert {row["model"] for row in found["rows"]} == {
-        "general-preference/GPM-Gemma-2-2B", "general-preference/GPM-Gemma-2-9B"
+        "general-preference/GPM-Gemma-2-2B",
+        "general-preference/GPM-Gemma-2-9B",
     }
     assert client.get("/api/v1/leaderboard", params={"q": "%"}).json()["total"] == 0
     evaluated = client.get("/api/v1/leaderboard", params={"source": "evaluated"}).json()
@@ -71,9 +74,12 @@ def test_etag_and_304(client: TestClient, db_session_factory: sessionmaker[Sessi
     page = client.get("/")
     assert client.get("/", headers={"If-None-Match": page.headers["etag"]}).status_code == 304
     model = client.get("/api/v1/models/mightbe/Better-PairRM")
-    assert client.get(
-        "/api/v1/models/mightbe/Better-PairRM", headers={"If-None-Match": model.headers["etag"]}
-    ).status_code == 304
+    assert (
+        client.get(
+            "/api/v1/models/mightbe/Better-PairRM", headers={"If-None-Match": model.headers["etag"]}
+        ).status_code
+        == 304
+    )
     with db_session_factory.begin() as session:
         make_result(session, "acme/new", 0.99)
     changed = client.get("/api/v1/leaderboard", headers={"If-None-Match": etag})
@@ -146,8 +152,14 @@ def test_errors_are_json_with_a_reason(client: TestClient, url: str, status: int
 def test_openapi_documents_the_api(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]
-    for path in ("/api/v1/leaderboard", "/api/v1/models/{org}/{name}", "/api/v1/models/{org}/{name}/examples",
-                 "/api/v1/sections", "/api/v1/subsets", "/api/v1/subsets/{subset}"):
+    for path in (
+        "/api/v1/leaderboard",
+        "/api/v1/models/{org}/{name}",
+        "/api/v1/models/{org}/{name}/examples",
+        "/api/v1/sections",
+        "/api/v1/subsets",
+        "/api/v1/subsets/{subset}",
+    ):
         assert path in paths
     parameters = {p["name"] for p in paths["/api/v1/leaderboard"]["get"]["parameters"]}
     assert {"sort", "order", "model_type", "q", "page", "per_page", "format"} <= parameters

@@ -1,4 +1,4 @@
-"""The in-process leaderboard cache: keyed by data version, one refresher at a time, stale served meanwhile."""
+"""The in-process leaderboard cache: keyed by data version; one refresher, the last body served meanwhile."""
 
 from __future__ import annotations
 

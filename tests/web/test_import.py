@@ -37,8 +37,15 @@ def _write_results_json(tmp_path: Path) -> tuple[Path, Path]:
     results.write_text(json.dumps(document), encoding="utf-8")
     per_example = tmp_path / "per_example.jsonl"
     lines = [
-        json.dumps({"subset": s.subset, "id": s.id, "score_chosen": s.score_chosen,
-                    "score_rejected": s.score_rejected, "correct": s.correct})
+        json.dumps(
+            {
+                "subset": s.subset,
+                "id": s.id,
+                "score_chosen": s.score_chosen,
+                "score_rejected": s.score_rejected,
+                "correct": s.correct,
+            }
+        )
         for s in scores
     ]
     per_example.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -110,8 +117,11 @@ def test_seed_only_into_an_empty_database(db_session: Session) -> None:
 
 
 def test_command_imports_and_reports(
-    db_url: str, db_session_factory: sessionmaker[Session], tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    db_url: str,
+    db_session_factory: sessionmaker[Session],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from app.config import get_settings
 
@@ -124,7 +134,10 @@ def test_command_imports_and_reports(
         assert "acme/rm-7b" in capsys.readouterr().out
         bad = tmp_path / "bad.json"
         bad.write_text("{}", encoding="utf-8")
-        assert import_results.run(argparse.Namespace(paths=[*PUBLISHED, bad], per_example=None, dataset=None)) == 1
+        assert (
+            import_results.run(argparse.Namespace(paths=[*PUBLISHED, bad], per_example=None, dataset=None))
+            == 1
+        )
         error = capsys.readouterr().err.strip()
         assert error.startswith("import-results:") and "bad.json" in error and "\n" not in error
     finally:

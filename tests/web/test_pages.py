@@ -114,8 +114,15 @@ def test_model_page_with_results_and_pair_browser(
     pairs = sample_pairs()
     with db_session_factory.begin() as session:
         old = make_result(session, "mightbe/Better-PairRM", 0.6, revision="old")
-        make_result(session, "mightbe/Better-PairRM", 0.8, revision="new", pair_scores=scores_for(pairs),
-                    pairs=pairs, config={"max_length": 4096})
+        make_result(
+            session,
+            "mightbe/Better-PairRM",
+            0.8,
+            revision="new",
+            pair_scores=scores_for(pairs),
+            pairs=pairs,
+            config={"max_length": 4096},
+        )
     soup = _soup(client, "/models/mightbe/Better-PairRM")
     results = _board(soup, "results")
     assert len(results) == 3
@@ -140,8 +147,14 @@ def test_model_page_with_results_and_pair_browser(
 
 def test_about_page_explains_the_method(client: TestClient) -> None:
     text = _soup(client, "/about").get_text(" ")
-    for needle in ("tie", "984", "rbv1-2024-09", "rbv1-2024-04", "most recent result evaluated here",
-                   "xstest-should-refuse"):
+    for needle in (
+        "tie",
+        "984",
+        "rbv1-2024-09",
+        "rbv1-2024-04",
+        "most recent result evaluated here",
+        "xstest-should-refuse",
+    ):
         assert needle in text
 
 
@@ -152,7 +165,9 @@ def test_bad_parameters_and_unknown_pages(client: TestClient) -> None:
     _soup(client, "/no/such/page", status=404)
 
 
-def test_imported_result_marked_on_model_page(client: TestClient, db_session_factory: sessionmaker[Session]) -> None:
+def test_imported_result_marked_on_model_page(
+    client: TestClient, db_session_factory: sessionmaker[Session]
+) -> None:
     with db_session_factory.begin() as session:
         make_result(session, "acme/only-imported", 0.4, source=ResultSource.IMPORTED)
     soup = _soup(client, "/models/acme/only-imported")

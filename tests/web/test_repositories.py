@@ -5,7 +5,14 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.db.models import BenchmarkExample, EvaluationResult, PairResult, ResultSource, Submission, SubsetResult
+from app.db.models import (
+    BenchmarkExample,
+    EvaluationResult,
+    PairResult,
+    ResultSource,
+    Submission,
+    SubsetResult,
+)
 from app.db.repositories.results import get_or_create_reward_model
 from tests.web.factories import make_result, sample_pairs, scores_for
 

@@ -68,7 +68,7 @@ def test_a_single_text_that_does_not_fit_raises() -> None:
 def test_batched_equals_scoring_each_text_alone(fixture: str, request: pytest.FixtureRequest) -> None:
     model_dir: Path = request.getfixturevalue(fixture)
     adapter = ClassifierAdapter.from_spec(
-        EvaluationSpec(model=str(model_dir), batch_tokens=4096, max_length=512)
+        EvaluationSpec(model=str(model_dir), batch_tokens=4096, max_length=512, dtype="float32")
     )
     pairs = select_pairs(load_dataset(str(SAMPLE)).pairs, limit_per_subset=2)
     batched = adapter.score_pairs(pairs)

@@ -29,7 +29,7 @@ def _adapter(path: Path, **overrides: Any) -> ClassifierAdapter:
 def test_scores_pairs_in_order_with_progress(llama_template: Path) -> None:
     pairs = select_pairs(load_dataset(str(SAMPLE)).pairs, limit_per_subset=1)
     calls: list[tuple[int, int]] = []
-    with _adapter(llama_template, batch_tokens=2048) as adapter:
+    with _adapter(llama_template, batch_tokens=2048, device="cpu") as adapter:
         scores = adapter.score_pairs(pairs, lambda done, total: calls.append((done, total)))
         description = adapter.describe()
     assert [score.id for score in scores] == [pair.id for pair in pairs]
@@ -170,3 +170,11 @@ def test_the_duplicated_bos_is_masked(llama_bos_template: Path) -> None:
     unmasked = Encoded(item.ids, mask_first=False)
     masked_score = adapter.forward([item])[0]
     assert masked_score != pytest.approx(adapter.forward([unmasked])[0], abs=1e-6)
+
+
+def test_a_failing_chat_template_is_a_tokenizer_error(llama_template: Path, tmp_path: Path) -> None:
+    copy = shutil.copytree(llama_template, tmp_path / "raising-template")
+    (copy / "chat_template.jinja").write_text("{{ raise_exception('roles must alternate') }}")
+    pairs = select_pairs(load_dataset(str(SAMPLE)).pairs, subsets=["hep-go"])
+    with pytest.raises(TokenizerLoadError, match="the chat template or tokenizer failed on the data"):
+        _adapter(copy).score_pairs(pairs)

@@ -7,12 +7,11 @@ import sys
 from pathlib import Path
 
 from worker.engine.benchmark import SECTIONS
-from worker.engine.device import DEVICE_CHOICES, DTYPE_CHOICES
 from worker.engine.errors import EngineError
 from worker.engine.formatting import TEMPLATE_CHOICES
 from worker.engine.outputs import write_per_example, write_results
 from worker.engine.results import EvaluationResult
-from worker.engine.spec import EvaluationSpec
+from worker.engine.spec import DEVICE_CHOICES, DTYPE_CHOICES, EvaluationSpec
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -69,11 +68,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     finally:
         bar.close()
+    print(summary(output.result))
     if args.output is not None:
         write_results(output.result, args.output)
+        print(f"results     {args.output}")
     if args.per_example is not None:
         write_per_example(output.pair_scores, args.per_example)
-    print(summary(output.result))
+        print(f"per-example {args.per_example}")
     return 0
 
 

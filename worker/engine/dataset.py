@@ -25,6 +25,7 @@ from worker.engine.benchmark import (
     TOTAL_ROWS,
 )
 from worker.engine.errors import DatasetError, HubUnreachableError
+from worker.engine.hub_errors import first_line, is_network_error
 from worker.engine.types import PreferencePair
 
 TEXT_COLUMNS: Final = ("prompt", "chosen", "chosen_model", "rejected", "rejected_model", "subset")
@@ -226,10 +227,14 @@ def _load_hub(repo_id: str, revision: str | None) -> list[dict[str, Any]]:
         loaded = datasets.load_dataset(repo_id, split=DATASET_SPLIT, revision=revision)
     except DatasetNotFoundError:
         raise DatasetError(f"dataset {repo_id!r} not found on the Hub (or it is private)") from None
-    except ConnectionError as exc:
-        raise HubUnreachableError(f"could not reach the Hub to load {repo_id!r}: {exc}") from None
-    except ValueError as exc:
-        raise DatasetError(f"dataset {repo_id!r}: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:
+        if is_network_error(exc):
+            raise HubUnreachableError(
+                f"could not reach the Hub to load {repo_id!r}: {first_line(exc)}"
+            ) from None
+        if isinstance(exc, ValueError):
+            raise DatasetError(f"dataset {repo_id!r}: {first_line(exc)}") from None
+        raise
     missing = [column for column in COLUMNS if column not in loaded.column_names]
     if missing:
         raise DatasetError(f"dataset {repo_id!r}: missing column(s) {', '.join(missing)}")

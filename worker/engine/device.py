@@ -7,10 +7,9 @@ from typing import Final
 import torch
 
 from worker.engine.errors import InvalidSpecError
+from worker.engine.spec import DEVICE_CHOICES, DTYPE_CHOICES
 
 DTYPES: Final = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-DEVICE_CHOICES: Final = ("auto", "cpu", "cuda", "mps")
-DTYPE_CHOICES: Final = ("auto", *DTYPES)
 
 
 def pick_device(asked: str = "auto") -> torch.device:

@@ -12,15 +12,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from worker.engine.errors import EngineError, HubUnreachableError, InvalidModelError, ModelNotFoundError
+from worker.engine.hub_errors import first_line, is_network_error
 
 _FETCH_PATTERNS: Final = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
-_NETWORK_ERROR_NAMES: Final = (
-    "ConnectError",
-    "ConnectTimeout",
-    "ReadTimeout",
-    "TimeoutException",
-    "NetworkError",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,18 +60,6 @@ def hash_directory(path: Path) -> str:
     return digest.hexdigest()
 
 
-def is_network_error(exc: BaseException) -> bool:
-    """True for failures worth retrying later: no connection, timeouts, a 5xx, offline without a cache."""
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-
-    if isinstance(exc, ConnectionError | TimeoutError | LocalEntryNotFoundError):
-        return True
-    if isinstance(exc, HfHubHTTPError):
-        status = getattr(getattr(exc, "response", None), "status_code", None)
-        return status is None or status >= 500
-    return any(cls.__name__ in _NETWORK_ERROR_NAMES for cls in type(exc).__mro__)
-
-
 def _require_local_files(path: Path) -> None:
     if not (path / "config.json").is_file():
         raise ModelNotFoundError(f"{path}: no config.json in this directory, so it is not a saved model")
@@ -121,15 +103,10 @@ def _download(repo_id: str, revision: str | None, cache_dir: str | None) -> Mode
         ) from None
     except Exception as exc:
         if is_network_error(exc):
-            raise HubUnreachableError(f"could not reach the Hub for {repo_id}: {_first_line(exc)}") from None
+            raise HubUnreachableError(f"could not reach the Hub for {repo_id}: {first_line(exc)}") from None
         raise
     return ModelSource(Path(str(folder)), repo_id, revision, commit, None)
 
 
 def _is_hidden(file: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in file.relative_to(root).parts)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

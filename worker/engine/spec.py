@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
+
+DEVICE_CHOICES: Final = ("auto", "cpu", "cuda", "mps")
+DTYPE_CHOICES: Final = ("auto", "float32", "bfloat16", "float16")
 
 
 @dataclass(frozen=True)

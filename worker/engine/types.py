@@ -21,6 +21,10 @@ class PreferencePair:
     def key(self) -> tuple[str, int]:
         return (self.subset, self.id)
 
+    @property
+    def responses(self) -> tuple[str, str]:
+        return (self.chosen, self.rejected)
+
 
 @dataclass(frozen=True, slots=True)
 class PairScore:

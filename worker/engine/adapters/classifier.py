@@ -12,8 +12,9 @@ from worker.engine.adapters.base import ProgressCallback, RewardAdapter
 from worker.engine.adapters.hf_loading import load_classifier, load_config, load_tokenizer
 from worker.engine.batching import score_batched
 from worker.engine.device import dtype_name, free_cached_memory, pick_device, pick_dtype
-from worker.engine.errors import TokenizerLoadError
+from worker.engine.errors import InvalidSpecError, TokenizerLoadError
 from worker.engine.formatting import Encoded, Encoder, resolve_template
+from worker.engine.hub_errors import first_line
 from worker.engine.model_source import ModelSource, resolve_model
 from worker.engine.scoring import pair_is_correct
 from worker.engine.spec import EvaluationSpec
@@ -38,6 +39,8 @@ class ClassifierAdapter(RewardAdapter):
         self.source = source
         self.device: torch.device = next(model.parameters()).device
         self.dtype: torch.dtype = next(model.parameters()).dtype
+        if batch_tokens < 1:
+            raise InvalidSpecError(f"batch_tokens must be positive, got {batch_tokens}")
         self.batch_tokens = batch_tokens
         self.encoder = Encoder(tokenizer, resolve_template(tokenizer, chat_template), max_length)
         if model.config.pad_token_id is None:
@@ -68,16 +71,14 @@ class ClassifierAdapter(RewardAdapter):
 
     def encode_pairs(self, pairs: Sequence[PreferencePair]) -> list[Encoded]:
         """Token ids of every pair's texts, interleaved: chosen of pair i at 2i, rejected at 2i + 1."""
-        texts: list[str] = []
-        for pair in pairs:
-            texts.extend(self.encoder.texts(pair.prompt, (pair.chosen, pair.rejected)))
         try:
+            texts = [text for pair in pairs for text in self.encoder.texts(pair.prompt, pair.responses)]
             return self.encoder.encode(texts)
         except TokenizerLoadError:
             raise
-        except Exception as exc:  # a broken tokenizer fails here with arbitrary exception types
+        except Exception as exc:  # broken templates and tokenizers fail with arbitrary exception types
             raise TokenizerLoadError(
-                f"{self.source.model}: the tokenizer failed to encode text ({exc})"
+                f"{self.source.model}: the chat template or tokenizer failed on the data ({first_line(exc)})"
             ) from None
 
     def score_pairs(

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from worker.engine.errors import InvalidModelError, ModelLoadError, TokenizerLoadError
+from worker.engine.hub_errors import first_line
 
 
 def load_config(path: Path, name: str) -> Any:
@@ -21,9 +22,9 @@ def load_config(path: Path, name: str) -> Any:
             raise InvalidModelError(
                 f"{name}: needs custom code (trust_remote_code), which is never run"
             ) from None
-        raise InvalidModelError(f"{name}: unreadable config ({_first_line(exc)})") from None
+        raise InvalidModelError(f"{name}: unreadable config ({first_line(exc)})") from None
     except OSError as exc:
-        raise ModelLoadError(f"{name}: could not read config.json ({_first_line(exc)})") from None
+        raise ModelLoadError(f"{name}: could not read config.json ({first_line(exc)})") from None
     architectures = list(getattr(config, "architectures", None) or [])
     if architectures and not any(arch.endswith("ForSequenceClassification") for arch in architectures):
         raise InvalidModelError(
@@ -43,7 +44,7 @@ def load_tokenizer(path: Path, name: str) -> Any:
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     except Exception as exc:  # tokenizer loading fails with many unrelated exception types
-        raise TokenizerLoadError(f"{name}: the tokenizer failed to load ({_first_line(exc)})") from None
+        raise TokenizerLoadError(f"{name}: the tokenizer failed to load ({first_line(exc)})") from None
     if isinstance(tokenizer, bool) or not callable(tokenizer):
         raise TokenizerLoadError(f"{name}: no usable tokenizer in the model files")
     if tokenizer.pad_token_id is None:
@@ -68,10 +69,10 @@ def load_classifier(path: Path, name: str, config: Any, dtype: torch.dtype, devi
         )
     except ValueError as exc:
         raise InvalidModelError(
-            f"{name}: cannot be loaded as a sequence classifier ({_first_line(exc)})"
+            f"{name}: cannot be loaded as a sequence classifier ({first_line(exc)})"
         ) from None
     except OSError as exc:
-        raise ModelLoadError(f"{name}: the weights failed to load ({_first_line(exc)})") from None
+        raise ModelLoadError(f"{name}: the weights failed to load ({first_line(exc)})") from None
     missing = sorted(info.get("missing_keys") or [])
     if missing:
         raise InvalidModelError(
@@ -79,8 +80,3 @@ def load_classifier(path: Path, name: str, config: Any, dtype: torch.dtype, devi
             "it is not a trained sequence classifier"
         )
     return model.to(device).eval()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

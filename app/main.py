@@ -7,6 +7,7 @@ import importlib
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from app.api.docs import install_docs
 from app.api.http_cache import ETagMiddleware
 from app.api.router import api_router
 from app.config import Settings, get_settings
@@ -45,12 +46,13 @@ def _optional_router(module_name: str) -> APIRouter | None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="RewardBoard", version="1", description=DESCRIPTION, docs_url="/docs")
+    app = FastAPI(title="RewardBoard", version="1", description=DESCRIPTION, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.session_factory = session_factory(engine_for(settings.resolved_database_url()))
     app.state.leaderboard_cache = LeaderboardCache(ttl_seconds=settings.leaderboard_cache_seconds)
     install_error_handlers(app)
     app.add_middleware(ETagMiddleware)
+    install_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api_router)
     app.include_router(pages_router)

@@ -6,6 +6,7 @@ import csv
 import io
 
 import pytest
+from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -164,4 +165,8 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
     parameters = {p["name"] for p in paths["/api/v1/leaderboard"]["get"]["parameters"]}
     assert {"sort", "order", "model_type", "q", "page", "per_page", "format"} <= parameters
     assert "most recent result evaluated here" in spec["info"]["description"]
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    sources = [tag["src"] for tag in BeautifulSoup(docs.text, "html.parser").find_all("script", src=True)]
+    assert sources and all(str(src).startswith("/static/") for src in sources)  # no CDN
+    assert client.get(str(sources[0])).status_code == 200

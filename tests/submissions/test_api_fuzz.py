@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.submissions.conftest import REPO_ROOT, free_port, start_process, wait_until, worker_env
+from tests.submissions.conftest import free_port, start_process, wait_until, worker_env
 from tests.submissions.conftest import make_settings as _make_settings
 from tests.support.hub_server import HubServer
 
@@ -46,7 +46,7 @@ def test_no_server_errors(tmp_path: Path, hub: HubServer, sqlite_url: str, sqlit
             "--request-timeout", "30", "--seed", "1", "--no-shrink",
             "--suppress-health-check", "all", "--warnings", "off",
         ]  # fmt: skip
-        completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=420)
+        completed = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=420)
         assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-2000:] + server.tail()
     finally:
         server.stop()

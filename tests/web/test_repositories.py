@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+import threading
+import time
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import (
     BenchmarkExample,
@@ -66,3 +70,33 @@ def test_current_is_latest_evaluated_else_latest_imported(db_session: Session) -
     evaluated_new = make_result(db_session, "org/model", 0.72, revision="v2", config={"max_length": 4096})
     assert _current(db_session, model_id) == [evaluated_new.id]
     assert db_session.scalar(select(func.count()).select_from(EvaluationResult)) == 5
+
+
+@pytest.mark.postgres
+def test_concurrent_saves_for_one_submission_store_one_result(postgres_clean_engine: Engine) -> None:
+    factory = sessionmaker(bind=postgres_clean_engine, expire_on_commit=False)
+    with factory.begin() as session:
+        model = get_or_create_reward_model(session, hub_id="org/model", model_type="Seq. Classifier")
+        submission = Submission(reward_model_id=model.id, model_type="Seq. Classifier")
+        session.add(submission)
+        session.flush()
+        submission_id = submission.id
+    first = factory()
+    row = make_result(first, "org/model", 0.8, submission_id=submission_id)  # holds the model row lock
+    seen: dict[str, int] = {}
+
+    def retry() -> None:
+        with factory() as second:
+            seen["id"] = make_result(second, "org/model", 0.1, submission_id=submission_id).id
+            second.commit()
+
+    thread = threading.Thread(target=retry)
+    thread.start()
+    time.sleep(0.2)  # let the second writer reach the lock; correctness does not depend on it
+    first.commit()
+    first.close()
+    thread.join(timeout=30)
+    assert seen["id"] == row.id
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(EvaluationResult)) == 1
+        assert _current(session, row.reward_model_id) == [row.id]

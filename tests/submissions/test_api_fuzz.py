@@ -16,7 +16,7 @@ from tests.submissions.conftest import make_settings as _make_settings
 from tests.support.hub_server import HubServer
 
 pytestmark = pytest.mark.slow
-MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "50"))
+MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "30"))
 
 
 def test_no_server_errors(tmp_path: Path, hub: HubServer, sqlite_url: str, sqlite_engine: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -10,7 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import ResultSource
+from app.services.importer import import_results_file
 from tests.web.factories import make_result, sample_pairs, scores_for
+from worker.engine.benchmark import SUBSET_NAMES
 
 pytestmark = pytest.mark.usefixtures("seeded")
 
@@ -174,3 +178,19 @@ def test_imported_result_marked_on_model_page(
     badge = soup.select_one("h2 .badge-imported")
     assert badge is not None
     assert "imported without a per-example file" in soup.get_text()
+
+
+def test_prior_sets_column_only_when_present(
+    client: TestClient, db_session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    headers = [th.get_text(strip=True) for th in _soup(client, "/").select("#leaderboard thead th")]
+    assert "Prior Sets" not in headers
+    document = {"model": "acme/with-prior", **dict.fromkeys(SUBSET_NAMES, 0.5)}
+    document.update(anthropic_helpful=0.6, anthropic_hhh=0.8, shp=0.7, summarize=0.5, mtbench_gpt4=0.1)
+    path = tmp_path / "with-prior.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    with db_session_factory.begin() as session:
+        import_results_file(session, path)
+    rows = _board(_soup(client, "/?q=with-prior"))
+    assert rows[0]["Prior Sets"] == "65.0"  # plain mean of the four prior sets; mtbench_gpt4 is not one
+    assert rows[0]["Score"] == "50.0"  # Prior Sets are not part of Score

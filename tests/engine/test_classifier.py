@@ -178,3 +178,8 @@ def test_a_failing_chat_template_is_a_tokenizer_error(llama_template: Path, tmp_
     pairs = select_pairs(load_dataset(str(SAMPLE)).pairs, subsets=["hep-go"])
     with pytest.raises(TokenizerLoadError, match="the chat template or tokenizer failed on the data"):
         _adapter(copy).score_pairs(pairs)
+
+
+def test_a_revision_needs_a_hub_model(llama_template: Path) -> None:
+    with pytest.raises(InvalidSpecError, match="cannot be used with a local directory"):
+        resolve_model(str(llama_template), revision="main")

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from worker.engine.errors import EngineError, HubUnreachableError, InvalidModelError, ModelNotFoundError
+from worker.engine.errors import (
+    EngineError,
+    HubUnreachableError,
+    InvalidModelError,
+    InvalidSpecError,
+    ModelNotFoundError,
+)
 from worker.engine.hub_errors import first_line, is_network_error
 
 _FETCH_PATTERNS: Final = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
@@ -40,7 +46,7 @@ def resolve_model(model: str, revision: str | None = None, cache_dir: str | None
     local = Path(model).expanduser()
     if local.is_dir():
         if revision is not None:
-            raise InvalidModelError(f"{model}: a revision ({revision}) cannot be used with a local directory")
+            raise InvalidSpecError(f"{model}: a revision ({revision}) cannot be used with a local directory")
         _require_local_files(local)
         return ModelSource(local, model, None, None, hash_directory(local))
     if local.exists() or model.startswith((".", "/", "~")):

@@ -11,7 +11,7 @@ import torch
 from worker.engine.adapters.base import ProgressCallback, RewardAdapter
 from worker.engine.adapters.hf_loading import load_classifier, load_config, load_tokenizer
 from worker.engine.batching import score_batched
-from worker.engine.device import dtype_name, free_cached_memory, pick_device, pick_dtype
+from worker.engine.device import device_name, dtype_name, free_cached_memory, pick_device, pick_dtype
 from worker.engine.errors import InvalidSpecError, TokenizerLoadError
 from worker.engine.formatting import Encoded, Encoder, resolve_template
 from worker.engine.hub_errors import first_line
@@ -130,6 +130,7 @@ class ClassifierAdapter(RewardAdapter):
             "architecture": type(self.model).__name__,
             "dtype": dtype_name(self.dtype),
             "device": str(self.device),
+            "device_name": device_name(self.device),
             "chat_template": self.chat_template,
             "max_length": self.encoder.max_length,
             "batch_tokens": self.batch_tokens,

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from worker.engine.errors import InvalidModelError, ModelLoadError, TokenizerLoadError
+from worker.engine.errors import InvalidModelError, ModelLoadError, OutOfMemoryError, TokenizerLoadError
 from worker.engine.hub_errors import first_line
 
 
@@ -66,7 +66,10 @@ def load_classifier(path: Path, name: str, config: Any, dtype: torch.dtype, devi
             use_safetensors=True,
             trust_remote_code=False,
             output_loading_info=True,
+            device_map=str(device),  # straight onto the device, never a full copy in host memory first
         )
+    except torch.OutOfMemoryError:
+        raise OutOfMemoryError(f"{name}: the weights do not fit in {device} memory as {dtype}") from None
     except ValueError as exc:
         raise InvalidModelError(
             f"{name}: cannot be loaded as a sequence classifier ({first_line(exc)})"
@@ -79,4 +82,4 @@ def load_classifier(path: Path, name: str, config: Any, dtype: torch.dtype, devi
             f"{name}: the checkpoint lacks {len(missing)} weight(s) ({', '.join(missing[:3])}); "
             "it is not a trained sequence classifier"
         )
-    return model.to(device).eval()
+    return model.eval()

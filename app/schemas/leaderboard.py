@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.db.models import ResultSource
 
@@ -48,6 +48,14 @@ class LeaderboardQuery(BaseModel):
     source: ResultSource | None = Field(default=None, description="only evaluated or only imported results")
     page: int = Field(default=1, ge=1, le=100_000)
     per_page: int = Field(default=100, ge=1, le=1000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, data: Any) -> Any:
+        """An empty form field (``?q=&source=``, as a GET form sends it) means "not set"."""
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value != ""}
+        return data
 
     @property
     def direction(self) -> Literal["asc", "desc"]:

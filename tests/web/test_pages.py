@@ -74,6 +74,8 @@ def test_filter_by_type_and_search(client: TestClient, db_session_factory: sessi
     assert [row["Model"] for row in rows] == ["acme/dpo-model"]
     assert rows[0]["Source"] == "evaluated"
     assert [row["Model"] for row in _board(_soup(client, "/?q=PAIRRM"))] == ["mightbe/Better-PairRM"]
+    submitted = _board(_soup(client, "/?q=&model_type=&source="))  # the form defaults, as sent
+    assert len(submitted) == 6
     soup = _soup(client, "/?q=nothing-like-this")
     assert soup.find("table", id="leaderboard") is None
     assert "No model matches" in soup.get_text()

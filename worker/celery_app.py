@@ -47,7 +47,7 @@ def worker_settings() -> WorkerSettings:
 def celery_config(broker_url: str, hard_limit: int) -> dict[str, Any]:
     soft_limit = max(hard_limit - SOFT_LIMIT_MARGIN_S, int(hard_limit * 0.9))
     visibility = hard_limit + VISIBILITY_MARGIN_S
-    # The visibility timeout is a Redis/SQS notion; the SQLAlchemy transport hands its options to create_engine.
+    # A visibility timeout is a Redis/SQS notion; the SQLAlchemy transport passes options to create_engine.
     uses_visibility = broker_url.startswith(("redis://", "rediss://", "sentinel://", "sqs://"))
     transport_options = {"visibility_timeout": visibility} if uses_visibility else {}
     return {

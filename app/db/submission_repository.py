@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session, joinedload
 from app.db.models import RewardModel, Submission, SubmissionStatus
 from app.db.repositories.results import get_or_create_reward_model
 
+# Failures that were not the model's fault do not count against the submitter's quota.
+INFRASTRUCTURE_FAILURES = ("hub_unreachable", "worker_lost", "internal_error", "timeout")
 QUEUE_STATUSES = (SubmissionStatus.PENDING, SubmissionStatus.VALIDATING, SubmissionStatus.QUEUED)
 DUPLICATE_STATUSES = (*QUEUE_STATUSES, SubmissionStatus.RUNNING, SubmissionStatus.SUCCEEDED)
 
@@ -37,9 +39,15 @@ class NewSubmission:
     submitter: str | None
 
 
+def lock_reward_model(session: Session, *, hub_id: str, model_type: str) -> RewardModel:
+    """The model row (created if new), locked until the transaction ends (PostgreSQL): concurrent
+    submissions of one model take turns, so the duplicate check that follows sees the others' rows."""
+    return get_or_create_reward_model(session, hub_id=hub_id, model_type=model_type)
+
+
 def add_submission(session: Session, new: NewSubmission) -> Submission:
     """Insert a queued submission (not yet sent to the broker) and its model row if new."""
-    model = get_or_create_reward_model(session, hub_id=new.hub_id, model_type=new.model_type)
+    model = lock_reward_model(session, hub_id=new.hub_id, model_type=new.model_type)
     if new.parameter_count is not None and model.parameter_count is None:
         model.parameter_count = new.parameter_count
     submission = Submission(
@@ -105,6 +113,11 @@ def recent_for_namespace(session: Session, *, namespace: str, since: datetime) -
             RewardModel.hub_id.startswith(namespace + "/", autoescape=True),
             Submission.created_at >= since,
             Submission.status != SubmissionStatus.CANCELLED,
+            or_(
+                Submission.status != SubmissionStatus.FAILED,
+                Submission.failure_kind.is_(None),
+                Submission.failure_kind.not_in(INFRASTRUCTURE_FAILURES),
+            ),
         )
     )
     count, oldest = session.execute(statement).one()

@@ -20,7 +20,7 @@ from app.config import Settings
 from app.db import submission_repository as repo
 from app.db.models import Submission, SubmissionStatus
 from app.services.hub import HubClient
-from app.services.validation import SubmissionRequest, ValidationReport, validate
+from app.services.validation import SubmissionRequest, ValidationReport, check_duplicate, validate
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,12 @@ def submit(
         if not report.ok:
             raise SubmissionRejected(report)
         assert report.model is not None
+        # The checks ran without locks (they call the Hub); look for a duplicate again under the model's lock.
+        repo.lock_reward_model(session, hub_id=request.model, model_type=request.model_type)
+        recheck = check_duplicate(session, report)
+        if not recheck.ok:
+            report.checks = [recheck if check.name == "duplicate" else check for check in report.checks]
+            raise SubmissionRejected(report)
         submission = repo.add_submission(
             session,
             repo.NewSubmission(

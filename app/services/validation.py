@@ -217,25 +217,7 @@ class _Validator:
         )
 
     def check_duplicate(self) -> Check:
-        assert self.report.model is not None
-        existing = repo.find_duplicate(
-            self.session,
-            hub_id=self.request.model,
-            commit=self.report.model.sha,
-            config_key=self.report.config_key,
-        )
-        if existing is None:
-            return Check(
-                "duplicate", True, "This model, commit and configuration have not been submitted before."
-            )
-        self.report.duplicate_of = existing.id
-        return Check(
-            "duplicate",
-            False,
-            f"This model, commit and configuration were already submitted and are {existing.status.value}: "
-            f"see /submissions/{existing.id}.",
-            http_status=409,
-        )
+        return check_duplicate(self.session, self.report)
 
     def check_safetensors(self) -> Check:
         model = self.report.model
@@ -369,6 +351,26 @@ def validate(
     """Run the submission checks for ``request``; see the module docstring."""
     return _Validator(session, settings, hub, request, now or datetime.now(UTC)).run(
         stop_at_first=stop_at_first
+    )
+
+
+def check_duplicate(session: Session, report: ValidationReport) -> Check:
+    """Same model, commit and configuration already queued, running or succeeded: refuse, link to it."""
+    assert report.model is not None
+    existing = repo.find_duplicate(
+        session, hub_id=report.request.model, commit=report.model.sha, config_key=report.config_key
+    )
+    if existing is None:
+        return Check(
+            "duplicate", True, "This model, commit and configuration have not been submitted before."
+        )
+    report.duplicate_of = existing.id
+    return Check(
+        "duplicate",
+        False,
+        f"This model, commit and configuration were already submitted and are {existing.status.value}: "
+        f"see /submissions/{existing.id}.",
+        http_status=409,
     )
 
 

@@ -12,7 +12,7 @@ from app.schemas.leaderboard import TEXT_SORT_KEYS, LeaderboardQuery
 from app.templating import templates
 
 
-def render_html(name: str, context: Mapping[str, Any], status_code: int = 200) -> bytes:
+def render_html(name: str, context: Mapping[str, Any]) -> bytes:
     return templates.get_template(name).render(**context).encode()
 
 

@@ -135,10 +135,13 @@ def build_tiny_classifier(
     """Save a random-init ``LlamaForSequenceClassification`` or ``GPT2ForSequenceClassification`` to ``path``.
 
     ``chat_template=None`` gives a tokenizer without a template (the Tulu fallback path); ``BOS_TEMPLATE``
-    gives the double-BOS case. The config has no pad token, as most released reward models.
+    gives the double-BOS case. A ``tokenizer`` passed in is reused (training one per model is the slow part);
+    ``chat_template``, unless None, replaces its template. The config has no pad token, as most released
+    reward models.
     """
-    tokenizer = tokenizer or build_tokenizer(chat_template=chat_template)
-    if tokenizer is not None and chat_template is not None:
+    if tokenizer is None:
+        tokenizer = build_tokenizer(chat_template=chat_template)
+    elif chat_template is not None:
         tokenizer.chat_template = chat_template
     ids = {"bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
     torch.manual_seed(seed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -10,7 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db import submission_repository as repo
 from app.db.models import SubmissionStatus
 from app.services.submissions import dispatch, unit_of_work
+from worker.celery_app import WorkerSettings
 from worker.reconciler import reconcile
+from worker.tasks import run_submission
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -138,3 +141,39 @@ def test_queue_positions_follow_submission_order(
         assert second is not None and third is not None
         assert second.eta_seconds is not None and third.eta_seconds is not None
         assert third.eta_seconds - second.eta_seconds == DEFAULT_RUN_SECONDS
+
+
+def test_redelivered_messages_do_nothing_while_a_run_holds_the_lease(
+    db_session_factory: sessionmaker[Session], db_url: str, tmp_path: Path
+) -> None:
+    settings = WorkerSettings(database_url=db_url, data_dir=tmp_path, max_retries=1)
+    running = new_submission(db_session_factory, "org/running")
+    assert claim(db_session_factory, running, "other-worker", datetime.now(UTC)) == 1
+    assert run_submission(running, settings, owner="me").status == "skipped"
+    done = new_submission(db_session_factory, "org/done")
+    assert claim(db_session_factory, done, "w", datetime.now(UTC)) == 1
+    with unit_of_work(db_session_factory) as session:
+        assert repo.finish_succeeded(session, done, attempt=1, now=datetime.now(UTC))
+    assert run_submission(done, settings, owner="me").status == "skipped"
+    with unit_of_work(db_session_factory) as session:
+        rows = [repo.get_submission(session, sid) for sid in (running, done)]
+        assert [(row.status, row.attempt) for row in rows if row] == [
+            (SubmissionStatus.RUNNING, 1),
+            (SubmissionStatus.SUCCEEDED, 1),
+        ]
+
+
+def test_a_submission_that_keeps_losing_its_worker_fails_with_a_reason(
+    db_session_factory: sessionmaker[Session], db_url: str, tmp_path: Path
+) -> None:
+    settings = WorkerSettings(database_url=db_url, data_dir=tmp_path, max_retries=1)
+    submission_id = new_submission(db_session_factory)
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    assert claim(db_session_factory, submission_id, "lost-1", long_ago) == 1
+    assert claim(db_session_factory, submission_id, "lost-2", long_ago + timedelta(minutes=5)) == 2
+    assert run_submission(submission_id, settings, owner="me").status == "failed"
+    with unit_of_work(db_session_factory) as session:
+        row = repo.get_submission(session, submission_id)
+        assert row is not None
+        assert (row.status, row.failure_kind, row.attempt) == (SubmissionStatus.FAILED, "worker_lost", 3)
+        assert "started 2 times without finishing" in (row.failure_message or "")

@@ -230,7 +230,10 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 self._error(503, "", "Service unavailable", head=head)
                 return None
             repo = hub.repo(repo_id)
-            if repo is None or repo.private:
+            if repo is None:
+                self._error(404, "RepoNotFound", "Repository not found", head=head)
+                return None
+            if repo.private:  # anonymous callers cannot tell a private repo from a missing one
                 self._error(401, "RepoNotFound", "Repository not found", head=head)
                 return None
             commit = repo.commit_for(revision)

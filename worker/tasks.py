@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -28,6 +28,9 @@ from app.db.session import engine_for, session_factory
 from app.services.submissions import unit_of_work
 from worker.celery_app import TASK_EVALUATE, WorkerSettings, app, use_weights_cache, worker_settings
 from worker.engine.errors import EngineError, HubUnreachableError
+
+if TYPE_CHECKING:
+    from worker.engine.runner import EvaluationOutput
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +145,7 @@ def _claimed(submission: Submission, attempt: int) -> Claimed:
     )
 
 
-def _evaluate(claimed: Claimed, settings: WorkerSettings, heartbeat: Heartbeat) -> Any:
+def _evaluate(claimed: Claimed, settings: WorkerSettings, heartbeat: Heartbeat) -> EvaluationOutput:
     from worker.engine.runner import EvaluationSpec, run_evaluation
 
     spec = EvaluationSpec(
@@ -160,7 +163,9 @@ def _evaluate(claimed: Claimed, settings: WorkerSettings, heartbeat: Heartbeat) 
     return run_evaluation(spec, heartbeat.progress)
 
 
-def _save(factory: sessionmaker[Session], claimed: Claimed, settings: WorkerSettings, output: Any) -> bool:
+def _save(
+    factory: sessionmaker[Session], claimed: Claimed, settings: WorkerSettings, output: EvaluationOutput
+) -> bool:
     with unit_of_work(factory) as session:
         if not repo.finish_succeeded(
             session, claimed.submission_id, attempt=claimed.attempt, now=datetime.now(UTC)

@@ -66,7 +66,8 @@ def _form_page(
         **extra,
     }
     response = templates.TemplateResponse(request, "submit.html", context, status_code=status_code)
-    response.set_cookie(CSRF_COOKIE, token or "", httponly=True, samesite="strict", path="/")
+    secure = request.url.scheme == "https"
+    response.set_cookie(CSRF_COOKIE, token or "", httponly=True, samesite="strict", secure=secure, path="/")
     return response
 
 

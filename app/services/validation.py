@@ -120,12 +120,12 @@ class _Validator:
             ("model_type", (), self.check_model_type),
             ("opt_out", ("repo_id",), self.check_opt_out),
             ("rate_limit", ("repo_id",), self.check_rate_limit),
-            ("hub_model", ("repo_id", "model_type"), self.check_hub_model),
+            ("hub_model", ("repo_id",), self.check_hub_model),
             ("duplicate", ("hub_model",), self.check_duplicate),
             ("safetensors", ("hub_model",), self.check_safetensors),
             ("parameters", ("safetensors",), self.check_parameters),
             ("config", ("hub_model",), self.check_config),
-            ("architecture", ("config",), self.check_architecture),
+            ("architecture", ("config", "model_type"), self.check_architecture),
             ("tokenizer", ("config",), self.check_tokenizer),
         ]
         for name, needs, check in plan:

@@ -171,7 +171,8 @@ def test_validate_reports_several_failures_and_skips_what_depends_on_them(client
     by_name = {check["name"]: check for check in body["checks"]}
     assert body["ok"] is False
     assert not by_name["model_type"]["ok"]
-    assert by_name["hub_model"]["skipped"]
+    assert by_name["hub_model"]["ok"] and by_name["tokenizer"]["ok"]
+    assert by_name["architecture"]["skipped"] and "model_type" in by_name["architecture"]["message"]
     body = client.post("/api/v1/submissions/validate", json=submission_body(PICKLE_ONLY)).json()
     by_name = {check["name"]: check for check in body["checks"]}
     assert not by_name["safetensors"]["ok"] and not by_name["safetensors"]["skipped"]

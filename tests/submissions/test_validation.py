@@ -197,3 +197,21 @@ def test_unknown_submission_is_404(client: TestClient) -> None:
 def test_hub_client_dependency_default_uses_the_configured_cache(tmp_path: Path) -> None:
     client = HubClient(cache_dir=tmp_path)
     assert client.endpoint.startswith("http")
+
+
+def test_list_filters_by_status_and_reports_the_queue(client: TestClient) -> None:
+    created = client.post("/api/v1/submissions", json=submission_body()).json()["submission"]
+    listing = client.get("/api/v1/submissions", params={"status": "queued"}).json()
+    assert [item["id"] for item in listing["items"]] == [created["id"]]
+    assert (
+        listing["items"][0]["queue_position"] == 1
+        and listing["items"][0]["url"] == f"/submissions/{created['id']}"
+    )
+    assert listing["queue"] == {
+        "running": 0,
+        "waiting": 1,
+        "typical_run_seconds": 900,
+        "estimate_is_default": True,
+    }
+    assert client.get("/api/v1/submissions", params={"status": "succeeded"}).json()["items"] == []
+    assert client.get("/api/v1/submissions", params={"status": "bogus"}).status_code == 422

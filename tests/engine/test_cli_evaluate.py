@@ -117,3 +117,16 @@ def test_argument_errors_exit_2(rewardboard: Cli, capsys: pytest.CaptureFixture[
         rewardboard(["evaluate", "m", "--limit-per-subset", "0"])
     assert caught.value.code == 2
     assert "expected a positive integer" in capsys.readouterr().err
+
+
+def test_unwritable_output_fails_before_the_run(
+    rewardboard: Cli, llama_template: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    target = blocker / "results.json"
+    code = rewardboard(["evaluate", str(llama_template), "--output", str(target), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"error: cannot write {target}")
+    assert err.count("\n") == 1

@@ -60,8 +60,10 @@ def run(args: argparse.Namespace) -> int:
         chat_template=args.chat_template,
         cache_dir=args.cache_dir,
     )
+    destinations = [path for path in (args.output, args.per_example) if path is not None]
     bar = _ProgressBar(enabled=not args.no_progress)
     try:
+        _check_writable(destinations)  # before the long run, not after it
         output = run_evaluation(spec, bar.update)
     except EngineError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
@@ -122,6 +124,16 @@ class _ProgressBar:
         close = getattr(self.bar, "close", None)
         if close is not None:
             close()
+
+
+def _check_writable(paths: list[Path]) -> None:
+    for path in paths:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EngineError(f"cannot write {path}: {exc.strerror or exc}") from None
+        if path.is_dir():
+            raise EngineError(f"cannot write {path}: it is a directory")
 
 
 def _quiet_transformers() -> None:

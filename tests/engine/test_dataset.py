@@ -198,3 +198,10 @@ def test_hub_failures_are_typed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(datasets, "load_dataset", _FakeHub([{"prompt": "p"}]))
     with pytest.raises(DatasetError, match="missing column"):
         load_dataset("org/data")
+
+
+def test_selecting_a_subset_the_file_lacks(tmp_path: Path) -> None:
+    rows = [row for row in _rows() if row["subset"] != "hep-go"]
+    pairs = load_dataset(str(_write(tmp_path / "no-go.jsonl", rows))).pairs
+    with pytest.raises(DatasetError, match="no rows for subset"):
+        select_pairs(pairs, subsets=["hep-go"])

@@ -85,6 +85,8 @@ def select_pairs(
     if subsets is not None:
         wanted = _check_subset_names(subsets)
         chosen = [pair for pair in pairs if pair.subset in wanted]
+        if not chosen:
+            raise DatasetError(f"the dataset has no rows for subset(s) {', '.join(sorted(wanted))}")
     if limit_per_subset is None:
         return list(chosen)
     if limit_per_subset < 1:

@@ -167,7 +167,10 @@ def test_worker_killed_mid_evaluation_the_run_finishes_once(
     before = submission_row(pg_factory, submission_id)
     assert before.progress_done < before.progress_total
     page = client.get(f"/submissions/{submission_id}").text
-    assert f"{before.progress_done} of {before.progress_total} pairs" in page or "pairs scored" in page
+    assert "running" in page and "pairs scored" in page and "expected to finish in" in page
+    assert f"/ {before.progress_total} pairs" in client.get("/queue").text
+    status = client.get(f"/api/v1/submissions/{submission_id}").json()
+    assert status["status"] == "running" and status["eta_seconds"] is not None
     first.kill()
     assert result_counts(pg_factory, submission_id) == (0, 0, 0)
 

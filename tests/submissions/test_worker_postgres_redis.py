@@ -2,7 +2,8 @@
 
 - a submission made through the API is evaluated and its result appears on the leaderboard and model page;
 - a worker killed with SIGKILL mid-evaluation: a new worker finishes it, once, with no duplicate rows;
-- the broker is down when a submission arrives: it is kept, and runs once the broker is back.
+- the broker is down when a submission arrives: it is kept, and runs once the broker is back;
+- a broker restart loses the queued message: the reconciler sends it again.
 """
 
 from __future__ import annotations
@@ -218,3 +219,26 @@ def test_broker_down_keeps_the_submission_and_runs_it_when_back(
     row = wait_for_status(pg_factory, submission_id, [worker])
     assert row.status.value == "succeeded", (row.failure_kind, row.failure_message, worker.tail())
     assert result_counts(pg_factory, submission_id)[0] == 1
+
+
+def test_message_lost_by_a_broker_restart_is_sent_again(
+    postgres_clean_engine: Engine,
+    pg_factory: sessionmaker[Session],
+    hub: HubServer,
+    tmp_path: Path,
+    throwaway_redis: RedisServer,
+    api: Callable[[Settings], TestClient],
+    start_worker: Callable[[dict[str, str]], Process],
+) -> None:
+    settings = pg_settings(postgres_clean_engine, tmp_path, throwaway_redis.url)
+    throwaway_redis.start(tmp_path)
+    client = api(settings)
+    created = client.post("/api/v1/submissions", json=submission_body(SPARE[7]))
+    assert created.status_code == 201 and created.json()["submission"]["sent_to_worker"] is True
+    submission_id = created.json()["submission"]["id"]
+    throwaway_redis.stop()  # no persistence: the message is gone
+    throwaway_redis.start(tmp_path)
+    worker = start_worker(worker_env(settings, hub, tmp_path, STALLED_QUEUE_S="3"))
+    row = wait_for_status(pg_factory, submission_id, [worker])
+    assert row.status.value == "succeeded", (row.failure_kind, row.failure_message, worker.tail())
+    assert row.attempt == 1 and result_counts(pg_factory, submission_id)[0] == 1

@@ -116,12 +116,13 @@ def submit(
     factory: sessionmaker[Session], settings: Settings, hub: HubClient, request: SubmissionRequest, send: Send
 ) -> SubmitOutcome:
     """Check, record (commit), then send to the broker. Raises SubmissionRejected when a check fails."""
-    with unit_of_work(factory) as session:
+    with unit_of_work(factory) as session:  # reads only: nothing is locked while the Hub is called
         report = validate(session, settings, hub, request, stop_at_first=True)
-        if not report.ok:
-            raise SubmissionRejected(report)
-        assert report.model is not None
-        # The checks ran without locks (they call the Hub); look for a duplicate again under the model's lock.
+    if not report.ok:
+        raise SubmissionRejected(report)
+    assert report.model is not None
+    with unit_of_work(factory) as session:
+        # The checks ran without locks; look for a duplicate again under the model row's lock.
         repo.lock_reward_model(session, hub_id=request.model, model_type=request.model_type)
         recheck = check_duplicate(session, report)
         if not recheck.ok:

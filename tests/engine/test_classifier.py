@@ -99,9 +99,14 @@ def test_pickle_weights_are_refused(llama_template: Path, tmp_path: Path) -> Non
         _adapter(copy)
 
 
-def test_broken_tokenizer(llama_template: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("damage", ["corrupt", "missing"])
+def test_broken_tokenizer(llama_template: Path, tmp_path: Path, damage: str) -> None:
     copy = shutil.copytree(llama_template, tmp_path / "broken-tokenizer")
-    (copy / "tokenizer.json").write_text("{ this is not json")
+    if damage == "corrupt":
+        (copy / "tokenizer.json").write_text("{ this is not json")
+    else:
+        for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+            (copy / name).unlink()
     with pytest.raises(TokenizerLoadError, match="the tokenizer failed to load"):
         _adapter(copy)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker.engine.adapters.registry import build_adapter
-from worker.engine.dataset import fingerprint, load_dataset, select_pairs
+from worker.engine.dataset import LoadedDataset, fingerprint, load_dataset, select_pairs
 from worker.engine.provenance import code_version, library_versions
 from worker.engine.results import EvaluationResult
 from worker.engine.scoring import tally_subsets
@@ -41,7 +41,27 @@ def run_evaluation(
         adapter_record = adapter.describe()
         model_type, template = adapter.model_type_label, adapter.chat_template
     tallies = tally_subsets((score.subset, score.result) for score in pair_scores)
-    reproducibility: dict[str, Any] = {
+    timings = {"total": time.monotonic() - started, "load": loaded - started, "score": scored - loaded}
+    result = EvaluationResult(
+        model=spec.model,
+        model_type=model_type,
+        chat_template=template,
+        accuracies={name: tally.accuracy for name, tally in tallies.items()},
+        counts=tallies,
+        reproducibility=_reproducibility(spec, dataset, pairs, adapter_record, timings),
+    )
+    return EvaluationOutput(result=result, pair_scores=pair_scores, pairs=pairs)
+
+
+def _reproducibility(
+    spec: EvaluationSpec,
+    dataset: LoadedDataset,
+    pairs: list[PreferencePair],
+    adapter_record: dict[str, Any],
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    """Everything needed to rerun this evaluation and get the same decisions."""
+    return {
         **adapter_record,
         "adapter": spec.model_type,
         "reference_model": spec.reference_model,
@@ -55,18 +75,5 @@ def run_evaluation(
         },
         "libraries": library_versions(),
         "code": code_version(),
-        "wall_time_s": {
-            "total": round(time.monotonic() - started, 3),
-            "load": round(loaded - started, 3),
-            "score": round(scored - loaded, 3),
-        },
+        "wall_time_s": {name: round(seconds, 3) for name, seconds in timings.items()},
     }
-    result = EvaluationResult(
-        model=spec.model,
-        model_type=model_type,
-        chat_template=template,
-        accuracies={name: tally.accuracy for name, tally in tallies.items()},
-        counts=tallies,
-        reproducibility=reproducibility,
-    )
-    return EvaluationOutput(result=result, pair_scores=pair_scores, pairs=pairs)

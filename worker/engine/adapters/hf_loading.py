@@ -45,8 +45,6 @@ def load_tokenizer(path: Path, name: str) -> Any:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     except Exception as exc:  # tokenizer loading fails with many unrelated exception types
         raise TokenizerLoadError(f"{name}: the tokenizer failed to load ({first_line(exc)})") from None
-    if isinstance(tokenizer, bool) or not callable(tokenizer):
-        raise TokenizerLoadError(f"{name}: no usable tokenizer in the model files")
     if tokenizer.pad_token_id is None:
         if tokenizer.eos_token is None:
             raise TokenizerLoadError(f"{name}: the tokenizer has neither a pad nor an EOS token")

@@ -188,3 +188,19 @@ def test_a_failing_chat_template_is_a_tokenizer_error(llama_template: Path, tmp_
 def test_a_revision_needs_a_hub_model(llama_template: Path) -> None:
     with pytest.raises(InvalidSpecError, match="cannot be used with a local directory"):
         resolve_model(str(llama_template), revision="main")
+
+
+def test_a_nan_reward_stops_the_run(llama_template: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    adapter = _adapter(llama_template)
+    real_model = adapter.model
+
+    def nan_model(**inputs: Any) -> Any:
+        logits = real_model(**inputs).logits
+        return SimpleNamespace(logits=torch.full_like(logits, float("nan")))
+
+    monkeypatch.setattr(adapter, "model", nan_model)
+    pairs = select_pairs(load_dataset(str(SAMPLE)).pairs, subsets=["hep-go"])
+    with pytest.raises(InvalidModelError, match=r"non-finite reward \(NaN or inf\)"):
+        adapter.score_pairs(pairs)

@@ -12,7 +12,7 @@ from worker.engine.adapters.base import ProgressCallback, RewardAdapter
 from worker.engine.adapters.hf_loading import load_classifier, load_config, load_tokenizer
 from worker.engine.batching import score_batched
 from worker.engine.device import device_name, dtype_name, free_cached_memory, pick_device, pick_dtype
-from worker.engine.errors import InvalidSpecError, TokenizerLoadError
+from worker.engine.errors import InvalidModelError, InvalidSpecError, TokenizerLoadError
 from worker.engine.formatting import Encoded, Encoder, resolve_template
 from worker.engine.hub_errors import first_line
 from worker.engine.model_source import ModelSource, resolve_model
@@ -121,8 +121,14 @@ class ClassifierAdapter(RewardAdapter):
         logits = self.model(
             input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device)
         ).logits
-        rewards: list[float] = logits[:, 0].float().cpu().tolist()
-        return rewards
+        rewards = logits[:, 0].float()
+        if not torch.isfinite(rewards).all():
+            # A NaN would silently count as a lost pair; stop instead.
+            raise InvalidModelError(
+                f"{self.source.model}: non-finite reward (NaN or inf) in {self.dtype}; try --dtype float32"
+            )
+        values: list[float] = rewards.cpu().tolist()
+        return values
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -20,7 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rewardboard", description="RewardBoard: a reward model leaderboard.")
+    parser = argparse.ArgumentParser(
+        prog="rewardboard", description="RewardBoard: a reward model leaderboard."
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
         subparser = subparsers.add_parser(name, help=help_text, description=help_text)

@@ -18,8 +18,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import submission_repository as repo
-from app.db.session import make_engine
-from app.services.submissions import Send, dispatch, unit_of_work
+from app.db.session import make_engine, unit_of_work
+from app.services.submissions import Send, dispatch
 from worker.celery_app import WorkerSettings, send_evaluation
 
 log = logging.getLogger(__name__)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
+from app.db.session import unit_of_work
 from app.services.leaderboard import LeaderboardCache
 
 M = TypeVar("M", bound=BaseModel)
@@ -27,15 +28,8 @@ def get_session(request: Request) -> Iterator[Session]:
     This is the only commit point of a request; services and repositories flush, never commit.
     """
     factory: sessionmaker[Session] = request.app.state.session_factory
-    session = factory()
-    try:
+    with unit_of_work(factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

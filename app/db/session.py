@@ -46,9 +46,9 @@ def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:
 
 
 @contextmanager
-def session_scope(engine: Engine | None = None) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on error. The single commit point of a task."""
-    session = session_factory(engine)()
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on error. The single commit point of a step."""
+    session = factory()
     try:
         yield session
         session.commit()
@@ -57,3 +57,10 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """A unit of work on the given engine (the configured one by default)."""
+    with unit_of_work(session_factory(engine)) as session:
+        yield session

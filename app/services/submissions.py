@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 import statistics
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Settings
 from app.db import submission_repository as repo
 from app.db.models import Submission, SubmissionStatus
+from app.db.session import unit_of_work
 from app.services.hub import HubClient
 from app.services.validation import SubmissionRequest, ValidationReport, check_duplicate, validate
 
@@ -89,20 +89,6 @@ class QueueOverview:
 class SubmitOutcome:
     submission: SubmissionView
     sent_to_worker: bool
-
-
-@contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """Commit on success, roll back on error: the one commit point of each step below."""
-    session = factory()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def check_submission(

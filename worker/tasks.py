@@ -24,8 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db import submission_repository as repo
 from app.db.models import Submission
 from app.db.repositories.results import save_evaluation_result
-from app.db.session import engine_for, session_factory
-from app.services.submissions import unit_of_work
+from app.db.session import engine_for, session_factory, unit_of_work
 from worker.celery_app import TASK_EVALUATE, WorkerSettings, app, use_weights_cache, worker_settings
 from worker.engine.errors import EngineError, HubUnreachableError
 

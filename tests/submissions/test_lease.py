@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import submission_repository as repo
 from app.db.models import SubmissionStatus
-from app.services.submissions import dispatch, unit_of_work
+from app.db.session import unit_of_work
+from app.services.submissions import dispatch
 from worker.celery_app import WorkerSettings
 from worker.reconciler import reconcile
 from worker.tasks import run_submission

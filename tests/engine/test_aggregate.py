@@ -103,3 +103,13 @@ def test_a_tie_counts_as_wrong() -> None:
     assert pair_is_correct(1.0, 0.5)
     assert not pair_is_correct(0.5, 0.5)
     assert not pair_is_correct(0.0, 0.5)
+
+
+def test_prior_sets_is_the_plain_mean_of_the_four_sets_present() -> None:
+    from worker.engine.scoring import prior_sets_score
+
+    values = {"anthropic_helpful": 0.6, "anthropic_hhh": 0.8, "shp": 0.5, "summarize": 0.7}
+    values["mtbench_gpt4"] = 0.1
+    assert prior_sets_score(values) == pytest.approx((0.6 + 0.8 + 0.5 + 0.7) / 4)
+    assert prior_sets_score({"shp": 0.4, "anthropic_harmless": 0.9}) == pytest.approx(0.4)
+    assert prior_sets_score({"alpacaeval-easy": 0.9}) is None

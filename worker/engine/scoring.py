@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 from worker.engine.benchmark import SECTIONS, SUBSETS
 
@@ -124,3 +124,18 @@ def aggregate(accuracies: Mapping[str, float], scoring_version: str = CURRENT_SC
     known = {name: float(value) for name, value in accuracies.items() if name in SUBSETS}
     sections = section_scores(known, scoring_version)
     return Aggregate(scoring_version, sections, final_score(sections))
+
+
+PRIOR_SETS: Final[tuple[str, ...]] = ("anthropic_helpful", "anthropic_hhh", "shp", "summarize")
+
+
+def prior_sets_score(values: Mapping[str, Any]) -> float | None:
+    """Upstream Prior Sets: the plain mean of the four prior-set accuracies present; not part of Score."""
+    present = [
+        float(value)
+        for name in PRIOR_SETS
+        if isinstance(value := values.get(name), int | float)
+        and not isinstance(value, bool)
+        and 0.0 <= float(value) <= 1.0
+    ]
+    return sum(present) / len(present) if present else None

@@ -20,23 +20,10 @@ from app.db.models import (
     SubsetResult,
 )
 from worker.engine.results import EvaluationResult as EngineResult
-from worker.engine.scoring import SubsetTally, tally_subsets
+from worker.engine.scoring import SubsetTally, prior_sets_score, tally_subsets
 from worker.engine.types import PairScore, PreferencePair
 
-PRIOR_SETS: tuple[str, ...] = ("anthropic_helpful", "anthropic_hhh", "shp", "summarize")
 _CHUNK = 5_000
-
-
-def prior_sets_score(extra: Mapping[str, Any]) -> float | None:
-    """Upstream Prior Sets: the plain mean of the four prior-set accuracies present (not part of Score)."""
-    values = [
-        float(extra[name])
-        for name in PRIOR_SETS
-        if isinstance(extra.get(name), int | float)
-        and not isinstance(extra.get(name), bool)
-        and 0.0 <= float(extra[name]) <= 1.0
-    ]
-    return sum(values) / len(values) if values else None
 
 
 def _savepoint(session: Session) -> AbstractContextManager[object]:

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import CursorResult, Update, and_, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.db.models import RewardModel, Submission, SubmissionStatus
 from app.db.repositories.results import get_or_create_reward_model
@@ -166,6 +167,13 @@ def recent_run_durations(session: Session, *, limit: int = 20) -> list[float]:
     return durations
 
 
+def _updated_one(session: Session, statement: Update) -> bool:
+    """Run a conditional UPDATE; True when it matched exactly the one row it targets."""
+    result = session.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount == 1
+
+
 # Dispatch bookkeeping ------------------------------------------------------------------------------------
 
 
@@ -180,7 +188,7 @@ def mark_enqueued(session: Session, submission_id: int, *, now: datetime) -> boo
         )
         .values(enqueued_at=now)
     )
-    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    return _updated_one(session, statement)
 
 
 def unmark_enqueued(session: Session, submission_id: int, *, marked_at: datetime) -> None:
@@ -233,7 +241,7 @@ def requeue_expired(session: Session, submission_id: int, *, attempt: int, now: 
         )
         .values(status=SubmissionStatus.QUEUED, lease_owner=None, lease_expires_at=None, enqueued_at=None)
     )
-    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    return _updated_one(session, statement)
 
 
 def stalled_queue_head(session: Session, *, enqueued_before: datetime) -> int | None:
@@ -259,7 +267,7 @@ def reset_enqueued(session: Session, submission_id: int, *, enqueued_before: dat
         )
         .values(enqueued_at=None)
     )
-    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    return _updated_one(session, statement)
 
 
 # The run lease -------------------------------------------------------------------------------------------
@@ -294,7 +302,7 @@ def claim_run(
     return session.execute(statement).scalar_one_or_none()
 
 
-def _fenced(submission_id: int, attempt: int) -> tuple[object, ...]:
+def _fenced(submission_id: int, attempt: int) -> tuple[ColumnElement[bool], ...]:
     return (
         Submission.id == submission_id,
         Submission.attempt == attempt,
@@ -315,18 +323,18 @@ def heartbeat(
     """Extend the lease and store progress; False when the run no longer holds the submission."""
     statement = (
         update(Submission)
-        .where(*_fenced(submission_id, attempt))  # type: ignore[arg-type]
+        .where(*_fenced(submission_id, attempt))
         .values(
             lease_expires_at=now + timedelta(seconds=lease_seconds), progress_done=done, progress_total=total
         )
     )
-    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    return _updated_one(session, statement)
 
 
 def finish_succeeded(session: Session, submission_id: int, *, attempt: int, now: datetime) -> bool:
     statement = (
         update(Submission)
-        .where(*_fenced(submission_id, attempt))  # type: ignore[arg-type]
+        .where(*_fenced(submission_id, attempt))
         .values(
             status=SubmissionStatus.SUCCEEDED,
             finished_at=now,
@@ -335,7 +343,7 @@ def finish_succeeded(session: Session, submission_id: int, *, attempt: int, now:
             progress_done=Submission.progress_total,
         )
     )
-    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    return _updated_one(session, statement)
 
 
 def finish_failed(
@@ -343,7 +351,7 @@ def finish_failed(
 ) -> bool:
     statement = (
         update(Submission)
-        .where(*_fenced(submission_id, attempt))  # type: ignore[arg-type]
+        .where(*_fenced(submission_id, attempt))
         .values(
             status=SubmissionStatus.FAILED,
             failure_kind=kind,
@@ -353,7 +361,7 @@ def finish_failed(
             lease_expires_at=None,
         )
     )
-    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    return _updated_one(session, statement)
 
 
 def fail_unclaimed(session: Session, submission_id: int, *, kind: str, message: str, now: datetime) -> bool:
@@ -363,7 +371,7 @@ def fail_unclaimed(session: Session, submission_id: int, *, kind: str, message: 
         .where(Submission.id == submission_id, Submission.status == SubmissionStatus.QUEUED)
         .values(status=SubmissionStatus.FAILED, failure_kind=kind, failure_message=message, finished_at=now)
     )
-    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    return _updated_one(session, statement)
 
 
 def requeue_for_retry(
@@ -372,7 +380,7 @@ def requeue_for_retry(
     """Give the submission back to the queue after a transient failure; the task sends the retry message."""
     statement = (
         update(Submission)
-        .where(*_fenced(submission_id, attempt))  # type: ignore[arg-type]
+        .where(*_fenced(submission_id, attempt))
         .values(
             status=SubmissionStatus.QUEUED,
             failure_kind=kind,
@@ -382,4 +390,4 @@ def requeue_for_retry(
             enqueued_at=retry_at,
         )
     )
-    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    return _updated_one(session, statement)

@@ -1,0 +1,195 @@
+"""A visitor in a real browser (Chromium via Playwright) against `rewardboard up` on the embedded default.
+
+The leaderboard's sort, search and URL state; a model page; the submission form from "Check only" to a
+finished evaluation, ranked on the leaderboard with its scored pairs; a rejected model id; and a display name
+holding a script tag that must stay text. Pages are read through Playwright locators; waits poll the page.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from tests.browser.conftest import XSS_MODEL, XSS_NAME, Board, Visitor
+from tests.submissions.conftest import GOOD, wait_until
+
+pytestmark = pytest.mark.slow
+
+SCORE = re.compile(r"^\d{1,3}\.\d$")
+SEARCH = "gemma"
+
+
+def column_values(page: Page, key: str) -> list[str]:
+    """The texts of one leaderboard column, found by its header's class ``col-<key>``."""
+    headers = page.locator("#leaderboard thead th")
+    index = headers.evaluate_all(
+        "(ths, cls) => ths.findIndex(th => th.classList.contains(cls))", f"col-{key}"
+    )
+    assert index >= 0, f"no {key} column"
+    cells = page.locator(f"#leaderboard tbody tr > td:nth-child({index + 1})")
+    return [text.strip() for text in cells.all_inner_texts()]
+
+
+def as_number(text: str) -> float | None:
+    return float(text) if SCORE.match(text) else None
+
+
+def section_score(page: Page, label: str) -> Locator:
+    """The value next to one label in a model page's score cards."""
+    card = page.locator(".scores > div").filter(
+        has=page.locator("span.label", has_text=re.compile(rf"^{label}$"))
+    )
+    return card.locator("span.value")
+
+
+def row_of(page: Page, model_text: str) -> Locator:
+    link = page.locator("td.col-model").get_by_role("link", name=model_text, exact=True)
+    return page.locator("#leaderboard tbody tr").filter(has=link)
+
+
+def test_leaderboard_sort_search_url_state_and_model_page(visitor: Visitor) -> None:
+    page = visitor.page
+    visitor.open("/")
+    rows = page.locator("#leaderboard tbody tr")
+    expect(rows.first).to_be_visible()
+    everyone = rows.count()
+    assert everyone >= 6  # five published results and the script-named model
+
+    page.get_by_role("columnheader", name="Chat Hard").get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"[?&]sort=chat_hard(&|$)"))
+    page.wait_for_load_state()
+    expect(page.locator("#leaderboard th.col-chat_hard")).to_have_attribute("aria-sort", "descending")
+    chat_hard = [as_number(text) for text in column_values(page, "chat_hard")]
+    known = [value for value in chat_hard if value is not None]
+    assert known and chat_hard[0] == max(known), chat_hard
+
+    page.get_by_role("searchbox", name="Search").fill(SEARCH)
+    page.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(re.compile(rf"[?&]q={SEARCH}(&|$)"))
+    page.wait_for_load_state()
+    assert "sort=chat_hard" in page.url  # the search kept the sort
+    models = column_values(page, "model")
+    assert 0 < len(models) < everyone
+    assert all(SEARCH in model.lower() for model in models), models
+    filtered_chat_hard = column_values(page, "chat_hard")
+
+    searched_url = page.url
+    page.goto(searched_url)  # the state lives in the URL: the same address gives the same view
+    expect(page.get_by_role("searchbox", name="Search")).to_have_value(SEARCH)
+    expect(page.locator("#leaderboard th.col-chat_hard")).to_have_attribute("aria-sort", "descending")
+    assert column_values(page, "model") == models
+    assert column_values(page, "chat_hard") == filtered_chat_hard
+
+    first = models[0]
+    page.locator("td.col-model").get_by_role("link", name=first, exact=True).click()
+    expect(page.locator("h1.model-name")).to_have_text(first)
+    for label in ("Score", "Chat", "Chat Hard", "Safety", "Reasoning"):
+        expect(section_score(page, label)).to_have_text(SCORE)
+    expect(section_score(page, "Chat Hard")).to_have_text(filtered_chat_hard[0])
+    expect(page.locator("#subsets tbody tr").first).to_be_visible()
+    assert visitor.dialogs == []
+
+
+def test_script_in_a_display_name_stays_text(visitor: Visitor) -> None:
+    page = visitor.page
+    visitor.open("/")
+    link = page.locator("td.col-model").get_by_role("link", name=XSS_NAME, exact=True)
+    expect(link).to_be_visible()
+    expect(link).to_have_attribute("href", f"/models/{XSS_MODEL}")
+    link.click()
+    expect(page.locator("h1.model-name")).to_have_text(XSS_NAME)
+    expect(page).to_have_title(f"{XSS_NAME} · RewardBoard")
+    visitor.open("/?q=xss")
+    expect(row_of(page, XSS_NAME)).to_have_count(1)
+    assert visitor.dialogs == []
+    page.evaluate("() => alert('control')")  # the listener does see a dialog when one opens
+    assert visitor.dialogs == ["alert: control"]
+
+
+def test_an_invalid_model_id_is_refused_in_words(visitor: Visitor) -> None:
+    page = visitor.page
+    visitor.open("/submit")
+    page.get_by_label("Model ID").fill("not a valid id!!")
+    page.get_by_role("button", name="Submit", exact=True).click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("'not a valid id!!' is not a valid Hub model id")
+    expect(page).to_have_url(re.compile(r"/submit$"))
+    expect(page.get_by_label("Model ID")).to_have_value("not a valid id!!")
+    assert visitor.dialogs == []
+
+
+def test_submit_a_model_and_browse_its_results(visitor: Visitor, board: Board, tmp_path: Path) -> None:
+    page = visitor.page
+    visitor.open("/submit")
+    page.get_by_label("Model ID").fill(GOOD)
+    page.get_by_role("button", name="Check only").click()
+    expect(page.get_by_role("heading", name="All checks passed")).to_be_visible()
+    checks = page.locator("table.checks tbody tr")
+    assert checks.count() > 0
+    for index in range(checks.count()):
+        expect(checks.nth(index).locator("td").nth(1)).to_have_text("passed")
+    expect(page.get_by_label("Model ID")).to_have_value(GOOD)
+
+    page.get_by_role("button", name="Submit", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/submissions/\d+$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(GOOD)
+    status = page.locator("dd.status")
+
+    def finished() -> bool:
+        page.reload()
+        return status.inner_text().strip() in ("succeeded", "failed", "cancelled")
+
+    try:
+        wait_until(finished, timeout=240, interval=1.0, what="the submission page to show it finished")
+    except AssertionError:
+        raise AssertionError(board.log()) from None
+    expect(status).to_have_text("succeeded")
+
+    visitor.open("/")
+    row = row_of(page, GOOD)
+    expect(row).to_have_count(1)
+    expect(row.locator("td.col-rank")).to_have_text(re.compile(r"^\d+$"))
+    expect(row.locator("td.col-source")).to_have_text("evaluated")
+    expect(row.locator("td.col-score")).to_have_text(SCORE)
+    page.screenshot(path=str(tmp_path / "leaderboard.png"), full_page=True)
+
+    row.get_by_role("link", name=GOOD, exact=True).click()
+    expect(page.locator("h1.model-name")).to_have_text(GOOD)
+    pairs_section = page.locator("#pairs")
+    pairs = pairs_section.locator("li.pair")
+    expect(pairs.first).to_be_visible()
+    count = pairs_section.locator("p.count")
+    expect(count).to_have_text(re.compile(r"^\d+ pairs?"))
+    total = int(count.inner_text().split()[0])
+    assert total > 0
+    first = pairs.first
+    first.locator("summary").click()
+    expect(first.get_by_role("heading", name="Prompt")).to_be_visible()
+    for heading in ("Chosen", "Rejected"):
+        expect(first.get_by_role("heading", name=heading)).to_be_visible()
+    texts = first.locator("pre.text")
+    expect(texts).to_have_count(3)
+    for index in range(3):
+        expect(texts.nth(index)).not_to_be_empty()
+    expect(first.locator(".scores-inline")).to_have_text(re.compile(r"chosen -?\d.* · rejected -?\d"))
+
+    # What the subsets table says is wrong is what the "only wrong" filter must list.
+    tallies = page.locator("#subsets tbody tr td:nth-child(4)").all_inner_texts()
+    correct_and_n = [tuple(float(part) for part in text.split("/")) for text in tallies]
+    wrong = round(sum(n - correct for correct, n in correct_and_n))
+    assert round(sum(n for _, n in correct_and_n)) == total
+
+    pairs_section.get_by_label("Only the wrong ones").check()
+    pairs_section.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(re.compile(r"[?&]wrong_only=true"))
+    page.wait_for_load_state()
+    expect(count).to_have_text(re.compile(rf"^{wrong} pairs?"))
+    shown = pairs.count()
+    assert shown == min(wrong, 20)
+    for index in range(shown):
+        expect(pairs.nth(index)).to_have_class(re.compile(r"\bwrong\b"))
+        expect(pairs.nth(index).locator(".verdict")).to_contain_text("wrong")
+    assert visitor.dialogs == []

@@ -26,14 +26,14 @@ from app.db.models import Submission
 from app.db.repositories.results import save_evaluation_result
 from app.db.session import engine_for, session_factory, unit_of_work
 from worker.celery_app import TASK_EVALUATE, WorkerSettings, app, use_weights_cache, worker_settings
-from worker.engine.errors import EngineError, HubUnreachableError
+from worker.engine.errors import DiskFullError, EngineError, HubUnreachableError
 
 if TYPE_CHECKING:
     from worker.engine.runner import EvaluationOutput
 
 log = logging.getLogger(__name__)
 
-TRANSIENT_ERRORS: tuple[type[EngineError], ...] = (HubUnreachableError,)
+TRANSIENT_ERRORS: tuple[type[EngineError], ...] = (HubUnreachableError, DiskFullError)
 
 
 class LeaseLostError(Exception):

@@ -19,7 +19,7 @@ from app.db.models import RewardModel, Submission, SubmissionStatus
 from app.db.repositories.results import get_or_create_reward_model
 
 # Failures that were not the model's fault do not count against the submitter's quota.
-INFRASTRUCTURE_FAILURES = ("hub_unreachable", "worker_lost", "internal_error", "timeout")
+INFRASTRUCTURE_FAILURES = ("hub_unreachable", "disk_full", "worker_lost", "internal_error", "timeout")
 QUEUE_STATUSES = (SubmissionStatus.PENDING, SubmissionStatus.VALIDATING, SubmissionStatus.QUEUED)
 DUPLICATE_STATUSES = (*QUEUE_STATUSES, SubmissionStatus.RUNNING, SubmissionStatus.SUCCEEDED)
 

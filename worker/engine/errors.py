@@ -49,3 +49,9 @@ class InvalidSpecError(EngineError):
     """Settings this machine or engine cannot honour: device, dtype, model type, template, sizes."""
 
     kind = "invalid_spec"
+
+
+class DiskFullError(EngineError):
+    """The machine ran out of disk space (weights cache or data); worth retrying once space is freed."""
+
+    kind = "disk_full"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from typing import Any
 
 from worker.engine.adapters.registry import build_adapter
 from worker.engine.dataset import LoadedDataset, fingerprint, load_dataset, select_pairs
+from worker.engine.errors import DiskFullError
 from worker.engine.provenance import code_version, library_versions
 from worker.engine.results import EvaluationResult
 from worker.engine.scoring import tally_subsets
@@ -29,6 +31,17 @@ def run_evaluation(
     spec: EvaluationSpec, progress: Callable[[int, int], None] | None = None
 ) -> EvaluationOutput:
     """Evaluate ``spec.model`` on RewardBench v1. The data is loaded and checked before the model."""
+    try:
+        return _run(spec, progress)
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        raise DiskFullError(
+            "The worker ran out of disk space while loading the model or data"
+        ) from error
+
+
+def _run(spec: EvaluationSpec, progress: Callable[[int, int], None] | None) -> EvaluationOutput:
     started = time.monotonic()
     dataset = load_dataset(spec.dataset)
     pairs = select_pairs(

@@ -10,6 +10,7 @@ from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.db.models import RewardModel
 from app.schemas.benchmark import SectionRead, SubsetRanking, SubsetRead
 from app.schemas.leaderboard import LEADERBOARD_RULE, LeaderboardPage
 from app.schemas.models import ExamplesPage, ModelRead
@@ -170,3 +171,14 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
     sources = [tag["src"] for tag in BeautifulSoup(docs.text, "html.parser").find_all("script", src=True)]
     assert sources and all(str(src).startswith("/static/") for src in sources)  # no CDN
     assert client.get(str(sources[0])).status_code == 200
+
+
+def test_search_matches_the_display_name_too(
+    client: TestClient, db_session_factory: sessionmaker[Session]
+) -> None:
+    with db_session_factory.begin() as session:
+        row = make_result(session, "acme/rm-7b", 0.6)
+        session.get_one(RewardModel, row.reward_model_id).display_name = "Acme Helpful Judge"
+    found = client.get("/api/v1/leaderboard", params={"q": "helpful judge"}).json()
+    assert [item["model"] for item in found["rows"]] == ["acme/rm-7b"]
+    assert client.get("/api/v1/leaderboard", params={"q": "nothing-like-this"}).json()["total"] == 0

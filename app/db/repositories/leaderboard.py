@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, Select, func, select
+from sqlalchemy import ColumnElement, RowMapping, Select, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.db.models import EvaluationResult, ResultSource, RewardModel, SubsetResult
@@ -83,7 +83,13 @@ def leaderboard_rows(
     if model_type:
         conditions.append(ranked.c.model_type == model_type)
     if search:
-        conditions.append(ranked.c.model.ilike(f"%{_escape_like(search)}%", escape="\\"))
+        pattern = f"%{_escape_like(search)}%"
+        conditions.append(
+            or_(
+                ranked.c.model.ilike(pattern, escape="\\"),
+                ranked.c.display_name.ilike(pattern, escape="\\"),
+            )
+        )
     if source is not None:
         conditions.append(ranked.c.source == source)
     column = ranked.c[SORT_COLUMNS[sort]]

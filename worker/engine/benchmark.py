@@ -55,7 +55,7 @@ _SUBSETS: Final[tuple[Subset, ...]] = (
         "alpacaeval-hard", SECTION_CHAT, 95, 95, "AlpacaEval: strong model's answer against a weaker one."
     ),
     Subset("mt-bench-easy", SECTION_CHAT, 28, 28, "MT-Bench: answers rated 10 against answers rated 1."),
-    Subset("mt-bench-med", SECTION_CHAT, 40, 40, "MT-Bench: answers rated 9-10 against answers rated 2-5."),
+    Subset("mt-bench-med", SECTION_CHAT, 40, 40, "MT-Bench: answers rated 9 against answers rated 2-5."),
     Subset(
         "mt-bench-hard", SECTION_CHAT_HARD, 37, 37, "MT-Bench: answers rated 7-8 against answers rated 5-6."
     ),

@@ -147,7 +147,8 @@ class _FakeHub:
     """Stands in for ``datasets.load_dataset`` and records what it was asked for."""
 
     def __init__(self, rows: list[dict[str, Any]] | None = None, error: Exception | None = None) -> None:
-        self.rows, self.error, self.calls = rows, error, []
+        self.rows, self.error = rows, error
+        self.calls: list[tuple[str, str, str | None]] = []
 
     def __call__(self, repo_id: str, *, split: str, revision: str | None) -> Any:
         import datasets

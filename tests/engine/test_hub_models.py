@@ -28,8 +28,12 @@ EVALUATE = (
 def hub(llama_template: Path) -> Iterator[HubServer]:
     with HubServer() as server:
         server.add_repo_from_dir("tiny-org/rm", llama_template, branches=("main", "v1"))
-        pickle_only = {"drop": ("model.safetensors",), "extra": {"pytorch_model.bin": b"x"}}
-        server.add_repo_from_dir("tiny-org/pickled-rm", llama_template, **pickle_only)
+        server.add_repo_from_dir(
+            "tiny-org/pickled-rm",
+            llama_template,
+            drop=("model.safetensors",),
+            extra={"pytorch_model.bin": b"x"},
+        )
         yield server
 
 

@@ -83,7 +83,7 @@ def build_tokenizer(
 def _llama_config(
     vocab_size: int, hidden: int, layers: int, num_labels: int, tokenizer_ids: dict[str, int]
 ) -> LlamaConfig:
-    return LlamaConfig(
+    config = LlamaConfig(
         vocab_size=vocab_size,
         hidden_size=hidden,
         intermediate_size=hidden * 2,
@@ -91,27 +91,29 @@ def _llama_config(
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=4096,
-        num_labels=num_labels,
         bos_token_id=tokenizer_ids["bos"],
         eos_token_id=tokenizer_ids["eos"],
         pad_token_id=None,
     )
+    config.num_labels = num_labels
+    return config
 
 
 def _gpt2_config(
     vocab_size: int, hidden: int, layers: int, num_labels: int, tokenizer_ids: dict[str, int]
 ) -> GPT2Config:
-    return GPT2Config(
+    config = GPT2Config(
         vocab_size=vocab_size,
         n_embd=hidden,
         n_layer=layers,
         n_head=4,
         n_positions=4096,
-        num_labels=num_labels,
         bos_token_id=tokenizer_ids["bos"],
         eos_token_id=tokenizer_ids["eos"],
         pad_token_id=None,
     )
+    config.num_labels = num_labels
+    return config
 
 
 def _save(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, path: Path) -> Path:
@@ -168,6 +170,8 @@ def build_tiny_causal_lm(path: Path, *, seed: int = 0, hidden: int = 32, layers:
 def _randomise_head(model: PreTrainedModel, seed: int) -> None:
     # The default init gives the score head tiny weights; larger ones spread rewards apart so ties are rare.
     generator = torch.Generator().manual_seed(seed + 1)
-    head = model.score.weight
+    score = model.score
+    assert isinstance(score, torch.nn.Linear)
+    head = score.weight
     with torch.no_grad():
         head.copy_(torch.randn(head.shape, generator=generator))

@@ -48,7 +48,8 @@ def test_leaderboard_lists_seeded_models_marked_imported(client: TestClient) -> 
     assert rows[0]["Score"] == "92.3"  # x100, one decimal
     nav = [a.get_text() for a in soup.select("header nav a")]
     assert {"Leaderboard", "Sections", "About", "Submit", "Queue"} <= set(nav)
-    assert soup.select_one('link[rel="stylesheet"]')["href"].startswith("/static/")  # type: ignore[index]
+    stylesheet = soup.select_one('link[rel="stylesheet"]')
+    assert stylesheet is not None and str(stylesheet["href"]).startswith("/static/")
     assert not soup.select("script[src]")
 
 

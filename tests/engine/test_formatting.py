@@ -7,7 +7,7 @@ import pytest
 from tests.support.tiny_models import BOS, EOS, build_tokenizer
 from worker.engine.adapters.hf_loading import load_tokenizer
 from worker.engine.errors import TokenizerLoadError
-from worker.engine.formatting import Encoder, render, resolve_template, tulu_text
+from worker.engine.formatting import Encoder, render, resolve_template, tulu_text, upstream_appends_eos
 
 PROMPT, RESPONSE = "How do I detail a car?", "Wash it, clay it, wax it."
 
@@ -70,3 +70,47 @@ def test_double_bos_is_flagged(llama_bos_template: Path) -> None:
     (encoded,) = Encoder(tokenizer, "tokenizer", 2048).encode([text])
     assert encoded.ids[:2] == (tokenizer.bos_token_id, tokenizer.bos_token_id)
     assert encoded.mask_first
+
+
+@pytest.mark.parametrize(
+    ("tokenizer_class", "model_type", "appends"),
+    [
+        ("LlamaTokenizerFast", "llama", True),
+        ("LlamaTokenizer", None, True),
+        ("GemmaTokenizer", "gemma2", True),
+        ("GPTNeoXTokenizerFast", "gpt_neox", True),
+        ("PreTrainedTokenizerFast", "llama", False),  # e.g. Llama 3: upstream's add_eos_token does nothing
+        ("DebertaV2Tokenizer", "deberta-v2", False),
+        ("GPT2Tokenizer", "gpt2", False),
+        (None, "mistral", True),
+        (None, "qwen2", False),
+        ("TokenizersBackend", "llama", True),  # a class the pinned transformers lacks: the model type decides
+        ("TokenizersBackend", "gpt2", False),
+    ],
+)
+def test_eos_follows_where_upstream_add_eos_token_takes_effect(
+    tokenizer_class: str | None, model_type: str | None, appends: bool
+) -> None:
+    assert upstream_appends_eos(tokenizer_class, model_type) is appends
+
+
+def test_tulu_without_eos_keeps_the_text_as_is_and_the_full_length(llama_no_template: Path) -> None:
+    tokenizer = load_tokenizer(llama_no_template, "m")
+    text = render(tokenizer, "tulu", PROMPT, RESPONSE)
+    (encoded,) = Encoder(tokenizer, "tulu", 2048, tulu_eos=False).encode([text])
+    assert encoded.ids[-1] != tokenizer.eos_token_id
+    assert encoded.ids[1:] == tuple(tokenizer(text, add_special_tokens=False)["input_ids"])
+    long_text = render(tokenizer, "tulu", " ".join(f"w{i}" for i in range(400)), RESPONSE)
+    assert len(Encoder(tokenizer, "tulu", 64, tulu_eos=False).encode([long_text])[0]) == 64
+
+
+def test_the_adapter_applies_the_rule_per_model(llama_no_template: Path, gpt2_no_template: Path) -> None:
+    from worker.engine.adapters.classifier import ClassifierAdapter
+    from worker.engine.spec import EvaluationSpec
+
+    for path, appends in ((llama_no_template, True), (gpt2_no_template, False)):
+        adapter = ClassifierAdapter.from_spec(EvaluationSpec(model=str(path), device="cpu"))
+        try:
+            assert adapter.describe()["eos_appended"] is appends
+        finally:
+            adapter.close()

@@ -1,7 +1,8 @@
 """Turn a (prompt, response) pair into the text and token ids a classifier scores, as upstream run_rm.py does.
 
 With a tokenizer chat template: the template over [user prompt, assistant response], no generation prompt.
-Without one (or when ``tulu`` is asked): ``<|user|>\\n{prompt}\\n<|assistant|>\\n{response}\\n`` plus EOS.
+Without one (or when ``tulu`` is asked): ``<|user|>\\n{prompt}\\n<|assistant|>\\n{response}\\n``, plus EOS
+where upstream's ``tokenizer.add_eos_token = True`` takes effect (see ``upstream_appends_eos``).
 Token ids are cut from the left at ``max_length``; the tokenizer's own leading special tokens are kept.
 """
 
@@ -14,6 +15,33 @@ from typing import Any, Final, Literal
 from worker.engine.errors import InvalidSpecError, TokenizerLoadError
 
 TemplateName = Literal["tokenizer", "tulu"]
+
+# Upstream sets ``tokenizer.add_eos_token = True`` in the Tulu path. Under the transformers it pins (4.51)
+# only these tokenizer classes (and their Fast twins) act on it; on any other class it does nothing.
+_EOS_TOKENIZER_CLASSES: Final = frozenset(
+    "LlamaTokenizer CodeLlamaTokenizer GemmaTokenizer CohereTokenizer GPTNeoXTokenizer ClvpTokenizer".split()  # noqa: SIM905
+)
+# Model types whose default tokenizer (no ``tokenizer_class`` in tokenizer_config.json) is one of those.
+_EOS_MODEL_TYPES: Final = frozenset(
+    """
+    aria aya_vision chameleon clvp code_llama cohere cohere2 colpali deepseek_v3 diffllama falcon_mamba gemma
+    gemma2 gemma3 gemma3_text gpt_neox idefics idefics2 idefics3 jamba jetmoe llama llama4 llama4_text llava
+    llava_next llava_next_video llava_onevision mamba mamba2 mistral mixtral mllama mpt olmo olmo2 olmoe
+    paligemma persimmon phi3 phimoe recurrent_gemma rwkv shieldgemma2 siglip2 stablelm video_llava vipllava
+    zamba zamba2
+    """.split()  # noqa: SIM905
+)
+# Class names of newer transformers that the pinned version does not know; the model type decides for them.
+_UNPINNED_TOKENIZER_CLASSES: Final = frozenset({"TokenizersBackend"})
+
+
+def upstream_appends_eos(tokenizer_class: str | None, model_type: str | None) -> bool:
+    """Whether upstream's Tulu path really ends the text with EOS for this tokenizer."""
+    if tokenizer_class and tokenizer_class not in _UNPINNED_TOKENIZER_CLASSES:
+        return tokenizer_class.removesuffix("Fast") in _EOS_TOKENIZER_CLASSES
+    return model_type in _EOS_MODEL_TYPES
+
+
 TEMPLATE_CHOICES: Final = ("auto", "tokenizer", "tulu")
 
 
@@ -59,7 +87,9 @@ class Encoded:
 class Encoder:
     """Renders and tokenizes texts with one tokenizer, template and max length."""
 
-    def __init__(self, tokenizer: Any, template: TemplateName, max_length: int) -> None:
+    def __init__(
+        self, tokenizer: Any, template: TemplateName, max_length: int, *, tulu_eos: bool = True
+    ) -> None:
         if max_length < 2:
             raise InvalidSpecError(f"max_length must be at least 2, got {max_length}")
         self.tokenizer = tokenizer
@@ -67,7 +97,8 @@ class Encoder:
         self.max_length = max_length
         self.bos_id: int | None = tokenizer.bos_token_id
         self.eos_id: int | None = tokenizer.eos_token_id
-        if template == "tulu" and self.eos_id is None:
+        self.append_eos = template == "tulu" and tulu_eos
+        if self.append_eos and self.eos_id is None:
             raise TokenizerLoadError("the tokenizer has no EOS token, which the Tulu template needs")
         tokenizer.truncation_side = "left"
 
@@ -75,7 +106,7 @@ class Encoder:
         return [render(self.tokenizer, self.template, prompt, response) for response in responses]
 
     def encode(self, texts: Sequence[str]) -> list[Encoded]:
-        append_eos = self.template == "tulu"
+        append_eos = self.append_eos
         limit = self.max_length - 1 if append_eos else self.max_length
         batch = self.tokenizer(list(texts), truncation=True, max_length=limit, padding=False)
         encoded = []

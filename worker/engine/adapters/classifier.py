@@ -9,11 +9,16 @@ from typing import Any, ClassVar
 import torch
 
 from worker.engine.adapters.base import ProgressCallback, RewardAdapter
-from worker.engine.adapters.hf_loading import load_classifier, load_config, load_tokenizer
+from worker.engine.adapters.hf_loading import (
+    load_classifier,
+    load_config,
+    load_tokenizer,
+    saved_tokenizer_class,
+)
 from worker.engine.batching import score_batched
 from worker.engine.device import device_name, dtype_name, free_cached_memory, pick_device, pick_dtype
 from worker.engine.errors import InvalidModelError, InvalidSpecError, TokenizerLoadError
-from worker.engine.formatting import Encoded, Encoder, resolve_template
+from worker.engine.formatting import Encoded, Encoder, resolve_template, upstream_appends_eos
 from worker.engine.hub_errors import first_line
 from worker.engine.model_source import ModelSource, resolve_model
 from worker.engine.scoring import pair_is_correct
@@ -33,6 +38,7 @@ class ClassifierAdapter(RewardAdapter):
         chat_template: str = "auto",
         max_length: int = 2048,
         batch_tokens: int = 16384,
+        tulu_eos: bool = True,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -42,7 +48,8 @@ class ClassifierAdapter(RewardAdapter):
         if batch_tokens < 1:
             raise InvalidSpecError(f"batch_tokens must be positive, got {batch_tokens}")
         self.batch_tokens = batch_tokens
-        self.encoder = Encoder(tokenizer, resolve_template(tokenizer, chat_template), max_length)
+        template = resolve_template(tokenizer, chat_template)
+        self.encoder = Encoder(tokenizer, template, max_length, tulu_eos=tulu_eos)
         if model.config.pad_token_id is None:
             model.config.pad_token_id = tokenizer.pad_token_id
         # Pad with the id the model's pooling skips, so padding never moves the scored position.
@@ -63,6 +70,9 @@ class ClassifierAdapter(RewardAdapter):
             chat_template=spec.chat_template,
             max_length=spec.max_length,
             batch_tokens=spec.batch_tokens,
+            tulu_eos=upstream_appends_eos(
+                saved_tokenizer_class(source.path), getattr(config, "model_type", None)
+            ),
         )
 
     @property
@@ -138,6 +148,7 @@ class ClassifierAdapter(RewardAdapter):
             "device": str(self.device),
             "device_name": device_name(self.device),
             "chat_template": self.chat_template,
+            "eos_appended": self.encoder.append_eos,
             "max_length": self.encoder.max_length,
             "batch_tokens": self.batch_tokens,
             "padding": "right",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,16 @@ def load_config(path: Path, name: str) -> Any:
     if num_labels != 1:
         raise InvalidModelError(f"{name}: has {num_labels} labels; a reward model needs exactly one")
     return config
+
+
+def saved_tokenizer_class(path: Path) -> str | None:
+    """The ``tokenizer_class`` named in the model's tokenizer_config.json, if any."""
+    try:
+        config = json.loads((path / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = config.get("tokenizer_class") if isinstance(config, dict) else None
+    return name if isinstance(name, str) and name else None
 
 
 def load_tokenizer(path: Path, name: str) -> Any:

@@ -139,6 +139,11 @@ def build_models(names: Sequence[str], root: Path) -> dict[str, tuple[Path, Path
         ours = build_tiny_classifier(
             root / name, arch=case.arch, chat_template=case.template, seed=case.seed, tokenizer=tokenizer
         )
+        if case.reference_tokenizer_class == GENERIC:
+            # Name the generic class on our side too (transformers 5 loads it as its TokenizersBackend), so
+            # both sides see the same tokenizer_config; the -llamatok cases keep the class transformers 5
+            # saved, which our engine maps through the model type, as 4.51's AutoTokenizer would.
+            _edit_json(ours / "tokenizer_config.json", "tokenizer_class", GENERIC)
         if case.pad_token is not None:
             pad_id = tokenizer.convert_tokens_to_ids(case.pad_token)
             assert isinstance(pad_id, int)
@@ -149,12 +154,14 @@ def build_models(names: Sequence[str], root: Path) -> dict[str, tuple[Path, Path
 
 def set_pad_token(path: Path, token: str, token_id: int) -> None:
     """Give a saved checkpoint a pad token of its own, in the tokenizer and in the model config."""
-    edits = (("tokenizer_config.json", "pad_token", token), ("config.json", "pad_token_id", token_id))
-    for name, key, value in edits:
-        file = path / name
-        document = json.loads(file.read_text(encoding="utf-8"))
-        document[key] = value
-        file.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    _edit_json(path / "tokenizer_config.json", "pad_token", token)
+    _edit_json(path / "config.json", "pad_token_id", token_id)
+
+
+def _edit_json(file: Path, key: str, value: Any) -> None:
+    document = json.loads(file.read_text(encoding="utf-8"))
+    document[key] = value
+    file.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
 
 def reference_copy(source: Path, target: Path, tokenizer_class: str) -> Path:
@@ -206,12 +213,15 @@ def run_ours(
 
 def our_encodings(model: Path, dataset: Path) -> dict[tuple[str, int], dict[str, Any]]:
     """Our rendered texts and token ids per pair, through the engine's own formatting module."""
-    from worker.engine.adapters.hf_loading import load_tokenizer
+    from worker.engine.adapters.hf_loading import load_config, load_tokenizer, saved_tokenizer_class
     from worker.engine.dataset import load_dataset
-    from worker.engine.formatting import Encoder, resolve_template
+    from worker.engine.formatting import Encoder, resolve_template, upstream_appends_eos
 
     tokenizer = load_tokenizer(model, str(model))
-    encoder = Encoder(tokenizer, resolve_template(tokenizer, "auto"), 2048)
+    # The EOS decision exactly as ClassifierAdapter.from_spec makes it.
+    model_type = getattr(load_config(model, str(model)), "model_type", None)
+    tulu_eos = upstream_appends_eos(saved_tokenizer_class(model), model_type)
+    encoder = Encoder(tokenizer, resolve_template(tokenizer, "auto"), 2048, tulu_eos=tulu_eos)
     encoded: dict[tuple[str, int], dict[str, Any]] = {}
     for pair in load_dataset(str(dataset)).pairs:
         texts = encoder.texts(pair.prompt, [pair.chosen, pair.rejected])

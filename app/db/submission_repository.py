@@ -331,37 +331,39 @@ def heartbeat(
     return _updated_one(session, statement)
 
 
-def finish_succeeded(session: Session, submission_id: int, *, attempt: int, now: datetime) -> bool:
+def _end_run(session: Session, submission_id: int, attempt: int, **values: object) -> bool:
+    """A fenced update that also releases the lease: only the run holding attempt ``attempt`` may end it."""
     statement = (
         update(Submission)
         .where(*_fenced(submission_id, attempt))
-        .values(
-            status=SubmissionStatus.SUCCEEDED,
-            finished_at=now,
-            lease_owner=None,
-            lease_expires_at=None,
-            progress_done=Submission.progress_total,
-        )
+        .values(lease_owner=None, lease_expires_at=None, **values)
     )
     return _updated_one(session, statement)
+
+
+def finish_succeeded(session: Session, submission_id: int, *, attempt: int, now: datetime) -> bool:
+    return _end_run(
+        session,
+        submission_id,
+        attempt,
+        status=SubmissionStatus.SUCCEEDED,
+        finished_at=now,
+        progress_done=Submission.progress_total,
+    )
 
 
 def finish_failed(
     session: Session, submission_id: int, *, attempt: int, kind: str, message: str, now: datetime
 ) -> bool:
-    statement = (
-        update(Submission)
-        .where(*_fenced(submission_id, attempt))
-        .values(
-            status=SubmissionStatus.FAILED,
-            failure_kind=kind,
-            failure_message=message,
-            finished_at=now,
-            lease_owner=None,
-            lease_expires_at=None,
-        )
+    return _end_run(
+        session,
+        submission_id,
+        attempt,
+        status=SubmissionStatus.FAILED,
+        failure_kind=kind,
+        failure_message=message,
+        finished_at=now,
     )
-    return _updated_one(session, statement)
 
 
 def fail_unclaimed(session: Session, submission_id: int, *, kind: str, message: str, now: datetime) -> bool:
@@ -378,16 +380,12 @@ def requeue_for_retry(
     session: Session, submission_id: int, *, attempt: int, kind: str, message: str, retry_at: datetime
 ) -> bool:
     """Give the submission back to the queue after a transient failure; the task sends the retry message."""
-    statement = (
-        update(Submission)
-        .where(*_fenced(submission_id, attempt))
-        .values(
-            status=SubmissionStatus.QUEUED,
-            failure_kind=kind,
-            failure_message=message,
-            lease_owner=None,
-            lease_expires_at=None,
-            enqueued_at=retry_at,
-        )
+    return _end_run(
+        session,
+        submission_id,
+        attempt,
+        status=SubmissionStatus.QUEUED,
+        failure_kind=kind,
+        failure_message=message,
+        enqueued_at=retry_at,
     )
-    return _updated_one(session, statement)

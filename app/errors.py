@@ -22,10 +22,6 @@ class NotFoundError(DomainError):
     status_code = 404
 
 
-class InvalidQueryError(DomainError):
-    status_code = 422
-
-
 def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.api.docs import install_docs
@@ -32,17 +30,6 @@ GET answers carry an `ETag`; send it back in `If-None-Match` for a 304.
 """.replace("RULE", LEADERBOARD_RULE)
 
 
-def _optional_router(module_name: str) -> APIRouter | None:
-    """The ``router`` of a module another team provides, or None while that module does not exist yet."""
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return None
-        raise
-    router: APIRouter = module.router
-    return router
-
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -56,10 +43,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api_router)
     app.include_router(pages_router)
-    for module_name in ("app.api.submissions", "app.pages.submissions"):
-        router = _optional_router(module_name)
-        if router is not None:
-            app.include_router(router)
     return app
 
 

@@ -1,7 +1,7 @@
 """The Celery application: Redis in production, kombu's SQLAlchemy transport on SQLite by default.
 
 The broker only carries submission ids. The database owns the state: a run takes a lease on its submission
-(see ``app.db.submission_repository``), so a redelivered message never runs an evaluation twice, and the
+(see ``app.db.repositories.submissions``), so a redelivered message never runs an evaluation twice, and the
 reconciler re-sends what the broker lost. Settings follow the Celery docs for long tasks: late acks, requeue
 when the worker is lost, one message reserved at a time, one task per child process, a visibility timeout
 above the hard time limit.

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import submission_repository as repo
+from app.db.repositories import submissions as repo
 from app.db.session import make_engine, unit_of_work
 from app.services.submissions import Send, dispatch
 from worker.celery_app import WorkerSettings, send_evaluation

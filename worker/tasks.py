@@ -21,8 +21,8 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import submission_repository as repo
 from app.db.models import Submission
+from app.db.repositories import submissions as repo
 from app.db.repositories.results import save_evaluation_result
 from app.db.session import engine_for, session_factory, unit_of_work
 from worker.celery_app import TASK_EVALUATE, WorkerSettings, app, use_weights_cache, worker_settings

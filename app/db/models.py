@@ -39,14 +39,6 @@ class SubmissionStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-ACTIVE_STATUSES = (
-    SubmissionStatus.PENDING,
-    SubmissionStatus.VALIDATING,
-    SubmissionStatus.QUEUED,
-    SubmissionStatus.RUNNING,
-)
-
-
 class ResultSource(enum.StrEnum):
     EVALUATED = "evaluated"
     IMPORTED = "imported"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.pages import about, benchmark, leaderboard, models
+from app.pages import about, benchmark, leaderboard, models, submissions
 
 pages_router = APIRouter(include_in_schema=False)
 pages_router.include_router(leaderboard.router)
 pages_router.include_router(benchmark.router)
 pages_router.include_router(models.router)
 pages_router.include_router(about.router)
+pages_router.include_router(submissions.router)

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from app.api.deps import SessionDep, SettingsDep
-from app.api.submissions import FactoryDep, HubDep, SenderDep
+from app.api.routes.submissions import FactoryDep, HubDep, SenderDep
 from app.config import Settings
 from app.errors import NotFoundError
 from app.services import submissions as service

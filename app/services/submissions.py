@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.db import submission_repository as repo
 from app.db.models import Submission, SubmissionStatus
+from app.db.repositories import submissions as repo
 from app.db.session import unit_of_work
 from app.services.hub import HubClient
 from app.services.validation import SubmissionRequest, ValidationReport, check_duplicate, validate

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db import submission_repository as repo
+from app.db.repositories import submissions as repo
 from app.services.hub import HubClient, HubError, HubModel, HubUnreachableError, read_json
 
 SUPPORTED_MODEL_TYPES = ("classifier",)

@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from app.api.submissions import get_hub_client, get_sender
+from app.api.routes.submissions import get_hub_client, get_sender
 from app.config import Settings
 from app.services.hub import HubClient
 from tests.conftest import engine_url

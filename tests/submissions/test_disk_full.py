@@ -9,8 +9,8 @@ from typing import NoReturn
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import submission_repository as repo
 from app.db.models import SubmissionStatus
+from app.db.repositories import submissions as repo
 from app.db.session import unit_of_work
 from tests.submissions.test_lease import new_submission
 from worker.celery_app import WorkerSettings

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import submission_repository as repo
 from app.db.models import SubmissionStatus
+from app.db.repositories import submissions as repo
 from app.db.session import unit_of_work
 from app.services.submissions import dispatch
 from worker.celery_app import WorkerSettings

@@ -27,7 +27,3 @@ def build_adapter(spec: EvaluationSpec) -> RewardAdapter:
         known = ", ".join(sorted(ADAPTERS))
         raise InvalidSpecError(f"unknown model type {spec.model_type!r}; known: {known}") from None
     return factory(spec)
-
-
-def register_adapter(model_type: str, factory: AdapterFactory) -> None:
-    ADAPTERS[model_type] = factory

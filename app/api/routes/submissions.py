@@ -17,7 +17,7 @@ from app.services import submissions as service
 from app.services.hub import HubClient
 from app.services.validation import Check, SubmissionRequest, ValidationReport
 
-router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
+router = APIRouter(prefix="/submissions", tags=["submissions"])
 
 
 def get_hub_client(settings: SettingsDep) -> HubClient:

@@ -366,15 +366,6 @@ def finish_failed(
     )
 
 
-def fail_unclaimed(session: Session, submission_id: int, *, kind: str, message: str, now: datetime) -> bool:
-    """Fail a submission that is waiting in the queue (used when it has used up its attempts)."""
-    statement = (
-        update(Submission)
-        .where(Submission.id == submission_id, Submission.status == SubmissionStatus.QUEUED)
-        .values(status=SubmissionStatus.FAILED, failure_kind=kind, failure_message=message, finished_at=now)
-    )
-    return _updated_one(session, statement)
-
 
 def requeue_for_retry(
     session: Session, submission_id: int, *, attempt: int, kind: str, message: str, retry_at: datetime

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db.repositories import submissions as repo
 from app.db.session import make_engine, unit_of_work
 from app.services.submissions import Send, dispatch
-from worker.celery_app import WorkerSettings, send_evaluation
+from worker.broker import send_evaluation
+from worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 

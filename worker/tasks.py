@@ -25,8 +25,10 @@ from app.db.models import Submission
 from app.db.repositories import submissions as repo
 from app.db.repositories.results import save_evaluation_result
 from app.db.session import engine_for, session_factory, unit_of_work
-from worker.celery_app import TASK_EVALUATE, WorkerSettings, app, use_weights_cache, worker_settings
+from worker.broker import TASK_EVALUATE
+from worker.celery_app import app
 from worker.engine.errors import DiskFullError, EngineError, HubUnreachableError
+from worker.settings import WorkerSettings, use_weights_cache, worker_settings
 
 if TYPE_CHECKING:
     from worker.engine.runner import EvaluationOutput

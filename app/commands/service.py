@@ -54,7 +54,9 @@ def serve(host: str, port: int) -> int:
 
 
 def work(settings: Settings, *, concurrency: int, loglevel: str) -> int:
-    from worker.celery_app import QUEUE, app, use_weights_cache
+    from worker.broker import QUEUE
+    from worker.celery_app import app
+    from worker.settings import use_weights_cache
 
     use_weights_cache(settings)
     options = ["--pool", "prefork", "--concurrency", str(concurrency), "--loglevel", loglevel, "-Q", QUEUE]

@@ -13,10 +13,10 @@ from app.db.models import SubmissionStatus
 from app.db.repositories import submissions as repo
 from app.db.session import unit_of_work
 from tests.submissions.test_lease import new_submission
-from worker.celery_app import WorkerSettings
 from worker.engine import runner
 from worker.engine.errors import DiskFullError
 from worker.engine.runner import EvaluationSpec, run_evaluation
+from worker.settings import WorkerSettings
 from worker.tasks import run_submission
 
 

@@ -12,8 +12,8 @@ from app.db.models import SubmissionStatus
 from app.db.repositories import submissions as repo
 from app.db.session import unit_of_work
 from app.services.submissions import dispatch
-from worker.celery_app import WorkerSettings
 from worker.reconciler import reconcile
+from worker.settings import WorkerSettings
 from worker.tasks import run_submission
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

@@ -33,7 +33,7 @@ from tests.submissions.conftest import (
     worker_env,
 )
 from tests.support.hub_server import HubServer
-from worker.celery_app import send_evaluation
+from worker.broker import send_evaluation
 from worker.reconciler import reconcile
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]

@@ -30,7 +30,7 @@ def get_session_factory(request: Request) -> sessionmaker[Session]:
 
 
 def get_sender(settings: SettingsDep) -> service.Send:
-    from worker.celery_app import send_evaluation
+    from worker.broker import send_evaluation
 
     return lambda submission_id: send_evaluation(settings, submission_id)
 

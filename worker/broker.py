@@ -1,0 +1,79 @@
+"""The broker side shared by web, reconciler and worker: Celery's configuration and sending.
+
+Redis in production, kombu's SQLAlchemy transport on SQLite by default. The broker only carries submission
+ids; the database owns the state (see ``app.db.repositories.submissions``). Settings follow the Celery docs
+for long tasks: late acks, requeue when the worker is lost, one message reserved at a time, one task per
+child process, a visibility timeout above the hard time limit.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+
+from app.config import Settings
+
+TASK_EVALUATE = "rewardboard.evaluate_submission"
+QUEUE = "evaluations"
+SOFT_LIMIT_MARGIN_S = 300
+VISIBILITY_MARGIN_S = 900
+
+
+def celery_config(broker_url: str, hard_limit: int) -> dict[str, Any]:
+    soft_limit = max(hard_limit - SOFT_LIMIT_MARGIN_S, int(hard_limit * 0.9))
+    visibility = hard_limit + VISIBILITY_MARGIN_S
+    # A visibility timeout is a Redis/SQS notion; the SQLAlchemy transport passes options to create_engine.
+    uses_visibility = broker_url.startswith(("redis://", "rediss://", "sentinel://", "sqs://"))
+    transport_options = {"visibility_timeout": visibility} if uses_visibility else {}
+    return {
+        "broker_url": broker_url,
+        "broker_transport_options": transport_options,
+        "result_backend_transport_options": transport_options,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_timeout": 5,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_serializer": "json",
+        "task_ignore_result": True,
+        "task_default_queue": QUEUE,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_time_limit": hard_limit,
+        "task_soft_time_limit": soft_limit,
+        "task_publish_retry": True,
+        "task_publish_retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 1,
+        },
+        "worker_prefetch_multiplier": 1,
+        "worker_concurrency": 1,
+        "worker_max_tasks_per_child": 1,
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
+        "worker_hijack_root_logger": False,
+    }
+
+
+def make_celery(broker_url: str, hard_limit: int) -> Celery:
+    if broker_url.startswith("sqla+sqlite:///"):
+        database = broker_url.removeprefix("sqla+sqlite:///")
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    celery = Celery("rewardboard")
+    celery.conf.update(celery_config(broker_url, hard_limit))
+    return celery
+
+
+@lru_cache(maxsize=4)
+def _publisher(broker_url: str, hard_limit: int) -> Celery:
+    return make_celery(broker_url, hard_limit)
+
+
+def send_evaluation(settings: Settings, submission_id: int) -> None:
+    """Publish one evaluation message; raises when the broker cannot be reached."""
+    publisher = _publisher(settings.resolved_broker_url(), settings.eval_time_limit_s)
+    publisher.send_task(TASK_EVALUATE, args=[submission_id], queue=QUEUE)

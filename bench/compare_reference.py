@@ -214,6 +214,7 @@ def run_ours(
 def our_encodings(model: Path, dataset: Path) -> dict[tuple[str, int], dict[str, Any]]:
     """Our rendered texts and token ids per pair, through the engine's own formatting module."""
     from worker.engine.adapters.hf_loading import load_config, load_tokenizer, saved_tokenizer_class
+    from worker.engine.benchmarks import get_benchmark
     from worker.engine.dataset import load_dataset
     from worker.engine.formatting import Encoder, resolve_template, upstream_appends_eos
 
@@ -223,8 +224,8 @@ def our_encodings(model: Path, dataset: Path) -> dict[tuple[str, int], dict[str,
     tulu_eos = upstream_appends_eos(saved_tokenizer_class(model), model_type)
     encoder = Encoder(tokenizer, resolve_template(tokenizer, "auto"), 2048, tulu_eos=tulu_eos)
     encoded: dict[tuple[str, int], dict[str, Any]] = {}
-    for pair in load_dataset(str(dataset)).pairs:
-        texts = encoder.texts(pair.prompt, [pair.chosen, pair.rejected])
+    for pair in load_dataset(get_benchmark("rewardbench-v1"), str(dataset)).examples:
+        texts = encoder.texts(pair.conversation, pair.candidates)
         chosen, rejected = encoder.encode(texts)
         encoded[(pair.subset, pair.id)] = {
             "template": encoder.template,

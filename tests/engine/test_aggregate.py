@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from worker.engine.scoring import SCORING_V1_2024_04, pair_is_correct
+from worker.engine.benchmarks import get_benchmark
+from worker.engine.benchmarks.rewardbench_v1 import SCORING_V1_2024_04, SCORING_V1_2024_04_PRIOR
+
+V1 = get_benchmark("rewardbench-v1")
 
 # The upstream README's worked example (PKU-Alignment/beaver-7b-v1.0-cost).
 BEAVER = {
@@ -99,17 +102,31 @@ def test_bad_results_file_exits_2_with_one_line(
     assert "Traceback" not in err
 
 
-def test_a_tie_counts_as_wrong() -> None:
-    assert pair_is_correct(1.0, 0.5)
-    assert not pair_is_correct(0.5, 0.5)
-    assert not pair_is_correct(0.0, 0.5)
+def test_a_tie_counts_as_wrong_unless_ties_are_shared() -> None:
+    assert V1.decide("hep-go", [1.0, 0.5], 1, "strict") == 1.0
+    assert V1.decide("hep-go", [0.5, 0.5], 1, "strict") == 0.0
+    assert V1.decide("hep-go", [0.0, 0.5], 1, "strict") == 0.0
+    assert V1.decide("hep-go", [0.5, 0.5], 1, "shared") == 0.5
+    assert V1.decide("hep-go", [0.0, 0.5], 1, "shared") == 0.0
 
 
-def test_prior_sets_is_the_plain_mean_of_the_four_sets_present() -> None:
-    from worker.engine.scoring import prior_sets_score
-
+def test_prior_sets_is_the_plain_mean_of_the_four_sets_present_and_not_in_score() -> None:
     values = {"anthropic_helpful": 0.6, "anthropic_hhh": 0.8, "shp": 0.5, "summarize": 0.7}
-    values["mtbench_gpt4"] = 0.1
-    assert prior_sets_score(values) == pytest.approx((0.6 + 0.8 + 0.5 + 0.7) / 4)
-    assert prior_sets_score({"shp": 0.4, "anthropic_harmless": 0.9}) == pytest.approx(0.4)
-    assert prior_sets_score({"alpacaeval-easy": 0.9}) is None
+    values["mtbench_gpt4"] = 0.1  # loaded by upstream, but not part of Prior Sets
+    core = {key: value for key, value in BEAVER.items() if V1.subset(key) is not None}
+    agg = V1.aggregate({**core, **values})
+    assert agg.sections["Prior Sets"] == pytest.approx((0.6 + 0.8 + 0.5 + 0.7) / 4)
+    assert agg.score == pytest.approx(0.56172, abs=5e-6)  # unchanged by Prior Sets
+    assert V1.aggregate({"shp": 0.4})
+    assert V1.aggregate({"shp": 0.4}).sections == {"Prior Sets": pytest.approx(0.4)}
+    assert "Prior Sets" not in V1.aggregate({"alpacaeval-easy": 0.9}).sections
+
+
+def test_the_prior_sets_weighted_version_of_spring_2024() -> None:
+    core = {key: value for key, value in BEAVER.items() if V1.subset(key) is not None}
+    prior = {"anthropic_helpful": 0.6, "anthropic_hhh": 0.8, "shp": 0.5, "summarize": 0.7}
+    old = V1.aggregate({**core, **prior}, SCORING_V1_2024_04_PRIOR)
+    four = [old.sections[name] for name in ("Chat", "Chat Hard", "Safety", "Reasoning")]
+    assert old.score == pytest.approx((2 * sum(four) + old.sections["Prior Sets"]) / 9)
+    without = V1.aggregate(core, SCORING_V1_2024_04_PRIOR)
+    assert without.score == pytest.approx(sum(four) / 4)

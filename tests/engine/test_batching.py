@@ -9,9 +9,12 @@ import torch
 from tests.engine.conftest import SAMPLE
 from worker.engine.adapters.classifier import ClassifierAdapter
 from worker.engine.batching import plan_batches, score_batched
-from worker.engine.dataset import load_dataset, select_pairs
+from worker.engine.benchmarks import get_benchmark
+from worker.engine.dataset import load_dataset, select_examples
 from worker.engine.errors import OutOfMemoryError
 from worker.engine.spec import EvaluationSpec
+
+V1 = get_benchmark("rewardbench-v1")
 
 
 def test_batches_are_length_sorted_and_within_budget() -> None:
@@ -68,17 +71,17 @@ def test_a_single_text_that_does_not_fit_raises() -> None:
 def test_batched_equals_scoring_each_text_alone(fixture: str, request: pytest.FixtureRequest) -> None:
     model_dir: Path = request.getfixturevalue(fixture)
     adapter = ClassifierAdapter.from_spec(
-        EvaluationSpec(model=str(model_dir), batch_tokens=4096, max_length=512, dtype="float32")
+        EvaluationSpec(model=str(model_dir), batch_tokens=4096, max_length=512, dtype="float32"), V1
     )
-    pairs = select_pairs(load_dataset(str(SAMPLE)).pairs, limit_per_subset=2)
-    batched = adapter.score_pairs(pairs)
-    encoded = adapter.encode_pairs(pairs)
+    pairs = select_examples(V1, load_dataset(V1, str(SAMPLE)).examples, limit_per_subset=2)
+    batched = adapter.score_examples(pairs)
+    encoded = adapter.encode_examples(pairs)
     alone = [adapter.forward([item])[0] for item in encoded]  # batch of one: no padding at all
     assert len({len(item) for item in encoded}) > 10  # the batches really pad
-    for i, score in enumerate(batched):
-        assert score.score_chosen == pytest.approx(alone[2 * i], abs=1e-4)
-        assert score.score_rejected == pytest.approx(alone[2 * i + 1], abs=1e-4)
-        assert score.result == (1.0 if alone[2 * i] > alone[2 * i + 1] else 0.0)
+    for i, (chosen, rejected) in enumerate(batched):
+        assert chosen == pytest.approx(alone[2 * i], abs=1e-4)
+        assert rejected == pytest.approx(alone[2 * i + 1], abs=1e-4)
+        assert (chosen > rejected) == (alone[2 * i] > alone[2 * i + 1])
     if fixture == "llama_bos_template":
         # Left truncation cuts the template's BOS away, leaving only the tokenizer's.
         assert all(item.mask_first == (len(item) < 512) for item in encoded)

@@ -10,7 +10,8 @@ import pytest
 
 from tests.engine.conftest import SAMPLE
 from worker.engine.adapters.classifier import ClassifierAdapter
-from worker.engine.dataset import load_dataset, select_pairs
+from worker.engine.benchmarks import get_benchmark
+from worker.engine.dataset import load_dataset, select_examples
 from worker.engine.errors import (
     HubUnreachableError,
     InvalidModelError,
@@ -21,19 +22,22 @@ from worker.engine.errors import (
 from worker.engine.model_source import hash_directory, resolve_model
 from worker.engine.spec import EvaluationSpec
 
+V1 = get_benchmark("rewardbench-v1")
+
 
 def _adapter(path: Path, **overrides: Any) -> ClassifierAdapter:
-    return ClassifierAdapter.from_spec(EvaluationSpec(model=str(path), **overrides))
+    return ClassifierAdapter.from_spec(EvaluationSpec(model=str(path), **overrides), V1)
 
 
-def test_scores_pairs_in_order_with_progress(llama_template: Path) -> None:
-    pairs = select_pairs(load_dataset(str(SAMPLE)).pairs, limit_per_subset=1)
+def test_scores_every_candidate_in_order_with_progress(llama_template: Path) -> None:
+    pairs = select_examples(V1, load_dataset(V1, str(SAMPLE)).examples, limit_per_subset=1)
     calls: list[tuple[int, int]] = []
     with _adapter(llama_template, batch_tokens=2048, device="cpu") as adapter:
-        scores = adapter.score_pairs(pairs, lambda done, total: calls.append((done, total)))
+        scores = adapter.score_examples(pairs, lambda done, total: calls.append((done, total)))
+        alone = [adapter.score_examples([pair])[0] for pair in pairs[:3]]
         description = adapter.describe()
-    assert [score.id for score in scores] == [pair.id for pair in pairs]
-    assert [score.subset for score in scores] == [pair.subset for pair in pairs]
+    assert len(scores) == len(pairs) and all(len(pair_scores) == 2 for pair_scores in scores)
+    assert [pytest.approx(list(s), abs=1e-4) for s in alone] == [list(s) for s in scores[:3]]
     assert calls[-1] == (len(pairs), len(pairs))
     assert [done for done, _ in calls] == sorted(done for done, _ in calls)
     assert description["chat_template"] == "tokenizer"
@@ -50,10 +54,13 @@ def test_model_config_gets_the_pad_token(llama_no_template: Path) -> None:
 
 
 def test_a_tie_scores_zero(llama_template: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from worker.engine.runner import decide_examples
+
     adapter = _adapter(llama_template)
     monkeypatch.setattr(adapter, "forward", lambda items: [0.25] * len(items))
-    pairs = select_pairs(load_dataset(str(SAMPLE)).pairs, subsets=["hep-go"])
-    assert [score.result for score in adapter.score_pairs(pairs)] == [0.0] * len(pairs)
+    pairs = select_examples(V1, load_dataset(V1, str(SAMPLE)).examples, subsets=["hep-go"])
+    scored = decide_examples(V1, pairs, adapter.score_examples(pairs), "strict")
+    assert [example.outcome for example in scored] == [0.0] * len(pairs)
 
 
 def test_model_not_found(tmp_path: Path) -> None:
@@ -170,7 +177,7 @@ def test_the_duplicated_bos_is_masked(llama_bos_template: Path) -> None:
     from worker.engine.formatting import Encoded
 
     adapter = _adapter(llama_bos_template)
-    (item,) = adapter.encoder.encode([adapter.encoder.texts("hi", ["hello"])[0]])
+    (item,) = adapter.encoder.encode([adapter.encoder.texts([("user", "hi")], ["hello"])[0]])
     assert item.mask_first
     unmasked = Encoded(item.ids, mask_first=False)
     masked_score = adapter.forward([item])[0]
@@ -180,14 +187,28 @@ def test_the_duplicated_bos_is_masked(llama_bos_template: Path) -> None:
 def test_a_failing_chat_template_is_a_tokenizer_error(llama_template: Path, tmp_path: Path) -> None:
     copy = shutil.copytree(llama_template, tmp_path / "raising-template")
     (copy / "chat_template.jinja").write_text("{{ raise_exception('roles must alternate') }}")
-    pairs = select_pairs(load_dataset(str(SAMPLE)).pairs, subsets=["hep-go"])
+    pairs = select_examples(V1, load_dataset(V1, str(SAMPLE)).examples, subsets=["hep-go"])
     with pytest.raises(TokenizerLoadError, match="the chat template or tokenizer failed on the data"):
-        _adapter(copy).score_pairs(pairs)
+        _adapter(copy).score_examples(pairs)
 
 
 def test_a_revision_needs_a_hub_model(llama_template: Path) -> None:
     with pytest.raises(InvalidSpecError, match="cannot be used with a local directory"):
         resolve_model(str(llama_template), revision="main")
+
+
+def test_without_local_models_a_directory_is_looked_up_on_the_hub(monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    from tests.support.hub_server import HubServer
+
+    relative = "tests/data"  # a directory that exists here, named like a Hub id
+    with HubServer() as hub:
+        monkeypatch.setattr(constants, "ENDPOINT", hub.url)
+        with pytest.raises(ModelNotFoundError) as caught:
+            resolve_model(relative, allow_local=False)
+        assert ("GET", "/api/models/tests/data") in hub.requests
+    assert caught.value.message == "tests/data: model not found on the Hub (or it is private)"
 
 
 def test_a_nan_reward_stops_the_run(llama_template: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -201,6 +222,6 @@ def test_a_nan_reward_stops_the_run(llama_template: Path, monkeypatch: pytest.Mo
         return SimpleNamespace(logits=torch.full_like(logits, float("nan")))
 
     monkeypatch.setattr(adapter, "model", nan_model)
-    pairs = select_pairs(load_dataset(str(SAMPLE)).pairs, subsets=["hep-go"])
+    pairs = select_examples(V1, load_dataset(V1, str(SAMPLE)).examples, subsets=["hep-go"])
     with pytest.raises(InvalidModelError, match=r"non-finite reward \(NaN or inf\)"):
-        adapter.score_pairs(pairs)
+        adapter.score_examples(pairs)

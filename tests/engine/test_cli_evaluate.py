@@ -48,15 +48,20 @@ def test_evaluate_writes_both_outputs(
     assert document["reproducibility"]["dtype"] == "float32"
     assert f"{100 * document['score']:.1f}" in captured.out
     result = load_results_file(results)
-    assert len(result.accuracies) == 23
+    assert len(result.subset_scores) == 23
 
     lines = [json.loads(line) for line in per_example.read_text().splitlines()]
     assert len(lines) == 92
-    assert set(lines[0]) == {"subset", "id", "score_chosen", "score_rejected", "correct"}
+    assert set(lines[0]) == {
+        "subset", "id", "scores", "num_correct", "outcome", "score_chosen", "score_rejected", "correct"
+    }  # fmt: skip
+    assert all(line["scores"] == [line["score_chosen"], line["score_rejected"]] for line in lines)
     assert all(line["correct"] == (line["score_chosen"] > line["score_rejected"]) for line in lines)
-    for name, accuracy in result.accuracies.items():
+    assert all(line["outcome"] == float(line["correct"]) for line in lines)
+    assert all(isinstance(line["id"], int) for line in lines)
+    for name, score in result.subset_scores.items():
         rows = [line for line in lines if line["subset"] == name]
-        assert accuracy == sum(line["correct"] for line in rows) / len(rows)
+        assert score.value == sum(line["correct"] for line in rows) / len(rows)
 
 
 def _bad_dataset(tmp_path: Path) -> Path:

@@ -5,10 +5,12 @@ from pathlib import Path
 import pytest
 
 from tests.engine.conftest import SAMPLE
-from worker.engine.benchmark import SECTIONS
+from worker.engine.benchmarks import get_benchmark
 from worker.engine.dataset import load_dataset
 from worker.engine.errors import DatasetError, InvalidSpecError
 from worker.engine.runner import EvaluationOutput, EvaluationSpec, run_evaluation
+
+V1 = get_benchmark("rewardbench-v1")
 
 
 def test_run_on_the_sample(llama_template: Path) -> None:
@@ -17,19 +19,23 @@ def test_run_on_the_sample(llama_template: Path) -> None:
     output = run_evaluation(spec, lambda done, total: calls.append((done, total)))
     assert isinstance(output, EvaluationOutput)
     result = output.result
-    assert len(output.pairs) == len(output.pair_scores) == 92
+    assert len(output.examples) == len(output.scored) == 92
     assert calls[-1] == (92, 92)
-    assert (result.model, result.model_type, result.chat_template) == (
+    assert (result.model, result.model_type, result.chat_template, result.benchmark) == (
         str(llama_template),
-        "Seq. Classifier",
+        "classifier",
         "tokenizer",
+        "rewardbench-v1",
     )
-    assert set(result.aggregate().sections) == set(SECTIONS)
-    for name, tally in result.counts.items():
-        wins = sum(score.result for score in output.pair_scores if score.subset == name)
-        assert (tally.n, tally.correct, result.accuracies[name]) == (4, wins, wins / 4)
+    assert set(result.aggregate().sections) == {"Chat", "Chat Hard", "Safety", "Reasoning"}
+    for name, tally in result.subset_scores.items():
+        wins = sum(score.outcome or 0.0 for score in output.scored if score.subset == name)
+        assert (tally.n, tally.correct, tally.value) == (4, wins, wins / 4)
+    for example, scored in zip(output.examples, output.scored, strict=True):
+        assert scored.key == example.key and len(scored.scores) == 2
+        assert scored.outcome == (1.0 if scored.scores[0] > scored.scores[1] else 0.0)
     record = result.reproducibility
-    dataset = load_dataset(str(SAMPLE))
+    dataset = load_dataset(V1, str(SAMPLE))
     assert record["dataset"]["fingerprint"] == dataset.fingerprint
     assert record["dataset"]["complete"] is False
     for key in (
@@ -45,12 +51,14 @@ def test_run_on_the_sample(llama_template: Path) -> None:
         "libraries",
         "code",
         "wall_time_s",
+        "truncation_side",
     ):
         assert key in record
     assert {"torch", "transformers", "datasets", "python"} <= set(record["libraries"])
     assert record["max_length"] == 512 and record["batch_tokens"] == 4096
     document = result.to_json()
     assert document["reproducibility"] == record and document["score"] is not None
+    assert document["model_type"] == "Seq. Classifier" and record["truncation_side"] == "left"
 
 
 def test_subsets_and_limit(llama_no_template: Path) -> None:
@@ -62,12 +70,12 @@ def test_subsets_and_limit(llama_no_template: Path) -> None:
         max_length=256,
     )
     output = run_evaluation(spec)
-    assert sorted(score.subset for score in output.pair_scores) == ["donotanswer"] * 2 + ["hep-go"] * 2
+    assert sorted(score.subset for score in output.scored) == ["donotanswer"] * 2 + ["hep-go"] * 2
     assert output.result.chat_template == "tulu"
     assert output.result.aggregate().score is None
     assert (
         output.result.reproducibility["dataset"]["selection_fingerprint"]
-        != load_dataset(str(SAMPLE)).fingerprint
+        != load_dataset(V1, str(SAMPLE)).fingerprint
     )
 
 
@@ -77,12 +85,14 @@ def test_dataset_is_checked_before_the_model_is_loaded(tmp_path: Path) -> None:
         run_evaluation(spec)
 
 
-def test_unknown_model_type(llama_template: Path) -> None:
-    with pytest.raises(InvalidSpecError, match="unknown model type 'dpo'; known: classifier"):
-        run_evaluation(EvaluationSpec(model=str(llama_template), dataset=str(SAMPLE), model_type="dpo"))
+def test_unknown_model_type_and_benchmark(llama_template: Path) -> None:
+    with pytest.raises(InvalidSpecError, match="unknown model type 'reranker'; known: classifier"):
+        run_evaluation(EvaluationSpec(model=str(llama_template), dataset=str(SAMPLE), model_type="reranker"))
+    with pytest.raises(InvalidSpecError, match="unknown benchmark 'rewardbench-v9'; known: rewardbench-v1"):
+        run_evaluation(EvaluationSpec(model=str(llama_template), benchmark="rewardbench-v9"))
 
 
 def test_same_inputs_same_decisions(gpt2_no_template: Path) -> None:
     spec = EvaluationSpec(model=str(gpt2_no_template), dataset=str(SAMPLE), limit_per_subset=1)
     first, second = run_evaluation(spec), run_evaluation(spec)
-    assert first.pair_scores == second.pair_scores
+    assert first.scored == second.scored

@@ -1,4 +1,4 @@
-"""``rewardboard evaluate``: score a reward model on RewardBench v1 and write results.json."""
+"""``rewardboard evaluate``: score a reward model on a benchmark and write results.json."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from worker.engine.benchmark import SECTIONS
+from worker.engine.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK
 from worker.engine.errors import EngineError
 from worker.engine.formatting import TEMPLATE_CHOICES
+from worker.engine.kinds import KINDS
 from worker.engine.outputs import write_per_example, write_results
-from worker.engine.results import EvaluationResult
+from worker.engine.results import BenchmarkResult
 from worker.engine.spec import DEVICE_CHOICES, DTYPE_CHOICES, EvaluationSpec
 
 
@@ -18,11 +19,28 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("model", help="Hub model id (org/name) or a local model directory")
     parser.add_argument("--revision", help="branch, tag or commit on the Hub (default: main)")
     parser.add_argument(
+        "--benchmark", choices=tuple(BENCHMARKS), default=DEFAULT_BENCHMARK, help="default: %(default)s"
+    )
+    parser.add_argument(
+        "--model-type",
+        choices=tuple(key for key, kind in KINDS.items() if kind.evaluable),
+        default="classifier",
+        help="kind of reward model (default: %(default)s)",
+    )
+    parser.add_argument(
         "--dataset",
         help="local .jsonl/.parquet file or directory, or a Hub dataset id[@revision] "
-        "(default: allenai/reward-bench at the pinned revision)",
+        "(default: the benchmark's dataset at its pinned revision)",
     )
-    parser.add_argument("--subsets", type=_subset_list, help="comma-separated subset names (default: all 23)")
+    parser.add_argument(
+        "--extra-part",
+        action="append",
+        default=[],
+        type=_part,
+        metavar="NAME[=SOURCE]",
+        help="add an optional data part (e.g. prior-sets), from SOURCE or its pinned Hub dataset",
+    )
+    parser.add_argument("--subsets", type=_subset_list, help="comma-separated subset names (default: all)")
     parser.add_argument(
         "--limit-per-subset", type=_positive_int, metavar="N", help="seeded sample of N rows a subset"
     )
@@ -49,7 +67,10 @@ def run(args: argparse.Namespace) -> int:
     spec = EvaluationSpec(
         model=args.model,
         revision=args.revision,
+        model_type=args.model_type,
+        benchmark=args.benchmark,
         dataset=args.dataset,
+        extra_parts=tuple(args.extra_part),
         subsets=args.subsets,
         limit_per_subset=args.limit_per_subset,
         seed=args.seed,
@@ -75,28 +96,28 @@ def run(args: argparse.Namespace) -> int:
         write_results(output.result, args.output)
         print(f"results     {args.output}")
     if args.per_example is not None:
-        write_per_example(output.pair_scores, args.per_example)
+        write_per_example(output.result.definition, output.scored, args.per_example)
         print(f"per-example {args.per_example}")
     return 0
 
 
-def summary(result: EvaluationResult) -> str:
+def summary(result: BenchmarkResult) -> str:
     agg = result.aggregate()
     record = result.reproducibility
     dataset = record.get("dataset", {})
     lines = [
         f"model       {result.model} ({result.model_type}, template {result.chat_template})",
-        f"pairs       {dataset.get('pairs_evaluated', '?')} from {dataset.get('id', '?')}"
-        + _partial_note(dataset),
+        f"benchmark   {result.definition.label}: {dataset.get('examples_evaluated', '?')} examples from "
+        f"{dataset.get('id', '?')}" + _partial_note(dataset),
         f"wall time   {record.get('wall_time_s', {}).get('total', '?')} s on {record.get('device', '?')} "
         f"({record.get('dtype', '?')})",
     ]
-    for section in SECTIONS:
-        value = agg.sections.get(section)
-        lines.append(f"{section:<11} {'n/a' if value is None else f'{100 * value:.1f}'}")
-    lines.append(
-        f"{'Score':<11} {'n/a (needs all four sections)' if agg.score is None else f'{100 * agg.score:.1f}'}"
-    )
+    for section in result.definition.sections:
+        value = agg.sections.get(section.name)
+        if value is not None or section in result.definition.score_sections():
+            lines.append(f"{section.name:<11} {'n/a' if value is None else f'{100 * value:.1f}'}")
+    score = "n/a (needs every section)" if agg.score is None else f"{100 * agg.score:.1f}"
+    lines.append(f"{'Score':<11} {score}")
     return "\n".join(lines)
 
 
@@ -148,6 +169,13 @@ def _subset_list(value: str) -> tuple[str, ...]:
     if not names:
         raise argparse.ArgumentTypeError("expected comma-separated subset names")
     return names
+
+
+def _part(value: str) -> tuple[str, str | None]:
+    name, _, source = value.partition("=")
+    if not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME or NAME=SOURCE, got {value!r}")
+    return name.strip(), source.strip() or None
 
 
 def _positive_int(value: str) -> int:

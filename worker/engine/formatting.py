@@ -1,9 +1,11 @@
-"""Turn a (prompt, response) pair into the text and token ids a classifier scores, as upstream run_rm.py does.
+"""Turn a conversation and a response into the text and token ids a classifier scores, as run_rm.py does.
 
-With a tokenizer chat template: the template over [user prompt, assistant response], no generation prompt.
-Without one (or when ``tulu`` is asked): ``<|user|>\\n{prompt}\\n<|assistant|>\\n{response}\\n``, plus EOS
-where upstream's ``tokenizer.add_eos_token = True`` takes effect (see ``upstream_appends_eos``).
-Token ids are cut from the left at ``max_length``; the tokenizer's own leading special tokens are kept.
+With a tokenizer chat template: the template over the conversation's turns then the assistant response, no
+generation prompt. Without one (or when ``tulu`` is asked): each turn as ``<|role|>\\n{content}\\n`` (for one
+user turn: ``<|user|>\\n{prompt}\\n<|assistant|>\\n{response}\\n``), plus EOS where upstream's
+``tokenizer.add_eos_token = True`` takes effect (see ``upstream_appends_eos``). Token ids longer than
+``max_length`` are cut on the benchmark's side (RewardBench v1: from the left, so the response's end is kept);
+the tokenizer's own leading special tokens are kept.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from worker.engine.benchmarks.base import TruncationSide
 from worker.engine.errors import InvalidSpecError, TokenizerLoadError
+from worker.engine.types import Message
 
 TemplateName = Literal["tokenizer", "tulu"]
 
@@ -45,8 +49,9 @@ def upstream_appends_eos(tokenizer_class: str | None, model_type: str | None) ->
 TEMPLATE_CHOICES: Final = ("auto", "tokenizer", "tulu")
 
 
-def tulu_text(prompt: str, response: str) -> str:
-    return f"<|user|>\n{prompt}\n<|assistant|>\n{response}\n"
+def tulu_text(conversation: Sequence[Message], response: str) -> str:
+    turns = [*conversation, ("assistant", response)]
+    return "".join(f"<|{role}|>\n{content}\n" for role, content in turns)
 
 
 def resolve_template(tokenizer: Any, asked: str) -> TemplateName:
@@ -63,10 +68,11 @@ def resolve_template(tokenizer: Any, asked: str) -> TemplateName:
     return "tokenizer"
 
 
-def render(tokenizer: Any, template: TemplateName, prompt: str, response: str) -> str:
+def render(tokenizer: Any, template: TemplateName, conversation: Sequence[Message], response: str) -> str:
     if template == "tulu":
-        return tulu_text(prompt, response)
-    messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
+        return tulu_text(conversation, response)
+    messages = [{"role": role, "content": content} for role, content in conversation]
+    messages.append({"role": "assistant", "content": response})
     text = tokenizer.apply_chat_template(messages, tokenize=False)
     if not isinstance(text, str):
         raise TokenizerLoadError(f"the chat template rendered {type(text).__name__}, not text")
@@ -88,7 +94,13 @@ class Encoder:
     """Renders and tokenizes texts with one tokenizer, template and max length."""
 
     def __init__(
-        self, tokenizer: Any, template: TemplateName, max_length: int, *, tulu_eos: bool = True
+        self,
+        tokenizer: Any,
+        template: TemplateName,
+        max_length: int,
+        *,
+        tulu_eos: bool = True,
+        truncation_side: TruncationSide = "left",
     ) -> None:
         if max_length < 2:
             raise InvalidSpecError(f"max_length must be at least 2, got {max_length}")
@@ -100,10 +112,12 @@ class Encoder:
         self.append_eos = template == "tulu" and tulu_eos
         if self.append_eos and self.eos_id is None:
             raise TokenizerLoadError("the tokenizer has no EOS token, which the Tulu template needs")
-        tokenizer.truncation_side = "left"
+        if truncation_side == "left":
+            tokenizer.truncation_side = "left"
+        self.truncation_side: str = tokenizer.truncation_side
 
-    def texts(self, prompt: str, responses: Sequence[str]) -> list[str]:
-        return [render(self.tokenizer, self.template, prompt, response) for response in responses]
+    def texts(self, conversation: Sequence[Message], responses: Sequence[str]) -> list[str]:
+        return [render(self.tokenizer, self.template, conversation, response) for response in responses]
 
     def encode(self, texts: Sequence[str]) -> list[Encoded]:
         append_eos = self.append_eos

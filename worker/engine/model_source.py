@@ -42,7 +42,12 @@ class ModelSource:
         }
 
 
-def resolve_model(model: str, revision: str | None = None, cache_dir: str | None = None) -> ModelSource:
+def resolve_model(
+    model: str, revision: str | None = None, cache_dir: str | None = None, *, allow_local: bool = True
+) -> ModelSource:
+    """The model's files. With ``allow_local`` off, ``model`` is only ever looked up on the Hub."""
+    if not allow_local:
+        return _download(model, revision, cache_dir)
     local = Path(model).expanduser()
     if local.is_dir():
         if revision is not None:

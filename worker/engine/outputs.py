@@ -5,30 +5,40 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from worker.engine.results import EvaluationResult
-from worker.engine.types import PairScore
+from worker.engine.benchmarks.base import Benchmark
+from worker.engine.results import BenchmarkResult
+from worker.engine.types import ScoredExample
 
 
-def write_results(result: EvaluationResult, path: Path) -> None:
+def write_results(result: BenchmarkResult, path: Path) -> None:
     _write_text(path, json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
 
 
-def write_per_example(pair_scores: Iterable[PairScore], path: Path) -> None:
-    """One JSON object a line: subset, id, score_chosen, score_rejected, correct."""
-    lines = (
-        json.dumps(
-            {
-                "subset": score.subset,
-                "id": score.id,
-                "score_chosen": score.score_chosen,
-                "score_rejected": score.score_rejected,
-                "correct": score.correct,
-            },
-            ensure_ascii=False,
-        )
-        for score in pair_scores
-    )
+def per_example_line(benchmark: Benchmark, example: ScoredExample) -> dict[str, Any]:
+    """One line of the per-example file: subset, id, scores (one per candidate), num_correct, outcome.
+
+    Where every example has two named candidates (RewardBench v1) the line also carries upstream's
+    ``score_chosen`` / ``score_rejected`` and ``correct``, so upstream-format readers keep working.
+    """
+    line: dict[str, Any] = {
+        "subset": example.subset,
+        "id": example.id,
+        "scores": list(example.scores),
+        "num_correct": example.num_correct,
+        "outcome": example.outcome,
+    }
+    if example.detail:
+        line["detail"] = dict(example.detail)
+    if len(benchmark.candidate_labels) == 2 and len(example.scores) == 2:
+        line["score_chosen"], line["score_rejected"] = example.scores
+        line["correct"] = example.correct
+    return line
+
+
+def write_per_example(benchmark: Benchmark, scored: Iterable[ScoredExample], path: Path) -> None:
+    lines = (json.dumps(per_example_line(benchmark, example), ensure_ascii=False) for example in scored)
     _write_text(path, "".join(line + "\n" for line in lines))
 
 

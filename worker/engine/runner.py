@@ -1,75 +1,98 @@
-"""Run one evaluation: data, adapter, scores, per-subset accuracies and the reproducibility record."""
+"""Run one evaluation: data, adapter, candidate scores, decisions, subset values, reproducibility."""
 
 from __future__ import annotations
 
 import errno
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from worker.engine.adapters.registry import build_adapter
-from worker.engine.dataset import LoadedDataset, fingerprint, load_dataset, select_pairs
-from worker.engine.errors import DiskFullError
+from worker.engine.benchmarks import get_benchmark
+from worker.engine.benchmarks.base import Benchmark, LoadedDataset, TiePolicy
+from worker.engine.dataset import fingerprint, load_dataset, select_examples
+from worker.engine.errors import DiskFullError, InvalidModelError
+from worker.engine.kinds import build_adapter, get_kind
 from worker.engine.provenance import code_version, library_versions
-from worker.engine.results import EvaluationResult
-from worker.engine.scoring import tally_subsets
+from worker.engine.results import BenchmarkResult
 from worker.engine.spec import EvaluationSpec
-from worker.engine.types import PairScore, PreferencePair
+from worker.engine.types import CandidateScores, Example, ScoredExample
 
-__all__ = ["EvaluationOutput", "EvaluationSpec", "run_evaluation"]
+__all__ = ["EvaluationOutput", "EvaluationSpec", "decide_examples", "run_evaluation"]
 
 
 @dataclass
 class EvaluationOutput:
-    result: EvaluationResult  # reproducibility filled
-    pair_scores: list[PairScore]
-    pairs: list[PreferencePair]
+    result: BenchmarkResult  # reproducibility filled
+    scored: list[ScoredExample]  # one per evaluated example, in dataset order
+    examples: list[Example]  # the evaluated examples
 
 
 def run_evaluation(
     spec: EvaluationSpec, progress: Callable[[int, int], None] | None = None
 ) -> EvaluationOutput:
-    """Evaluate ``spec.model`` on RewardBench v1. The data is loaded and checked before the model."""
+    """Evaluate ``spec.model`` on ``spec.benchmark``. The data is loaded and checked before the model."""
     try:
         return _run(spec, progress)
     except OSError as error:
         if error.errno != errno.ENOSPC:
             raise
-        raise DiskFullError(
-            "The worker ran out of disk space while loading the model or data"
-        ) from error
+        raise DiskFullError("The worker ran out of disk space while loading the model or data") from error
+
+
+def decide_examples(
+    benchmark: Benchmark,
+    examples: Sequence[Example],
+    scores: Sequence[CandidateScores],
+    tie_policy: TiePolicy,
+) -> list[ScoredExample]:
+    """The benchmark's decision on every example from its candidates' scores."""
+    scored = []
+    for example, example_scores in zip(examples, scores, strict=True):
+        if len(example_scores) != len(example.candidates) or any(s is None for s in example_scores):
+            raise InvalidModelError(f"the model gave no score to a candidate of example {example.key}")
+        values = [float(score) for score in example_scores if score is not None]
+        outcome = benchmark.decide(example.subset, values, example.num_correct, tie_policy)
+        scored.append(ScoredExample(example.subset, example.id, tuple(values), example.num_correct, outcome))
+    return scored
 
 
 def _run(spec: EvaluationSpec, progress: Callable[[int, int], None] | None) -> EvaluationOutput:
     started = time.monotonic()
-    dataset = load_dataset(spec.dataset)
-    pairs = select_pairs(
-        dataset.pairs, subsets=spec.subsets, limit_per_subset=spec.limit_per_subset, seed=spec.seed
+    benchmark = get_benchmark(spec.benchmark)
+    kind = get_kind(spec.model_type)
+    dataset = load_dataset(benchmark, spec.dataset, extra_parts=dict(spec.extra_parts))
+    examples = select_examples(
+        benchmark,
+        dataset.examples,
+        subsets=spec.subsets,
+        limit_per_subset=spec.limit_per_subset,
+        seed=spec.seed,
     )
-    with build_adapter(spec) as adapter:
+    with build_adapter(spec, benchmark) as adapter:
         loaded = time.monotonic()
-        pair_scores = adapter.score_pairs(pairs, progress)
-        scored = time.monotonic()
+        scores = adapter.score_examples(examples, progress)
+        scored_at = time.monotonic()
         adapter_record = adapter.describe()
-        model_type, template = adapter.model_type_label, adapter.chat_template
-    tallies = tally_subsets((score.subset, score.result) for score in pair_scores)
-    timings = {"total": time.monotonic() - started, "load": loaded - started, "score": scored - loaded}
-    result = EvaluationResult(
+        template = adapter.chat_template
+    scored = decide_examples(benchmark, examples, scores, kind.tie_policy)
+    timings = {"total": time.monotonic() - started, "load": loaded - started, "score": scored_at - loaded}
+    result = BenchmarkResult(
         model=spec.model,
-        model_type=model_type,
+        model_type=kind.key,
         chat_template=template,
-        accuracies={name: tally.accuracy for name, tally in tallies.items()},
-        counts=tallies,
-        reproducibility=_reproducibility(spec, dataset, pairs, adapter_record, timings),
+        benchmark=benchmark.id,
+        subset_scores=benchmark.subset_scores(scored),
+        reproducibility=_reproducibility(spec, benchmark, dataset, examples, adapter_record, timings),
     )
-    return EvaluationOutput(result=result, pair_scores=pair_scores, pairs=pairs)
+    return EvaluationOutput(result=result, scored=scored, examples=examples)
 
 
 def _reproducibility(
     spec: EvaluationSpec,
+    benchmark: Benchmark,
     dataset: LoadedDataset,
-    pairs: list[PreferencePair],
+    examples: list[Example],
     adapter_record: dict[str, Any],
     timings: dict[str, float],
 ) -> dict[str, Any]:
@@ -78,13 +101,14 @@ def _reproducibility(
         **adapter_record,
         "adapter": spec.model_type,
         "reference_model": spec.reference_model,
+        "benchmark": benchmark.id,
         "dataset": {
             **dataset.describe(),
             "subsets": list(spec.subsets) if spec.subsets is not None else None,
             "limit_per_subset": spec.limit_per_subset,
             "seed": spec.seed,
-            "pairs_evaluated": len(pairs),
-            "selection_fingerprint": fingerprint(pairs),
+            "examples_evaluated": len(examples),
+            "selection_fingerprint": fingerprint(benchmark, examples),
         },
         "libraries": library_versions(),
         "code": code_version(),

@@ -11,11 +11,14 @@ DTYPE_CHOICES: Final = ("auto", "float32", "bfloat16", "float16")
 
 @dataclass(frozen=True)
 class EvaluationSpec:
-    model: str  # Hub id or local directory
+    model: str  # Hub id, or a local directory where allowed (see allow_local_model)
     revision: str | None = None  # branch, tag or commit; None = main
-    model_type: str = "classifier"  # adapter registry key; later "dpo", "generative"
+    model_type: str = "classifier"  # a key of worker.engine.kinds.KINDS
     reference_model: str | None = None
-    dataset: str | None = None  # local file/dir or Hub dataset id; None = allenai/reward-bench pinned
+    benchmark: str = "rewardbench-v1"  # a key of worker.engine.benchmarks.BENCHMARKS
+    dataset: str | None = None  # local file/dir or Hub dataset id of the core data; None = the pinned one
+    # Optional data parts to add, with their source (None = the part's pinned Hub dataset).
+    extra_parts: tuple[tuple[str, str | None], ...] = ()
     subsets: tuple[str, ...] | None = None
     limit_per_subset: int | None = None
     seed: int = 0
@@ -25,3 +28,5 @@ class EvaluationSpec:
     device: str = "auto"
     chat_template: str = "auto"  # "auto" = tokenizer's when present else tulu; or "tulu"
     cache_dir: str | None = None  # weights cache
+    # A local directory may stand for the model only when asked (the command line); services resolve Hub ids.
+    allow_local_model: bool = True

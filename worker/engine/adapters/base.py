@@ -1,30 +1,27 @@
-"""The contract every reward-model adapter implements (classifier now; DPO and generative judges later)."""
+"""The contract every reward-model adapter implements."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any
 
-from worker.engine.types import PairScore, PreferencePair
+from worker.engine.types import CandidateScores, Example
 
-# progress(done_pairs, total_pairs): called as work proceeds, last with done_pairs == total_pairs.
+# progress(done_examples, total_examples): called as work proceeds, last with done == total.
 ProgressCallback = Callable[[int, int], None]
 
 
 class RewardAdapter(ABC):
-    """Scores preference pairs with one loaded model.
+    """Scores the candidates of examples with one loaded model.
 
-    ``score_pairs`` returns one ``PairScore`` per input pair, in input order, whatever batching the adapter
-    uses internally. Results are 1.0 (chosen strictly preferred), 0.0 (rejected preferred, or a tie) or,
-    for judges that give no verdict, 0.5. The same model, data and settings give the same decisions.
-    ``describe`` returns what a reproduction needs (resolved model version, dtype, device, template...).
-    ``close`` frees the model; adapters are also context managers.
+    ``score_examples`` returns, for each input example in input order, one score per candidate in candidate
+    order, whatever batching the adapter uses internally: a higher score means a better response. Adapters
+    never decide an example; the benchmark does, from these scores. The same model, data and settings give
+    the same scores. ``describe`` returns what a reproduction needs (resolved model version, dtype, device,
+    template...). ``close`` frees the model; adapters are also context managers.
     """
-
-    # The upstream results-file label, e.g. "Seq. Classifier", "DPO", "Generative RM".
-    model_type_label: ClassVar[str]
 
     @property
     @abstractmethod
@@ -32,9 +29,9 @@ class RewardAdapter(ABC):
         """The template actually used, as recorded in results files: "tokenizer" or a template name."""
 
     @abstractmethod
-    def score_pairs(
-        self, pairs: Sequence[PreferencePair], progress: ProgressCallback | None = None
-    ) -> list[PairScore]: ...
+    def score_examples(
+        self, examples: Sequence[Example], progress: ProgressCallback | None = None
+    ) -> list[CandidateScores]: ...
 
     @abstractmethod
     def describe(self) -> dict[str, Any]: ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 
@@ -16,19 +16,17 @@ from worker.engine.adapters.hf_loading import (
     saved_tokenizer_class,
 )
 from worker.engine.batching import score_batched
+from worker.engine.benchmarks.base import Benchmark, TruncationSide
 from worker.engine.device import device_name, dtype_name, free_cached_memory, pick_device, pick_dtype
 from worker.engine.errors import InvalidModelError, InvalidSpecError, TokenizerLoadError
 from worker.engine.formatting import Encoded, Encoder, resolve_template, upstream_appends_eos
 from worker.engine.hub_errors import first_line
 from worker.engine.model_source import ModelSource, resolve_model
-from worker.engine.scoring import pair_is_correct
 from worker.engine.spec import EvaluationSpec
-from worker.engine.types import PairScore, PreferencePair
+from worker.engine.types import CandidateScores, Example
 
 
 class ClassifierAdapter(RewardAdapter):
-    model_type_label: ClassVar[str] = "Seq. Classifier"
-
     def __init__(
         self,
         model: Any,
@@ -39,6 +37,7 @@ class ClassifierAdapter(RewardAdapter):
         max_length: int = 2048,
         batch_tokens: int = 16384,
         tulu_eos: bool = True,
+        truncation_side: TruncationSide = "left",
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -49,17 +48,19 @@ class ClassifierAdapter(RewardAdapter):
             raise InvalidSpecError(f"batch_tokens must be positive, got {batch_tokens}")
         self.batch_tokens = batch_tokens
         template = resolve_template(tokenizer, chat_template)
-        self.encoder = Encoder(tokenizer, template, max_length, tulu_eos=tulu_eos)
+        self.encoder = Encoder(
+            tokenizer, template, max_length, tulu_eos=tulu_eos, truncation_side=truncation_side
+        )
         if model.config.pad_token_id is None:
             model.config.pad_token_id = tokenizer.pad_token_id
         # Pad with the id the model's pooling skips, so padding never moves the scored position.
         self.pad_id: int = int(model.config.pad_token_id)
 
     @classmethod
-    def from_spec(cls, spec: EvaluationSpec) -> ClassifierAdapter:
+    def from_spec(cls, spec: EvaluationSpec, benchmark: Benchmark) -> ClassifierAdapter:
         device = pick_device(spec.device)
         dtype = pick_dtype(spec.dtype, device)
-        source = resolve_model(spec.model, spec.revision, spec.cache_dir)
+        source = resolve_model(spec.model, spec.revision, spec.cache_dir, allow_local=spec.allow_local_model)
         config = load_config(source.path, spec.model)
         tokenizer = load_tokenizer(source.path, spec.model)
         model = load_classifier(source.path, spec.model, config, dtype, device)
@@ -73,16 +74,21 @@ class ClassifierAdapter(RewardAdapter):
             tulu_eos=upstream_appends_eos(
                 saved_tokenizer_class(source.path), getattr(config, "model_type", None)
             ),
+            truncation_side=benchmark.truncation_side,
         )
 
     @property
     def chat_template(self) -> str:
         return self.encoder.template
 
-    def encode_pairs(self, pairs: Sequence[PreferencePair]) -> list[Encoded]:
-        """Token ids of every pair's texts, interleaved: chosen of pair i at 2i, rejected at 2i + 1."""
+    def encode_examples(self, examples: Sequence[Example]) -> list[Encoded]:
+        """Token ids of every candidate text, example after example, candidates in order."""
         try:
-            texts = [text for pair in pairs for text in self.encoder.texts(pair.prompt, pair.responses)]
+            texts = [
+                text
+                for example in examples
+                for text in self.encoder.texts(example.conversation, example.candidates)
+            ]
             return self.encoder.encode(texts)
         except TokenizerLoadError:
             raise
@@ -91,23 +97,22 @@ class ClassifierAdapter(RewardAdapter):
                 f"{self.source.model}: the chat template or tokenizer failed on the data ({first_line(exc)})"
             ) from None
 
-    def score_pairs(
-        self, pairs: Sequence[PreferencePair], progress: ProgressCallback | None = None
-    ) -> list[PairScore]:
-        encoded = self.encode_pairs(pairs)
-        scores = self.score_encoded(encoded, _PairProgress(len(pairs), progress))
-        return [
-            PairScore(
-                subset=pair.subset,
-                id=pair.id,
-                score_chosen=scores[2 * i],
-                score_rejected=scores[2 * i + 1],
-                result=1.0 if pair_is_correct(scores[2 * i], scores[2 * i + 1]) else 0.0,
-            )
-            for i, pair in enumerate(pairs)
-        ]
+    def score_examples(
+        self, examples: Sequence[Example], progress: ProgressCallback | None = None
+    ) -> list[CandidateScores]:
+        encoded = self.encode_examples(examples)
+        sizes = [len(example.candidates) for example in examples]
+        scores = self.score_encoded(encoded, _ExampleProgress(sizes, progress))
+        grouped: list[CandidateScores] = []
+        start = 0
+        for size in sizes:
+            grouped.append(tuple(scores[start : start + size]))
+            start += size
+        return grouped
 
-    def score_encoded(self, encoded: Sequence[Encoded], progress: _PairProgress | None = None) -> list[float]:
+    def score_encoded(
+        self, encoded: Sequence[Encoded], progress: _ExampleProgress | None = None
+    ) -> list[float]:
         """Rewards for already-encoded texts, in length-sorted token-budgeted batches."""
         return score_batched(
             [len(item) for item in encoded],
@@ -150,6 +155,7 @@ class ClassifierAdapter(RewardAdapter):
             "chat_template": self.chat_template,
             "eos_appended": self.encoder.append_eos,
             "max_length": self.encoder.max_length,
+            "truncation_side": self.encoder.truncation_side,
             "batch_tokens": self.batch_tokens,
             "padding": "right",
             "pad_token_id": self.pad_id,
@@ -163,20 +169,21 @@ class ClassifierAdapter(RewardAdapter):
         free_cached_memory(device)
 
 
-class _PairProgress:
-    """Turns "these texts are scored" into progress(done_pairs, total_pairs): a pair needs both texts."""
+class _ExampleProgress:
+    """Turns "these texts are scored" into progress(done_examples, total): an example needs all its texts."""
 
-    def __init__(self, total_pairs: int, callback: ProgressCallback | None) -> None:
-        self.total = total_pairs
+    def __init__(self, sizes: Sequence[int], callback: ProgressCallback | None) -> None:
+        self.total = len(sizes)
         self.callback = callback
-        self.remaining = [2] * total_pairs
+        self.remaining = list(sizes)
+        self.owner = [index for index, size in enumerate(sizes) for _ in range(size)]
         self.done = 0
 
     def texts_done(self, text_indices: Sequence[int]) -> None:
         for index in text_indices:
-            pair = index // 2
-            self.remaining[pair] -= 1
-            if self.remaining[pair] == 0:
+            example = self.owner[index]
+            self.remaining[example] -= 1
+            if self.remaining[example] == 0:
                 self.done += 1
         if self.callback is not None:
             self.callback(self.done, self.total)

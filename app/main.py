@@ -13,7 +13,7 @@ from app.db.session import engine_for, session_factory
 from app.errors import install_error_handlers
 from app.pages.router import pages_router
 from app.schemas.leaderboard import LEADERBOARD_RULE
-from app.services.leaderboard import LeaderboardCache
+from app.services.leaderboard_cache import LeaderboardCache
 from app.templating import STATIC_DIR
 
 DESCRIPTION = """
@@ -28,7 +28,6 @@ named in `source_detail`). Sections and Score are always recomputed from the per
 Errors are JSON `{"detail": "..."}`: 404 for an unknown model, section or subset, 422 for bad parameters.
 GET answers carry an `ETag`; send it back in `If-None-Match` for a 304.
 """.replace("RULE", LEADERBOARD_RULE)
-
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi.templating import Jinja2Templates
 
@@ -41,9 +42,21 @@ def format_datetime(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def format_number(value: float) -> str:
+    """A weight or count without a needless fraction: 984, 0.5."""
+    return f"{value:g}"
+
+
+def model_path(name: str) -> str:
+    """The URL path of a model page: org/name stays two segments; API names are one, escaped."""
+    return quote(name, safe="/")
+
+
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 templates.env.autoescape = True
 templates.env.filters["score"] = format_score
 templates.env.filters["params"] = format_parameters
 templates.env.filters["dt"] = format_datetime
+templates.env.filters["model_path"] = model_path
+templates.env.filters["number"] = format_number
 templates.env.globals["nav_items"] = NAV_ITEMS

@@ -45,12 +45,14 @@ class ResultSource(enum.StrEnum):
 
 
 class RewardModel(Base):
+    """A model by its name: a Hub id (org/name), or the name of an API model that has no Hub repository."""
+
     __tablename__ = "reward_model"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     hub_id: Mapped[str] = mapped_column(String(200), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
-    model_type: Mapped[str] = mapped_column(String(50))
+    hub_repo: Mapped[bool] = mapped_column(Boolean, default=True)
     parameter_count: Mapped[int | None] = mapped_column(BigInteger)
     license: Mapped[str | None] = mapped_column(String(100))
     base_model: Mapped[str | None] = mapped_column(String(200))
@@ -61,6 +63,12 @@ class RewardModel(Base):
 
 
 class Submission(Base):
+    """A request to evaluate one model commit on one benchmark as one kind, with every setting fixed.
+
+    ``run_config`` holds every setting that changes the result (see ``app.services.run_spec``);
+    ``config_key`` is its hash, so two submissions of one commit with the same settings are duplicates.
+    """
+
     __tablename__ = "submission"
     __table_args__ = (
         Index("ix_submission_status_created_at", "status", "created_at"),
@@ -72,11 +80,8 @@ class Submission(Base):
     requested_revision: Mapped[str] = mapped_column(String(200), default="main")
     resolved_commit: Mapped[str | None] = mapped_column(String(64))
     model_type: Mapped[str] = mapped_column(String(50))
-    reference_model: Mapped[str | None] = mapped_column(String(200))
-    chat_template: Mapped[str] = mapped_column(String(50), default="auto")
-    max_length: Mapped[int] = mapped_column(Integer, default=2048)
-    dtype: Mapped[str] = mapped_column(String(20), default="auto")
-    benchmark: Mapped[str] = mapped_column(String(50), default="rewardbench-v1")
+    benchmark: Mapped[str] = mapped_column(String(50))
+    run_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     config_key: Mapped[str] = mapped_column(String(64), default="")
     has_chat_template: Mapped[bool | None] = mapped_column(Boolean)
     status: Mapped[SubmissionStatus] = mapped_column(
@@ -101,9 +106,17 @@ class Submission(Base):
 
 
 class EvaluationResult(Base):
+    """One model's result on one benchmark. Section values live in ``section_score`` rows.
+
+    ``complete`` is False for a run over part of the data: such a result is never ranked. ``is_current``
+    marks the one result the leaderboard shows per (model, benchmark, model type). ``published_score`` is
+    the Score a published board printed, and ``published_formula`` which of the benchmark's Score formulas
+    it follows (None: none of them).
+    """
+
     __tablename__ = "evaluation_result"
     __table_args__ = (
-        Index("ix_evaluation_result_current_score", "is_current", "score"),
+        Index("ix_evaluation_result_board", "benchmark", "is_current", "score"),
         Index("ix_evaluation_result_reward_model_id", "reward_model_id"),
     )
 
@@ -112,7 +125,7 @@ class EvaluationResult(Base):
     submission_id: Mapped[int | None] = mapped_column(
         ForeignKey("submission.id", ondelete="SET NULL"), unique=True
     )
-    benchmark: Mapped[str] = mapped_column(String(50), default="rewardbench-v1")
+    benchmark: Mapped[str] = mapped_column(String(50))
     benchmark_version: Mapped[str] = mapped_column(String(100), default="")
     scoring_version: Mapped[str] = mapped_column(String(50))
     revision: Mapped[str | None] = mapped_column(String(200))
@@ -121,30 +134,36 @@ class EvaluationResult(Base):
     chat_template: Mapped[str] = mapped_column(String(100), default="")
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     score: Mapped[float | None] = mapped_column(Float)
-    chat: Mapped[float | None] = mapped_column(Float)
-    chat_hard: Mapped[float | None] = mapped_column(Float)
-    safety: Mapped[float | None] = mapped_column(Float)
-    reasoning: Mapped[float | None] = mapped_column(Float)
-    prior_sets: Mapped[float | None] = mapped_column(Float)
+    complete: Mapped[bool] = mapped_column(Boolean, default=True)
+    published_score: Mapped[float | None] = mapped_column(Float)
+    published_formula: Mapped[str | None] = mapped_column(String(50))
     reproducibility: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     source: Mapped[ResultSource] = mapped_column(
         Enum(ResultSource, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
     )
     source_detail: Mapped[str | None] = mapped_column(Text)
+    source_digest: Mapped[str | None] = mapped_column(String(64))  # sha256 of an imported file
     is_current: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     reward_model: Mapped[RewardModel] = relationship(back_populates="results", lazy="raise")
-    subsets: Mapped[list[SubsetResult]] = relationship(
-        back_populates="result", lazy="raise", cascade="all, delete-orphan"
-    )
 
 
-class SubsetResult(Base):
-    __tablename__ = "subset_result"
+class SectionScore(Base):
+    __tablename__ = "section_score"
+    __table_args__ = (UniqueConstraint("result_id", "section"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("evaluation_result.id", ondelete="CASCADE"))
+    section: Mapped[str] = mapped_column(String(50))
+    value: Mapped[float] = mapped_column(Float)
+
+
+class SubsetScore(Base):
+    __tablename__ = "subset_score"
     __table_args__ = (
         UniqueConstraint("result_id", "subset"),
-        Index("ix_subset_result_subset_accuracy", "subset", "accuracy"),
+        Index("ix_subset_score_subset_value", "subset", "value"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -152,27 +171,27 @@ class SubsetResult(Base):
     subset: Mapped[str] = mapped_column(String(50))
     n: Mapped[int | None] = mapped_column(Integer)
     correct: Mapped[float | None] = mapped_column(Float)
-    accuracy: Mapped[float] = mapped_column(Float)
-
-    result: Mapped[EvaluationResult] = relationship(back_populates="subsets", lazy="raise")
+    value: Mapped[float] = mapped_column(Float)
 
 
-class PairResult(Base):
-    __tablename__ = "pair_result"
+class ExampleResult(Base):
+    """One scored example of a result: a score per candidate and the benchmark's outcome."""
+
+    __tablename__ = "example_result"
     __table_args__ = (UniqueConstraint("result_id", "subset", "example_id"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     result_id: Mapped[int] = mapped_column(ForeignKey("evaluation_result.id", ondelete="CASCADE"))
     subset: Mapped[str] = mapped_column(String(50))
-    example_id: Mapped[int] = mapped_column(Integer)
-    score_chosen: Mapped[float | None] = mapped_column(Float)
-    score_rejected: Mapped[float | None] = mapped_column(Float)
-    result: Mapped[float] = mapped_column(Float)
-    correct: Mapped[bool] = mapped_column(Boolean)
+    example_id: Mapped[str] = mapped_column(String(100))
+    scores: Mapped[list[float | None]] = mapped_column(JSON)
+    num_correct: Mapped[int] = mapped_column(Integer, default=1)
+    outcome: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class BenchmarkExample(Base):
-    """The text of a benchmark row, so the pair browser can show prompt and responses."""
+    """The text of a benchmark example, so the example browser can show the prompt and its candidates."""
 
     __tablename__ = "benchmark_example"
     __table_args__ = (UniqueConstraint("benchmark", "subset", "example_id"),)
@@ -180,9 +199,9 @@ class BenchmarkExample(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     benchmark: Mapped[str] = mapped_column(String(50))
     subset: Mapped[str] = mapped_column(String(50))
-    example_id: Mapped[int] = mapped_column(Integer)
-    prompt: Mapped[str] = mapped_column(Text)
-    chosen: Mapped[str] = mapped_column(Text)
-    rejected: Mapped[str] = mapped_column(Text)
-    chosen_model: Mapped[str] = mapped_column(String(200), default="")
-    rejected_model: Mapped[str] = mapped_column(String(200), default="")
+    example_id: Mapped[str] = mapped_column(String(100))
+    prompt: Mapped[str] = mapped_column(Text)  # the last user turn
+    conversation: Mapped[list[list[str]]] = mapped_column(JSON)  # [[role, content], ...] before the response
+    candidates: Mapped[list[str]] = mapped_column(JSON)
+    num_correct: Mapped[int] = mapped_column(Integer, default=1)
+    candidate_models: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -1,4 +1,4 @@
-"""/about: the method in plain words."""
+"""/about: the method in plain words, per benchmark."""
 
 from __future__ import annotations
 
@@ -7,23 +7,15 @@ from fastapi.responses import HTMLResponse
 
 from app.pages.rendering import html_response, render_html
 from app.schemas.leaderboard import LEADERBOARD_RULE
-from app.services.benchmark_info import list_sections
-from worker.engine.scoring import CURRENT_SCORING_VERSION, SCORING_VERSIONS
+from app.services.benchmark_info import list_benchmarks
 
 router = APIRouter()
 
 
 @router.get("/about", response_class=HTMLResponse)
 def about() -> HTMLResponse:
-    """How the leaderboard is computed."""
+    """How the leaderboards are computed."""
     body = render_html(
-        "about.html",
-        {
-            "active_nav": "About",
-            "sections": list_sections(),
-            "rule": LEADERBOARD_RULE,
-            "scoring_versions": list(SCORING_VERSIONS.values()),
-            "current_version": CURRENT_SCORING_VERSION,
-        },
+        "about.html", {"active_nav": "About", "benchmarks": list_benchmarks(), "rule": LEADERBOARD_RULE}
     )
     return html_response(body)

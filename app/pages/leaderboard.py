@@ -1,4 +1,4 @@
-"""The leaderboard page: / with filters, search, sort and pages in the URL."""
+"""The leaderboard page: / with a tab per benchmark; filters, search, sort and pages in the URL."""
 
 from __future__ import annotations
 
@@ -12,30 +12,32 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import LeaderboardCacheDep, SessionFactoryDep, query_model
 from app.pages.rendering import html_response, leaderboard_url, render_html, sort_url
-from app.schemas.leaderboard import LEADERBOARD_RULE, LeaderboardQuery
-from app.services.leaderboard import cached_body, leaderboard_page, model_types
+from app.schemas.leaderboard import LEADERBOARD_RULE, LeaderboardPage, LeaderboardQuery
+from app.services.leaderboard import leaderboard_page, model_types
+from app.services.leaderboard_cache import cached_body
+from worker.engine.benchmarks import BENCHMARKS, get_benchmark
 
 router = APIRouter()
 
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("rank", "Rank"),
-    ("model", "Model"),
-    ("type", "Type"),
-    ("score", "Score"),
-    ("chat", "Chat"),
-    ("chat_hard", "Chat Hard"),
-    ("safety", "Safety"),
-    ("reasoning", "Reasoning"),
-    ("prior_sets", "Prior Sets"),
-    ("parameters", "Parameters"),
-    ("source", "Source"),
-)
+
+def _columns(page: LeaderboardPage) -> list[tuple[str, str]]:
+    """(sort key, header) of the columns to show: the benchmark's sections that any row has, in order."""
+    definition = get_benchmark(page.benchmark)
+    shown = [
+        (section.slug, section.name)
+        for section in definition.sections
+        if section.name in page.score_sections
+        or any(row.sections.get(section.name) is not None for row in page.rows)
+    ]
+    columns = [("rank", "Rank"), ("model", "Model"), ("type", "Type"), ("score", "Score"), *shown]
+    if any(row.published_score is not None for row in page.rows):
+        columns.append(("published", "Published"))
+    return [*columns, ("parameters", "Parameters"), ("source", "Source")]
 
 
 def render_leaderboard(session: Session, query: LeaderboardQuery) -> bytes:
     page = leaderboard_page(session, query)
-    show_prior = any(row.prior_sets is not None for row in page.rows)
-    columns = [column for column in COLUMNS if show_prior or column[0] != "prior_sets"]
+    columns = _columns(page)
     pages = max(1, -(-page.total // query.per_page))
     csv_query = leaderboard_url(query, format="csv", page=1, per_page=1000).partition("?")[2]
     return render_html(
@@ -44,13 +46,23 @@ def render_leaderboard(session: Session, query: LeaderboardQuery) -> bytes:
             "active_nav": "Leaderboard",
             "page": page,
             "query": query,
+            "benchmark": get_benchmark(query.benchmark),
+            "tabs": [
+                (
+                    definition.label,
+                    leaderboard_url(query, benchmark=definition.id, sort="score", page=1, order=None),
+                    definition.id == query.benchmark,
+                )
+                for definition in BENCHMARKS.values()
+            ],
             "columns": columns,
-            "sort_links": {key: sort_url(query, key) for key, _ in columns},
-            "model_types": model_types(session),
+            "sort_links": {key: sort_url(query, key) for key, _ in columns if key != "published"},
+            "model_types": model_types(session, query.benchmark),
             "rule": LEADERBOARD_RULE,
             "pages": pages,
             "prev_url": leaderboard_url(query, page=query.page - 1) if query.page > 1 else None,
             "next_url": leaderboard_url(query, page=query.page + 1) if query.page < pages else None,
+            "partial_url": leaderboard_url(query, partial=not query.partial, page=1),
             "csv_url": "/api/v1/leaderboard?" + csv_query,
         },
     )

@@ -1,4 +1,4 @@
-"""The model page: every result, the section and subset table, reproducibility, and the pair browser."""
+"""The model page: every result per benchmark, sections and subsets, reproducibility, example browser."""
 
 from __future__ import annotations
 
@@ -11,10 +11,14 @@ from fastapi.responses import HTMLResponse
 from app.api.deps import SessionDep
 from app.pages.rendering import html_response, page_url, render_html
 from app.services.model_detail import model_view
-from worker.engine.benchmark import SUBSET_NAMES
+from worker.engine.benchmarks import BENCHMARKS
 
 router = APIRouter()
 PER_PAGE = 20
+
+ResultParam = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="show this result")]
+SubsetParam = Annotated[str | None, Query(max_length=50)]
+PageParam = Annotated[int, Query(ge=1, le=100_000)]
 
 
 @router.get("/models/{org}/{name}", response_class=HTMLResponse)
@@ -22,32 +26,51 @@ def model_page(
     org: str,
     name: str,
     session: SessionDep,
-    result: Annotated[int | None, Query(description="show this result instead of the current one")] = None,
-    subset: Annotated[str | None, Query(max_length=50)] = None,
+    result: ResultParam = None,
+    subset: SubsetParam = None,
     wrong_only: bool = False,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page: PageParam = 1,
 ) -> HTMLResponse:
     """One model."""
-    hub_id = f"{org}/{name}"
-    subset = subset or None
+    return _render(session, f"{org}/{name}", result, subset or None, wrong_only, page)
+
+
+@router.get("/models/{name}", response_class=HTMLResponse)
+def named_model_page(
+    name: str,
+    session: SessionDep,
+    result: ResultParam = None,
+    subset: SubsetParam = None,
+    wrong_only: bool = False,
+    page: PageParam = 1,
+) -> HTMLResponse:
+    """A model known by a name without a namespace (an API model of a published board)."""
+    return _render(session, name, result, subset or None, wrong_only, page)
+
+
+def _render(
+    session: SessionDep, hub_id: str, result: int | None, subset: str | None, wrong_only: bool, page: int
+) -> HTMLResponse:
     detail, shown, examples = model_view(
         session, hub_id, result_id=result, subset=subset, wrong_only=wrong_only, page=page, per_page=PER_PAGE
     )
-    base = "/models/" + quote(hub_id)
+    base = "/models/" + quote(hub_id, safe="/")
     filters = {"result": result, "subset": subset, "wrong_only": "true" if wrong_only else None}
     pages = max(1, -(-examples.total // PER_PAGE)) if examples else 1
+    definition = BENCHMARKS.get(shown.benchmark) if shown else None
     body = render_html(
         "model.html",
         {
             "model": detail,
             "shown": shown,
+            "definition": definition,
             "examples": examples,
-            "subset_names": SUBSET_NAMES,
+            "subset_names": definition.subset_names if definition else (),
             "filters": filters,
             "base": base,
             "pages": pages,
-            "prev_url": page_url(base, {**filters, "page": page - 1}) + "#pairs" if page > 1 else None,
-            "next_url": page_url(base, {**filters, "page": page + 1}) + "#pairs" if page < pages else None,
+            "prev_url": page_url(base, {**filters, "page": page - 1}) + "#examples" if page > 1 else None,
+            "next_url": page_url(base, {**filters, "page": page + 1}) + "#examples" if page < pages else None,
             "result_url": lambda result_id: page_url(base, {"result": result_id}),
         },
     )

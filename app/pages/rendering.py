@@ -26,7 +26,9 @@ def leaderboard_url(query: LeaderboardQuery, **changes: Any) -> str:
     values = query.model_dump(mode="json") | changes
     defaults = LeaderboardQuery().model_dump(mode="json")
     params = {
-        key: value for key, value in values.items() if value not in (None, "") and value != defaults.get(key)
+        key: str(value).lower() if isinstance(value, bool) else value
+        for key, value in values.items()
+        if value not in (None, "") and value != defaults.get(key)
     }
     return "/" + ("?" + urlencode(params) if params else "")
 

@@ -5,47 +5,51 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.db.models import ResultSource
+from worker.engine.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK, get_benchmark
 
-SortKey = Literal[
-    "rank",
-    "model",
-    "type",
-    "score",
-    "chat",
-    "chat_hard",
-    "safety",
-    "reasoning",
-    "prior_sets",
-    "parameters",
-    "source",
-    "date",
-]
-SORT_KEYS: tuple[str, ...] = SortKey.__args__  # type: ignore[attr-defined]
 TEXT_SORT_KEYS = frozenset({"rank", "model", "type", "source"})
+PLAIN_SORT_KEYS = ("rank", "model", "type", "score", "parameters", "source", "date")
 
 LEADERBOARD_RULE = (
-    "One row per model: its most recent result evaluated here; "
-    "if it has none, its most recent imported result."
+    "One row per model and model type: its most recent result evaluated here over the whole benchmark; "
+    "if it has none, its most recent imported one. Runs over part of the data are listed apart, unranked."
 )
 
 
+def sort_keys(benchmark: str) -> tuple[str, ...]:
+    """What a board of ``benchmark`` can be sorted by: the plain keys and the section slugs."""
+    return (*PLAIN_SORT_KEYS, *(section.slug for section in get_benchmark(benchmark).sections))
+
+
 class LeaderboardQuery(BaseModel):
-    """Filters, sort and page of a leaderboard view; the same names in the page URL and the API."""
+    """Benchmark, filters, sort and page of a leaderboard view; the same names in the page URL and the API."""
 
     model_config = ConfigDict(extra="ignore")
 
-    sort: SortKey = Field(default="score", description="column to sort by")
+    benchmark: str = Field(
+        default=DEFAULT_BENCHMARK,
+        max_length=50,
+        description=f"benchmark id: {', '.join(BENCHMARKS)}",
+    )
+    sort: str = Field(
+        default="score",
+        max_length=50,
+        description="column to sort by: rank, model, type, score, parameters, source, date or a section slug",
+    )
     order: Literal["asc", "desc"] | None = Field(
         default=None, description="asc or desc; default desc for scores, asc for names and rank"
     )
-    model_type: str | None = Field(default=None, max_length=50, description="only this model type")
+    model_type: str | None = Field(default=None, max_length=50, description="only this model type (key)")
     q: str | None = Field(
         default=None, max_length=200, description="case-insensitive text search in the model id"
     )
     source: ResultSource | None = Field(default=None, description="only evaluated or only imported results")
+    partial: bool = Field(
+        default=False, description="list the runs over part of the data (never ranked) instead of the board"
+    )
     page: int = Field(default=1, ge=1, le=100_000)
     per_page: int = Field(default=100, ge=1, le=1000)
 
@@ -57,6 +61,24 @@ class LeaderboardQuery(BaseModel):
             return {key: value for key, value in data.items() if value != ""}
         return data
 
+    @field_validator("benchmark")
+    @classmethod
+    def _known_benchmark(cls, value: str) -> str:
+        if value not in BENCHMARKS:
+            raise ValueError(f"unknown benchmark; known: {', '.join(BENCHMARKS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _known_sort(self) -> LeaderboardQuery:
+        # Section slugs use dashes; the underscore spelling of older links (chat_hard) still works.
+        keys = sort_keys(self.benchmark)
+        dashed = self.sort.replace("_", "-")
+        if dashed in keys:
+            self.sort = dashed
+        if self.sort not in keys:
+            raise ValueError(f"sort must be one of {', '.join(keys)}")
+        return self
+
     @property
     def direction(self) -> Literal["asc", "desc"]:
         if self.order is not None:
@@ -64,7 +86,17 @@ class LeaderboardQuery(BaseModel):
         return "asc" if self.sort in TEXT_SORT_KEYS else "desc"
 
     def cache_key(self) -> tuple[object, ...]:
-        return (self.sort, self.direction, self.model_type, self.q, self.source, self.page, self.per_page)
+        return (
+            self.benchmark,
+            self.sort,
+            self.direction,
+            self.model_type,
+            self.q,
+            self.source,
+            self.partial,
+            self.page,
+            self.per_page,
+        )
 
 
 class LeaderboardApiQuery(LeaderboardQuery):
@@ -72,16 +104,19 @@ class LeaderboardApiQuery(LeaderboardQuery):
 
 
 class LeaderboardRow(BaseModel):
-    rank: int | None = Field(description="rank by Score among all current results (ties share a rank)")
-    model: str = Field(description="Hub id, org/name")
+    rank: int | None = Field(description="rank by Score among the benchmark's ranked results (ties share)")
+    model: str = Field(description="Hub id (org/name), or an API model's name")
     display_name: str
-    model_type: str
-    score: float | None = Field(description="mean of the four sections, in [0, 1]")
-    chat: float | None
-    chat_hard: float | None
-    safety: float | None
-    reasoning: float | None
-    prior_sets: float | None = Field(description="upstream Prior Sets when the result has them; not in Score")
+    hub_repo: bool = Field(description="the model has a repository on the Hugging Face Hub")
+    model_type: str = Field(description="kind key, e.g. classifier, dpo")
+    model_type_label: str
+    score: float | None = Field(description="today's Score of the benchmark, in [0, 1]")
+    sections: dict[str, float | None] = Field(description="section name -> value in [0, 1]")
+    complete: bool = Field(description="the result covers the whole benchmark (only those are ranked)")
+    published_score: float | None = Field(description="the Score a published board printed, if imported so")
+    published_formula: str | None = Field(
+        description="the Score formula the published Score follows; null: none (flagged)"
+    )
     parameters: int | None
     source: ResultSource
     source_detail: str | None = Field(description="for imported results, the file they came from")
@@ -92,7 +127,12 @@ class LeaderboardRow(BaseModel):
 
 
 class LeaderboardPage(BaseModel):
+    benchmark: str
     rule: str = LEADERBOARD_RULE
+    sections: list[str] = Field(description="the section columns of this benchmark, in order")
+    score_sections: list[str] = Field(description="the sections today's Score is the mean of")
+    partial: bool
+    partial_runs: int = Field(description="current results over part of the data, listed with partial=true")
     total: int = Field(description="rows matching the filters, over all pages")
     page: int
     per_page: int

@@ -1,4 +1,4 @@
-"""A model's results, subsets and scored pairs."""
+"""A model's results, sections, subsets and scored examples."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from app.db.models import ResultSource
 class SubsetScoreRead(BaseModel):
     subset: str
     section: str
-    accuracy: float
+    value: float
     n: int | None
     correct: float | None
 
@@ -26,50 +26,61 @@ class ResultRead(BaseModel):
     submission_id: int | None
     revision: str | None
     commit: str | None
-    model_type: str
+    model_type: str = Field(description="kind key")
+    model_type_label: str
     chat_template: str
     config: dict[str, Any]
     benchmark: str
+    benchmark_label: str
+    benchmark_version: str = Field(description="the dataset revision, else its fingerprint")
     scoring_version: str
     score: float | None
-    chat: float | None
-    chat_hard: float | None
-    safety: float | None
-    reasoning: float | None
-    prior_sets: float | None
+    sections: dict[str, float] = Field(description="section name -> value")
+    complete: bool = Field(description="covers the whole benchmark; partial results are never ranked")
+    published_score: float | None
+    published_formula: str | None
     reproducibility: dict[str, Any]
     created_at: datetime
-    has_pairs: bool = Field(description="per-pair scores are stored for this result")
+    has_examples: bool = Field(description="per-example scores are stored for this result")
     subsets: list[SubsetScoreRead]
 
 
 class ModelRead(BaseModel):
-    model: str = Field(description="Hub id, org/name")
+    model: str = Field(description="Hub id (org/name), or an API model's name")
     display_name: str
-    model_type: str
+    hub_repo: bool
     parameters: int | None
     license: str | None
     base_model: str | None
-    current_result_id: int | None
+    current_result_ids: list[int] = Field(description="the results the leaderboards show")
     results: list[ResultRead] = Field(description="every result, newest first")
 
 
-class PairRead(BaseModel):
+class ExampleRead(BaseModel):
     subset: str
-    example_id: int
-    score_chosen: float | None
-    score_rejected: float | None
-    result: float = Field(description="1 right, 0 wrong (a tie is wrong), 0.5 a judge's non-answer")
+    example_id: str
+    scores: list[float | None] = Field(description="one score per candidate, candidates in order")
+    num_correct: int = Field(description="the first num_correct candidates are the correct ones")
+    outcome: float | None = Field(
+        description="credit in [0, 1]: 1 right, 0 wrong (a tie is wrong for classifiers), a fraction for "
+        "shared ties; null where the subset is scored as a whole"
+    )
     correct: bool
+    top_tie: bool = Field(description="the first correct candidate shares the top score with another")
+    detail: dict[str, Any] | None
     prompt: str | None = Field(description="benchmark text, when stored")
-    chosen: str | None
-    rejected: str | None
+    conversation: list[list[str]] | None
+    candidates: list[str] | None
 
 
 class ExamplesPage(BaseModel):
     model: str
     result_id: int
+    benchmark: str
+    candidate_labels: list[str] = Field(
+        description="names of the candidates, where every example has the same"
+    )
     total: int
     page: int
     per_page: int
-    items: list[PairRead]
+    items: list[ExampleRead]

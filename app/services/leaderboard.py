@@ -1,31 +1,25 @@
-"""The leaderboard: one row per model from stored aggregates, and a small in-process cache of its bodies."""
+"""The leaderboard: one row per model and type from stored aggregates, as JSON, CSV or a page model."""
 
 from __future__ import annotations
 
 import csv
 import io
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import replace
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import RowMapping
+from sqlalchemy.orm import Session
 
-from app.api.http_cache import make_etag
 from app.db.repositories import leaderboard as repo
 from app.schemas.leaderboard import LeaderboardPage, LeaderboardQuery, LeaderboardRow
+from worker.engine.benchmarks import get_benchmark
+from worker.engine.kinds import KINDS
 
-CSV_COLUMNS: tuple[str, ...] = (
-    "rank",
-    "model",
-    "model_type",
-    "score",
-    "chat",
-    "chat_hard",
-    "safety",
-    "reasoning",
-    "prior_sets",
+# CSV columns around the benchmark's sections (whose headers are their slugs, dashes as underscores).
+CSV_LEAD: tuple[str, ...] = ("rank", "model", "model_type", "score")
+CSV_TAIL: tuple[str, ...] = (
+    "published_score",
+    "published_formula",
+    "complete",
     "parameters",
     "source",
     "source_detail",
@@ -37,138 +31,92 @@ CSV_COLUMNS: tuple[str, ...] = (
 
 
 def leaderboard_page(session: Session, query: LeaderboardQuery) -> LeaderboardPage:
-    """One page of the leaderboard for a query (filters, sort, page)."""
-    rows, total = repo.leaderboard_rows(
-        session,
-        sort=query.sort,
-        descending=query.direction == "desc",
+    """One page of a benchmark's leaderboard for a query (filters, sort, page)."""
+    definition = get_benchmark(query.benchmark)
+    sections = [section.name for section in definition.sections]
+    slugs = [section.slug for section in definition.sections]
+    board = repo.BoardFilter(
+        benchmark=definition.id,
         model_type=query.model_type,
         search=query.q,
         source=query.source,
+        partial=query.partial,
+    )
+    sort = f"section_{slugs.index(query.sort)}" if query.sort in slugs else query.sort
+    rows, total = repo.leaderboard_rows(
+        session,
+        board,
+        sections=sections,
+        sort=sort,
+        descending=query.direction == "desc",
         offset=(query.page - 1) * query.per_page,
         limit=query.per_page,
     )
-    items = [
-        LeaderboardRow.model_validate({**row, "rank": row["rank"] if row["score"] is not None else None})
-        for row in rows
-    ]
+    partial_runs = repo.count_current(
+        session, replace(board, model_type=None, search=None, source=None, partial=True)
+    )
     return LeaderboardPage(
+        benchmark=definition.id,
+        sections=sections,
+        score_sections=[section.name for section in definition.score_sections()],
+        partial=query.partial,
+        partial_runs=partial_runs,
         total=total,
         page=query.page,
         per_page=query.per_page,
         sort=query.sort,
         order=query.direction,
-        rows=items,
+        rows=[_row(row, sections) for row in rows],
     )
 
 
-def model_types(session: Session) -> list[str]:
-    return repo.current_model_types(session)
+def _row(row: RowMapping, sections: list[str]) -> LeaderboardRow:
+    values = {name: row[f"section_{index}"] for index, name in enumerate(sections)}
+    kind = KINDS.get(row["model_type"])
+    fields = {name: row[name] for name in LeaderboardRow.model_fields if name in row}
+    return LeaderboardRow.model_validate(
+        {
+            **fields,
+            "rank": row["rank"] if row["score"] is not None else None,
+            "sections": values,
+            "model_type_label": kind.label if kind else row["model_type"],
+        }
+    )
+
+
+def model_types(session: Session, benchmark: str) -> list[tuple[str, str]]:
+    """(key, label) of the model types on a benchmark's board."""
+    return [
+        (key, KINDS[key].label if key in KINDS else key)
+        for key in repo.current_model_types(session, benchmark)
+    ]
+
+
+def csv_header(page: LeaderboardPage) -> list[str]:
+    slugs = [_csv_name(name) for name in page.sections]
+    return [*CSV_LEAD, *slugs, *CSV_TAIL]
 
 
 def leaderboard_csv(page: LeaderboardPage) -> str:
     """The page's rows as CSV, full precision, one header line."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(csv_header(page))
     for row in page.rows:
-        writer.writerow(row.model_dump(mode="json"))
+        document = row.model_dump(mode="json")
+        sections = [document["sections"].get(name) for name in page.sections]
+        lead = [document[name] for name in CSV_LEAD]
+        tail = [document[name] for name in CSV_TAIL]
+        writer.writerow([_cell(value) for value in (*lead, *sections, *tail)])
     return buffer.getvalue()
 
 
-@dataclass(frozen=True, slots=True)
-class CachedBody:
-    body: bytes
-    etag: str
-    version: tuple[int, ...]
-    built_at: float
+def _csv_name(section: str) -> str:
+    return section.lower().replace(" ", "_").replace("-", "_")
 
 
-class LeaderboardCache:
-    """Serialized leaderboard bodies keyed by (kind, query) and valid for one data version.
-
-    The data version (result and model counts and max ids) is probed at most every
-    ``version_probe_seconds``, so a process may serve a body up to that old. Entries also expire after
-    ``ttl_seconds`` so edits that leave the version alone (a renamed model) show up. When an entry needs a
-    new probe or a rebuild, one request does that work while the others keep getting the last body
-    (no thundering herd every second).
-    """
-
-    def __init__(
-        self, *, ttl_seconds: float = 30.0, version_probe_seconds: float = 1.0, max_entries: int = 256
-    ) -> None:
-        self.ttl_seconds = ttl_seconds
-        self.version_probe_seconds = version_probe_seconds
-        self.max_entries = max_entries
-        self._entries: OrderedDict[Hashable, CachedBody] = OrderedDict()
-        self._refreshing: set[Hashable] = set()
-        self._version: tuple[int, ...] | None = None
-        self._version_at = 0.0
-        self._lock = threading.Lock()
-
-    def lookup(self, key: Hashable) -> CachedBody | None:
-        """The body to serve now without touching the database, or None: then call ``get_or_build``."""
-        now = time.monotonic()
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            fresh = (
-                now - self._version_at < self.version_probe_seconds
-                and entry.version == self._version
-                and now - entry.built_at < self.ttl_seconds
-            )
-            if fresh or key in self._refreshing:
-                return entry
-            self._refreshing.add(key)
-            return None
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._version = None
-
-    def _current_version(self, session: Session, now: float) -> tuple[int, ...]:
-        with self._lock:
-            if self._version is not None and now - self._version_at < self.version_probe_seconds:
-                return self._version
-        version = repo.data_version(session)
-        with self._lock:
-            self._version, self._version_at = version, now
-        return version
-
-    def get_or_build(self, session: Session, key: Hashable, build: Callable[[], bytes]) -> CachedBody:
-        """Probe the data version if due, and rebuild the body if it is stale (blocking)."""
-        try:
-            now = time.monotonic()
-            version = self._current_version(session, now)
-            with self._lock:
-                entry = self._entries.get(key)
-                if entry is not None and entry.version == version and now - entry.built_at < self.ttl_seconds:
-                    self._entries.move_to_end(key)
-                    return entry
-            body = build()
-            entry = CachedBody(body=body, etag=make_etag(body), version=version, built_at=now)
-            with self._lock:
-                self._entries[key] = entry
-                self._entries.move_to_end(key)
-                while len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)
-            return entry
-        finally:
-            with self._lock:
-                self._refreshing.discard(key)
-
-
-def cached_body(
-    sessions: sessionmaker[Session], cache: LeaderboardCache, key: Hashable, build: Callable[[Session], bytes]
-) -> CachedBody:
-    """The cached body for ``key``, probing the data version and building it in a read-only session if needed.
-
-    Blocking: call it from a worker thread. Nothing is written, so the session is only closed.
-    """
-    with sessions() as session:
-        return cache.get_or_build(session, key, lambda: build(session))
+def _cell(value: object) -> object:
+    return "" if value is None else value
 
 
 def leaderboard_json(session: Session, query: LeaderboardQuery) -> bytes:

@@ -1,17 +1,20 @@
-"""One model's page: every result with its subsets, and a paginated browser over its scored pairs."""
+"""One model's page: every result with its sections and subsets, and a browser over its scored examples."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+
+from sqlalchemy import RowMapping
 from sqlalchemy.orm import Session
 
 from app.db.models import EvaluationResult, RewardModel
 from app.db.repositories import models as repo
 from app.errors import NotFoundError
-from app.schemas.models import ExamplesPage, ModelRead, PairRead, ResultRead, SubsetScoreRead
-from worker.engine.benchmark import SUBSET_NAMES, SUBSETS
+from app.schemas.models import ExampleRead, ExamplesPage, ModelRead, ResultRead, SubsetScoreRead
+from worker.engine.benchmarks import BENCHMARKS
+from worker.engine.kinds import KINDS
 
-_COMPUTED = frozenset({"subsets", "has_pairs"})
-_SUBSET_ORDER = {name: index for index, name in enumerate(SUBSET_NAMES)}
+_COMPUTED = frozenset({"subsets", "sections", "has_examples", "model_type_label", "benchmark_label"})
 
 
 def _get_model(session: Session, hub_id: str) -> RewardModel:
@@ -22,35 +25,64 @@ def _get_model(session: Session, hub_id: str) -> RewardModel:
 
 
 def model_detail(session: Session, hub_id: str) -> ModelRead:
-    """Every result of a model, newest first, each with its subset table."""
+    """Every result of a model, newest first, each with its sections and subset table."""
     model = _get_model(session, hub_id)
     results = repo.results_of_model(session, model.id)
     ids = [result.id for result in results]
-    subsets: dict[int, list[SubsetScoreRead]] = {result_id: [] for result_id in ids}
-    for row in sorted(repo.subsets_of_results(session, ids), key=lambda r: _SUBSET_ORDER.get(r.subset, 99)):
-        section = SUBSETS[row.subset].section if row.subset in SUBSETS else ""
+    by_id = {result.id: result for result in results}
+    sections: dict[int, dict[str, float]] = defaultdict(dict)
+    for row in repo.sections_of_results(session, ids):
+        sections[row.result_id][row.section] = row.value
+    subsets: dict[int, list[SubsetScoreRead]] = defaultdict(list)
+    for subset_row in repo.subsets_of_results(session, ids):
+        definition = BENCHMARKS.get(by_id[subset_row.result_id].benchmark)
+        subset = definition.subset(subset_row.subset) if definition else None
         read = SubsetScoreRead(
-            subset=row.subset, section=section, accuracy=row.accuracy, n=row.n, correct=row.correct
+            subset=subset_row.subset,
+            section=subset.section if subset else "",
+            value=subset_row.value,
+            n=subset_row.n,
+            correct=subset_row.correct,
         )
-        subsets[row.result_id].append(read)
-    with_pairs = repo.results_with_pairs(session, ids)
-    reads = [_result_read(result, subsets[result.id], result.id in with_pairs) for result in results]
-    current = next((result.id for result in results if result.is_current), None)
+        subsets[subset_row.result_id].append(read)
+    with_examples = repo.results_with_examples(session, ids)
+    reads = [
+        _result_read(result, sections[result.id], subsets[result.id], result.id in with_examples)
+        for result in results
+    ]
     return ModelRead(
         model=model.hub_id,
         display_name=model.display_name,
-        model_type=model.model_type,
+        hub_repo=model.hub_repo,
         parameters=model.parameter_count,
         license=model.license,
         base_model=model.base_model,
-        current_result_id=current,
+        current_result_ids=[result.id for result in results if result.is_current],
         results=reads,
     )
 
 
-def _result_read(result: EvaluationResult, subsets: list[SubsetScoreRead], has_pairs: bool) -> ResultRead:
+def _result_read(
+    result: EvaluationResult,
+    sections: dict[str, float],
+    subsets: list[SubsetScoreRead],
+    has_examples: bool,
+) -> ResultRead:
+    definition = BENCHMARKS.get(result.benchmark)
+    order = {name: index for index, name in enumerate(definition.subset_names)} if definition else {}
+    section_order = [section.name for section in definition.sections] if definition else sorted(sections)
+    kind = KINDS.get(result.model_type)
     fields = {name: getattr(result, name) for name in ResultRead.model_fields if name not in _COMPUTED}
-    return ResultRead.model_validate({**fields, "subsets": subsets, "has_pairs": has_pairs})
+    return ResultRead.model_validate(
+        {
+            **fields,
+            "model_type_label": kind.label if kind else result.model_type,
+            "benchmark_label": definition.label if definition else result.benchmark,
+            "sections": {name: sections[name] for name in section_order if name in sections},
+            "subsets": sorted(subsets, key=lambda row: order.get(row.subset, len(order))),
+            "has_examples": has_examples,
+        }
+    )
 
 
 def model_examples(
@@ -63,10 +95,8 @@ def model_examples(
     page: int,
     per_page: int,
 ) -> ExamplesPage:
-    """Scored pairs of one result of the model (its current one unless ``result_id`` names another)."""
+    """Scored examples of one result of the model (its current one unless ``result_id`` names another)."""
     model = _get_model(session, hub_id)
-    if subset is not None and subset not in SUBSETS:
-        raise NotFoundError(f"unknown subset {subset!r}")
     results = repo.results_of_model(session, model.id)
     if result_id is None:
         result = next((r for r in results if r.is_current), None)
@@ -75,18 +105,31 @@ def model_examples(
     if result is None:
         missing = f"result {result_id}" if result_id is not None else "result yet"
         raise NotFoundError(f"model {hub_id!r} has no {missing}")
+    definition = BENCHMARKS.get(result.benchmark)
+    if subset is not None and (definition is None or definition.subset(subset) is None):
+        raise NotFoundError(f"unknown subset {subset!r}")
     offset = (page - 1) * per_page
-    rows, total = repo.pair_page(
+    rows, total = repo.example_page(
         session, result=result, subset=subset, wrong_only=wrong_only, offset=offset, limit=per_page
     )
     return ExamplesPage(
         model=model.hub_id,
         result_id=result.id,
+        benchmark=result.benchmark,
+        candidate_labels=list(definition.candidate_labels) if definition else [],
         total=total,
         page=page,
         per_page=per_page,
-        items=[PairRead.model_validate(dict(row)) for row in rows],
+        items=[_example_read(row) for row in rows],
     )
+
+
+def _example_read(row: RowMapping) -> ExampleRead:
+    scores = [score for score in row["scores"] if score is not None]
+    top_tie = (
+        len(scores) == len(row["scores"]) > 1 and scores[0] == max(scores) and scores.count(scores[0]) > 1
+    )
+    return ExampleRead.model_validate({**row, "correct": row["outcome"] == 1.0, "top_tie": top_tie})
 
 
 def model_view(
@@ -99,14 +142,14 @@ def model_view(
     page: int,
     per_page: int,
 ) -> tuple[ModelRead, ResultRead | None, ExamplesPage | None]:
-    """What the model page shows: the model, the result on display and that result's pairs (if stored)."""
+    """What the model page shows: the model, the result on display and that result's examples (if stored)."""
     detail = model_detail(session, hub_id)
-    wanted = result_id if result_id is not None else detail.current_result_id
+    wanted = result_id if result_id is not None else next(iter(detail.current_result_ids), None)
     shown = next((result for result in detail.results if result.id == wanted), None)
     if result_id is not None and shown is None:
         raise NotFoundError(f"model {hub_id!r} has no result {result_id}")
     examples = None
-    if shown is not None and shown.has_pairs:
+    if shown is not None and shown.has_examples:
         examples = model_examples(
             session,
             hub_id,

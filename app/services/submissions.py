@@ -20,7 +20,10 @@ from app.db.models import Submission, SubmissionStatus
 from app.db.repositories import submissions as repo
 from app.db.session import unit_of_work
 from app.services.hub import HubClient
+from app.services.run_spec import RunConfig
 from app.services.validation import SubmissionRequest, ValidationReport, check_duplicate, validate
+from worker.engine.benchmarks import BENCHMARKS
+from worker.engine.kinds import KINDS
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +50,12 @@ class SubmissionView:
     requested_revision: str
     commit: str | None
     model_type: str
+    model_type_label: str
     chat_template: str
     benchmark: str
+    benchmark_label: str
+    extra_parts: list[str]
+    partial: bool
     status: str
     failure_kind: str | None
     failure_message: str | None
@@ -109,25 +116,25 @@ def submit(
     assert report.model is not None
     with unit_of_work(factory) as session:
         # The checks ran without locks; look for a duplicate again under the model row's lock.
-        repo.lock_reward_model(session, hub_id=request.model, model_type=request.model_type)
+        model = repo.lock_reward_model(session, hub_id=request.model)
+        if report.parameter_count is not None and model.parameter_count is None:
+            model.parameter_count = report.parameter_count
         recheck = check_duplicate(session, report)
         if not recheck.ok:
             report.checks = [recheck if check.name == "duplicate" else check for check in report.checks]
             raise SubmissionRejected(report)
+        assert report.run_config is not None
         submission = repo.add_submission(
             session,
             repo.NewSubmission(
-                hub_id=request.model,
+                reward_model_id=model.id,
                 requested_revision=request.revision,
                 resolved_commit=report.model.sha,
                 model_type=request.model_type,
-                reference_model=request.reference_model or None,
-                chat_template=request.chat_template,
-                max_length=settings.eval_max_length,
                 benchmark=request.benchmark,
-                config_key=report.config_key,
+                run_config=report.run_config.model_dump(mode="json"),
+                config_key=report.run_config.key(),
                 has_chat_template=report.has_chat_template,
-                parameter_count=report.parameter_count,
                 submitter=None,
             ),
         )
@@ -221,14 +228,19 @@ class _Estimator:
             eta = self.running_left + position * self.typical
         elif submission.status == SubmissionStatus.RUNNING:
             eta = self._remaining(submission)
+        config = RunConfig.model_validate(submission.run_config)
         return SubmissionView(
             id=submission.id,
             model=submission.reward_model.hub_id,
             requested_revision=submission.requested_revision,
             commit=submission.resolved_commit,
             model_type=submission.model_type,
-            chat_template=submission.chat_template,
+            model_type_label=_kind_label(submission.model_type),
+            chat_template=str(config.kind_settings.get("chat_template", "auto")),
             benchmark=submission.benchmark,
+            benchmark_label=_benchmark_label(submission.benchmark),
+            extra_parts=list(config.extra_parts),
+            partial=config.partial,
             status=submission.status.value,
             failure_kind=submission.failure_kind,
             failure_message=submission.failure_message,
@@ -243,6 +255,16 @@ class _Estimator:
             queue_position=position,
             eta_seconds=eta,
         )
+
+
+def _kind_label(key: str) -> str:
+    kind = KINDS.get(key)
+    return kind.label if kind else key
+
+
+def _benchmark_label(benchmark_id: str) -> str:
+    definition = BENCHMARKS.get(benchmark_id)
+    return definition.label if definition else benchmark_id
 
 
 def _aware(moment: datetime) -> datetime:

@@ -7,8 +7,6 @@ every check that can run does.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,12 +14,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db.repositories import submissions as repo
 from app.services.hub import HubClient, HubError, HubModel, HubUnreachableError, read_json
+from app.services.run_spec import RunConfig
+from worker.engine.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK, get_benchmark
 
 SUPPORTED_MODEL_TYPES = ("classifier",)
 NOT_YET_SUPPORTED = {
@@ -48,7 +48,33 @@ class SubmissionRequest(BaseModel):
     model_type: Literal["classifier", "dpo", "generative"] = "classifier"
     reference_model: str | None = Field(default=None, max_length=200, description="DPO reference model")
     chat_template: Literal["auto", "tulu"] = "auto"
-    benchmark: Literal["rewardbench-v1"] = "rewardbench-v1"
+    benchmark: str = Field(
+        default=DEFAULT_BENCHMARK, max_length=50, description=f"one of {', '.join(BENCHMARKS)}"
+    )
+    extra_parts: list[str] = Field(
+        default_factory=list,
+        max_length=4,
+        description="optional data parts of the benchmark to evaluate too, e.g. prior-sets (RewardBench v1)",
+    )
+
+    @field_validator("benchmark")
+    @classmethod
+    def _known_benchmark(cls, value: str) -> str:
+        if value not in BENCHMARKS:
+            raise ValueError(f"unknown benchmark; choose one of {', '.join(BENCHMARKS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _known_parts(self) -> SubmissionRequest:
+        optional = [part.name for part in get_benchmark(self.benchmark).parts if part.optional]
+        unknown = [name for name in self.extra_parts if name not in optional]
+        if unknown:
+            choices = ", ".join(optional) or "none"
+            raise ValueError(
+                f"unknown data part {unknown[0]!r} of {self.benchmark}; optional parts: {choices}"
+            )
+        self.extra_parts = sorted(set(self.extra_parts))
+        return self
 
 
 @dataclass(slots=True)
@@ -70,7 +96,7 @@ class ValidationReport:
     has_chat_template: bool | None = None
     duplicate_of: int | None = None
     retry_after_s: int | None = None
-    config_key: str = ""
+    run_config: RunConfig | None = None
 
     @property
     def ok(self) -> bool:
@@ -83,16 +109,20 @@ class ValidationReport:
         return any(check.name == name and check.ok for check in self.checks)
 
 
-def config_key(request: SubmissionRequest, *, max_length: int) -> str:
-    """A stable hash of the settings that change a result, used to find duplicates."""
-    document = {
-        "benchmark": request.benchmark,
-        "model_type": request.model_type,
-        "reference_model": request.reference_model or None,
-        "chat_template": request.chat_template,
-        "max_length": max_length,
-    }
-    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+def run_config(request: SubmissionRequest, settings: Settings) -> RunConfig:
+    """Every setting that changes the result of this submission, fixed now (see ``app.services.run_spec``)."""
+    kind_settings: dict[str, object] = {"chat_template": request.chat_template}
+    if request.reference_model:
+        kind_settings["reference_model"] = request.reference_model
+    return RunConfig(
+        benchmark=request.benchmark,
+        model_type=request.model_type,
+        kind_settings=kind_settings,
+        max_length=settings.eval_max_length,
+        dataset=settings.dataset_path or None,
+        limit_per_subset=settings.eval_limit_per_subset,
+        extra_parts=list(request.extra_parts),
+    )
 
 
 def namespace_of(repo_id: str) -> str:
@@ -108,7 +138,7 @@ class _Validator:
         self.hub = hub
         self.now = now
         self.report = ValidationReport(request=request)
-        self.report.config_key = config_key(request, max_length=settings.eval_max_length)
+        self.report.run_config = run_config(request, settings)
 
     @property
     def request(self) -> SubmissionRequest:
@@ -357,8 +387,9 @@ def validate(
 def check_duplicate(session: Session, report: ValidationReport) -> Check:
     """Same model, commit and configuration already queued, running or succeeded: refuse, link to it."""
     assert report.model is not None
+    assert report.run_config is not None
     existing = repo.find_duplicate(
-        session, hub_id=report.request.model, commit=report.model.sha, config_key=report.config_key
+        session, hub_id=report.request.model, commit=report.model.sha, config_key=report.run_config.key()
     )
     if existing is None:
         return Check(

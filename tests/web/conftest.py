@@ -12,9 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.main import create_app
-from app.services.importer import SEED_DIR, seed_if_empty
+from app.services.seed import SEED_DIR, seed_if_empty
 
-PUBLISHED = sorted(SEED_DIR.glob("*.json"))
+PUBLISHED = sorted((SEED_DIR / "published-eval-set").glob("*.json"))
+BOARDS = sorted((SEED_DIR / "published-boards").glob("*.jsonl"))
+BOARD_ROWS = sum(len(path.read_text(encoding="utf-8").splitlines()) for path in BOARDS)
 
 
 @pytest.fixture
@@ -33,4 +35,4 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def seeded(db_session_factory: sessionmaker[Session]) -> None:
     with db_session_factory.begin() as session:
-        assert len(seed_if_empty(session)) == len(PUBLISHED)
+        assert len(seed_if_empty(session)) == BOARD_ROWS + len(PUBLISHED)

@@ -10,7 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import LeaderboardCacheDep, SessionFactoryDep, query_model, query_openapi
 from app.schemas.leaderboard import LeaderboardApiQuery, LeaderboardPage
-from app.services.leaderboard import cached_body, leaderboard_csv_bytes, leaderboard_json
+from app.services.leaderboard import leaderboard_csv_bytes, leaderboard_json
+from app.services.leaderboard_cache import cached_body
 
 router = APIRouter(tags=["leaderboard"])
 
@@ -32,7 +33,7 @@ async def get_leaderboard(
     sessions: SessionFactoryDep,
     query: Annotated[LeaderboardApiQuery, Depends(query_model(LeaderboardApiQuery))],
 ) -> Response:
-    """One row per model: its most recent result evaluated here, else its most recent imported result."""
+    """A benchmark's board: one row per model and type, its current result; JSON or CSV."""
     # Async on purpose: a cache hit needs no database and no worker thread; a miss builds in one.
     key = (query.format, *query.cache_key())
     build = partial(leaderboard_csv_bytes if query.format == "csv" else leaderboard_json, query=query)

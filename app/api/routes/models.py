@@ -1,4 +1,4 @@
-"""GET /api/v1/models/{org}/{name} and its scored pairs."""
+"""GET /api/v1/models/{org}/{name} (or /models/{name} for API models) and its scored examples."""
 
 from __future__ import annotations
 
@@ -20,6 +20,12 @@ def get_model(org: str, name: str, session: SessionDep) -> ModelRead:
     return model_detail(session, f"{org}/{name}")
 
 
+@router.get("/{name}", response_model=ModelRead, responses=NOT_FOUND)
+def get_named_model(name: str, session: SessionDep) -> ModelRead:
+    """A model known by a name without a namespace (an API model of a published board)."""
+    return model_detail(session, name)
+
+
 @router.get("/{org}/{name}/examples", response_model=ExamplesPage, responses=NOT_FOUND)
 def get_model_examples(
     org: str,
@@ -29,11 +35,11 @@ def get_model_examples(
         int | None, Query(description="a result of this model; default its current one")
     ] = None,
     subset: Annotated[str | None, Query(max_length=50, description="only this subset")] = None,
-    wrong_only: Annotated[bool, Query(description="only the pairs the model got wrong")] = False,
+    wrong_only: Annotated[bool, Query(description="only the examples without full credit")] = False,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> ExamplesPage:
-    """Per-pair scores of one result, paginated, with the benchmark texts when stored."""
+    """Per-example scores of one result, paginated, with the benchmark texts when stored."""
     return model_examples(
         session,
         f"{org}/{name}",

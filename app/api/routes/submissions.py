@@ -56,8 +56,12 @@ class SubmissionRead(BaseModel):
     requested_revision: str
     commit: str | None
     model_type: str
+    model_type_label: str
     chat_template: str
     benchmark: str
+    benchmark_label: str
+    extra_parts: list[str]
+    partial: bool
     status: str
     failure_kind: str | None
     failure_message: str | None

@@ -1,64 +1,81 @@
-"""Leaderboard reads: only stored aggregates (evaluation_result + is_current), never pair_result."""
+"""Leaderboard reads: only stored aggregates (current results, their section and subset rows).
+
+Section values are rows; a board pivots the sections its benchmark names into columns ``section_0``...,
+one outer join each on the (result, section) unique index.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, Select, func, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import ColumnElement, Integer, RowMapping, Select, and_, cast, func, null, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
-from app.db.models import EvaluationResult, ResultSource, RewardModel, SubsetResult
+from app.db.models import EvaluationResult, ResultSource, RewardModel, SectionScore, SubsetScore
 
-SECTION_COLUMNS: dict[str, str] = {
-    "Chat": "chat",
-    "Chat Hard": "chat_hard",
-    "Safety": "safety",
-    "Reasoning": "reasoning",
-}
-SORT_COLUMNS: dict[str, str] = {
+OrderValue = ColumnElement[Any] | InstrumentedAttribute[Any]
+# Sort keys that are not sections, and the row column each orders by.
+PLAIN_SORT_COLUMNS: dict[str, str] = {
     "rank": "rank",
     "model": "model",
     "type": "model_type",
     "score": "score",
-    "chat": "chat",
-    "chat_hard": "chat_hard",
-    "safety": "safety",
-    "reasoning": "reasoning",
-    "prior_sets": "prior_sets",
     "parameters": "parameters",
     "source": "source",
     "date": "created_at",
 }
 
 
-OrderValue = ColumnElement[Any] | InstrumentedAttribute[Any]
+@dataclass(frozen=True, slots=True)
+class BoardFilter:
+    benchmark: str
+    model_type: str | None = None
+    search: str | None = None
+    source: ResultSource | None = None
+    partial: bool = False  # False: the ranked board (complete results); True: partial runs, unranked
 
 
-def _current_results(order_value: OrderValue) -> Select[*tuple[Any, ...]]:
-    statement: Select[*tuple[Any, ...]] = (
-        select(
-            EvaluationResult.id.label("result_id"),
-            RewardModel.hub_id.label("model"),
-            RewardModel.display_name,
-            EvaluationResult.model_type,
-            EvaluationResult.score,
-            EvaluationResult.chat,
-            EvaluationResult.chat_hard,
-            EvaluationResult.safety,
-            EvaluationResult.reasoning,
-            EvaluationResult.prior_sets,
-            RewardModel.parameter_count.label("parameters"),
-            EvaluationResult.source,
-            EvaluationResult.source_detail,
-            EvaluationResult.revision,
-            EvaluationResult.scoring_version,
-            EvaluationResult.created_at,
-            func.rank().over(order_by=order_value.desc().nulls_last()).label("rank"),
-        )
+def _current_results(board: BoardFilter, order_value: OrderValue) -> Select[Any]:
+    ranked = not board.partial
+    rank = func.rank().over(order_by=order_value.desc().nulls_last()) if ranked else None
+    columns: list[Any] = [
+        EvaluationResult.id.label("result_id"),
+        RewardModel.hub_id.label("model"),
+        RewardModel.display_name,
+        RewardModel.hub_repo,
+        EvaluationResult.model_type,
+        EvaluationResult.benchmark,
+        EvaluationResult.score,
+        EvaluationResult.complete,
+        EvaluationResult.published_score,
+        EvaluationResult.published_formula,
+        RewardModel.parameter_count.label("parameters"),
+        EvaluationResult.source,
+        EvaluationResult.source_detail,
+        EvaluationResult.revision,
+        EvaluationResult.scoring_version,
+        EvaluationResult.created_at,
+        (rank if rank is not None else cast(null(), Integer)).label("rank"),
+    ]
+    return (
+        select(*columns)
         .join(RewardModel, RewardModel.id == EvaluationResult.reward_model_id)
-        .where(EvaluationResult.is_current.is_(True))
+        .where(
+            EvaluationResult.benchmark == board.benchmark,
+            EvaluationResult.is_current.is_(True),
+            EvaluationResult.complete.is_(ranked),
+        )
     )
+
+
+def _with_sections(statement: Select[Any], sections: Sequence[str]) -> Select[Any]:
+    for index, section in enumerate(sections):
+        value = aliased(SectionScore, name=f"section_row_{index}")
+        statement = statement.add_columns(value.value.label(f"section_{index}")).outerjoin(
+            value, and_(value.result_id == EvaluationResult.id, value.section == section)
+        )
     return statement
 
 
@@ -68,62 +85,74 @@ def _escape_like(text: str) -> str:
 
 def leaderboard_rows(
     session: Session,
+    board: BoardFilter,
     *,
+    sections: Sequence[str],
     sort: str,
     descending: bool,
-    model_type: str | None,
-    search: str | None,
-    source: ResultSource | None,
     offset: int,
     limit: int,
 ) -> tuple[Sequence[RowMapping], int]:
-    """One page of current results, ranked by Score, filtered and sorted; and the count of all matches."""
-    ranked = _current_results(EvaluationResult.score).subquery()
+    """One page of current results of a benchmark, ranked by Score, filtered and sorted; and the match count.
+
+    ``sort`` is a key of ``PLAIN_SORT_COLUMNS`` or ``section_<i>`` for the i-th of ``sections``.
+    """
+    ranked = _with_sections(_current_results(board, EvaluationResult.score), sections).subquery()
     conditions: list[ColumnElement[bool]] = []
-    if model_type:
-        conditions.append(ranked.c.model_type == model_type)
-    if search:
-        pattern = f"%{_escape_like(search)}%"
+    if board.model_type:
+        conditions.append(ranked.c.model_type == board.model_type)
+    if board.search:
+        pattern = f"%{_escape_like(board.search)}%"
         conditions.append(
             or_(
                 ranked.c.model.ilike(pattern, escape="\\"),
                 ranked.c.display_name.ilike(pattern, escape="\\"),
             )
         )
-    if source is not None:
-        conditions.append(ranked.c.source == source)
-    column = ranked.c[SORT_COLUMNS[sort]]
+    if board.source is not None:
+        conditions.append(ranked.c.source == board.source)
+    column = ranked.c[PLAIN_SORT_COLUMNS.get(sort, sort)]
     ordering = column.desc().nulls_last() if descending else column.asc().nulls_last()
-    statement = select(ranked).where(*conditions).order_by(ordering, ranked.c.model)
+    statement = select(ranked).where(*conditions).order_by(ordering, ranked.c.model, ranked.c.model_type)
     rows = session.execute(statement.offset(offset).limit(limit)).mappings().all()
     total = session.scalar(select(func.count()).select_from(ranked).where(*conditions)) or 0
     return rows, total
 
 
-def section_ranking(session: Session, section: str) -> Sequence[RowMapping]:
-    """Current results ranked on one section's stored score (models without it are left out)."""
-    value = getattr(EvaluationResult, SECTION_COLUMNS[section])
-    statement = _current_results(value).add_columns(value.label("value")).where(value.is_not(None))
-    return session.execute(statement.order_by(value.desc(), RewardModel.hub_id)).mappings().all()
+def count_current(session: Session, board: BoardFilter) -> int:
+    statement = select(func.count()).select_from(_current_results(board, EvaluationResult.score).subquery())
+    return session.scalar(statement) or 0
 
 
-def subset_ranking(session: Session, subset: str) -> Sequence[RowMapping]:
-    """Current results ranked on one subset's stored accuracy."""
-    value = SubsetResult.accuracy
+def section_ranking(session: Session, *, benchmark: str, section: str) -> Sequence[RowMapping]:
+    """Ranked current results on one section's stored value (results without it are left out)."""
+    value = aliased(SectionScore, name="ranked_section")
     statement = (
-        _current_results(value)
+        _current_results(BoardFilter(benchmark), value.value)
+        .add_columns(value.value.label("value"))
+        .join(value, and_(value.result_id == EvaluationResult.id, value.section == section))
+        .order_by(value.value.desc(), RewardModel.hub_id)
+    )
+    return session.execute(statement).mappings().all()
+
+
+def subset_ranking(session: Session, *, benchmark: str, subset: str) -> Sequence[RowMapping]:
+    """Ranked current results on one subset's stored value."""
+    value = SubsetScore.value
+    statement = (
+        _current_results(BoardFilter(benchmark), value)
         .add_columns(value.label("value"))
-        .join(SubsetResult, SubsetResult.result_id == EvaluationResult.id)
-        .where(SubsetResult.subset == subset)
+        .join(SubsetScore, SubsetScore.result_id == EvaluationResult.id)
+        .where(SubsetScore.subset == subset)
         .order_by(value.desc(), RewardModel.hub_id)
     )
     return session.execute(statement).mappings().all()
 
 
-def current_model_types(session: Session) -> list[str]:
+def current_model_types(session: Session, benchmark: str) -> list[str]:
     statement = (
         select(EvaluationResult.model_type)
-        .where(EvaluationResult.is_current.is_(True))
+        .where(EvaluationResult.is_current.is_(True), EvaluationResult.benchmark == benchmark)
         .distinct()
         .order_by(EvaluationResult.model_type)
     )

@@ -1,4 +1,4 @@
-"""Reads of one model: its row, all its results with their subsets, and its scored pairs."""
+"""Reads of one model: its row, all its results with their sections and subsets, and its scored examples."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ from collections.abc import Sequence
 from sqlalchemy import RowMapping, and_, func, select
 from sqlalchemy.orm import Session
 
-from app.db.models import BenchmarkExample, EvaluationResult, PairResult, RewardModel, SubsetResult
+from app.db.models import (
+    BenchmarkExample,
+    EvaluationResult,
+    ExampleResult,
+    RewardModel,
+    SectionScore,
+    SubsetScore,
+)
 
 
 def get_model(session: Session, hub_id: str) -> RewardModel | None:
@@ -24,20 +31,26 @@ def results_of_model(session: Session, reward_model_id: int) -> Sequence[Evaluat
     return session.scalars(statement).all()
 
 
-def subsets_of_results(session: Session, result_ids: Sequence[int]) -> Sequence[SubsetResult]:
+def sections_of_results(session: Session, result_ids: Sequence[int]) -> Sequence[SectionScore]:
     if not result_ids:
         return []
-    return session.scalars(select(SubsetResult).where(SubsetResult.result_id.in_(result_ids))).all()
+    return session.scalars(select(SectionScore).where(SectionScore.result_id.in_(result_ids))).all()
 
 
-def results_with_pairs(session: Session, result_ids: Sequence[int]) -> set[int]:
+def subsets_of_results(session: Session, result_ids: Sequence[int]) -> Sequence[SubsetScore]:
+    if not result_ids:
+        return []
+    return session.scalars(select(SubsetScore).where(SubsetScore.result_id.in_(result_ids))).all()
+
+
+def results_with_examples(session: Session, result_ids: Sequence[int]) -> set[int]:
     if not result_ids:
         return set()
-    statement = select(PairResult.result_id).where(PairResult.result_id.in_(result_ids)).distinct()
+    statement = select(ExampleResult.result_id).where(ExampleResult.result_id.in_(result_ids)).distinct()
     return set(session.scalars(statement))
 
 
-def pair_page(
+def example_page(
     session: Session,
     *,
     result: EvaluationResult,
@@ -46,35 +59,38 @@ def pair_page(
     offset: int,
     limit: int,
 ) -> tuple[Sequence[RowMapping], int]:
-    """Scored pairs of one result in benchmark order, with their texts when stored; and the match count."""
-    conditions = [PairResult.result_id == result.id]
+    """Scored examples of one result in benchmark order, with their texts when stored; and the match count.
+
+    ``wrong_only`` keeps the examples that did not get full credit (for whole-subset metrics, every one).
+    """
+    conditions = [ExampleResult.result_id == result.id]
     if subset:
-        conditions.append(PairResult.subset == subset)
+        conditions.append(ExampleResult.subset == subset)
     if wrong_only:
-        conditions.append(PairResult.correct.is_(False))
-    example = and_(
+        conditions.append(func.coalesce(ExampleResult.outcome, 0.0) < 1.0)
+    text = and_(
         BenchmarkExample.benchmark == result.benchmark,
-        BenchmarkExample.subset == PairResult.subset,
-        BenchmarkExample.example_id == PairResult.example_id,
+        BenchmarkExample.subset == ExampleResult.subset,
+        BenchmarkExample.example_id == ExampleResult.example_id,
     )
     statement = (
         select(
-            PairResult.subset,
-            PairResult.example_id,
-            PairResult.score_chosen,
-            PairResult.score_rejected,
-            PairResult.result,
-            PairResult.correct,
+            ExampleResult.subset,
+            ExampleResult.example_id,
+            ExampleResult.scores,
+            ExampleResult.num_correct,
+            ExampleResult.outcome,
+            ExampleResult.detail,
             BenchmarkExample.prompt,
-            BenchmarkExample.chosen,
-            BenchmarkExample.rejected,
+            BenchmarkExample.conversation,
+            BenchmarkExample.candidates,
         )
-        .outerjoin(BenchmarkExample, example)
+        .outerjoin(BenchmarkExample, text)
         .where(*conditions)
-        .order_by(PairResult.subset, PairResult.example_id)
+        .order_by(ExampleResult.subset, ExampleResult.id)
         .offset(offset)
         .limit(limit)
     )
     rows = session.execute(statement).mappings().all()
-    total = session.scalar(select(func.count()).select_from(PairResult).where(*conditions)) or 0
+    total = session.scalar(select(func.count()).select_from(ExampleResult).where(*conditions)) or 0
     return rows, total

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import CursorResult, Update, and_, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
@@ -26,40 +27,32 @@ DUPLICATE_STATUSES = (*QUEUE_STATUSES, SubmissionStatus.RUNNING, SubmissionStatu
 
 @dataclass(frozen=True, slots=True)
 class NewSubmission:
-    hub_id: str
+    reward_model_id: int
     requested_revision: str
     resolved_commit: str
     model_type: str
-    reference_model: str | None
-    chat_template: str
-    max_length: int
     benchmark: str
+    run_config: dict[str, Any]
     config_key: str
     has_chat_template: bool | None
-    parameter_count: int | None
     submitter: str | None
 
 
-def lock_reward_model(session: Session, *, hub_id: str, model_type: str) -> RewardModel:
+def lock_reward_model(session: Session, *, hub_id: str) -> RewardModel:
     """The model row (created if new), locked until the transaction ends (PostgreSQL): concurrent
     submissions of one model take turns, so the duplicate check that follows sees the others' rows."""
-    return get_or_create_reward_model(session, hub_id=hub_id, model_type=model_type)
+    return get_or_create_reward_model(session, hub_id=hub_id)
 
 
 def add_submission(session: Session, new: NewSubmission) -> Submission:
-    """Insert a queued submission (not yet sent to the broker) and its model row if new."""
-    model = lock_reward_model(session, hub_id=new.hub_id, model_type=new.model_type)
-    if new.parameter_count is not None and model.parameter_count is None:
-        model.parameter_count = new.parameter_count
+    """Insert a queued submission (not yet sent to the broker) for a model row the caller holds."""
     submission = Submission(
-        reward_model_id=model.id,
+        reward_model_id=new.reward_model_id,
         requested_revision=new.requested_revision,
         resolved_commit=new.resolved_commit,
         model_type=new.model_type,
-        reference_model=new.reference_model,
-        chat_template=new.chat_template,
-        max_length=new.max_length,
         benchmark=new.benchmark,
+        run_config=new.run_config,
         config_key=new.config_key,
         has_chat_template=new.has_chat_template,
         submitter=new.submitter,
@@ -67,7 +60,6 @@ def add_submission(session: Session, new: NewSubmission) -> Submission:
     )
     session.add(submission)
     session.flush()
-    submission.reward_model = model
     return submission
 
 
@@ -364,7 +356,6 @@ def finish_failed(
         failure_message=message,
         finished_at=now,
     )
-
 
 
 def requeue_for_retry(

@@ -17,16 +17,19 @@ from app.services.leaderboard_cache import LeaderboardCache
 from app.templating import STATIC_DIR
 
 DESCRIPTION = """
-RewardBench v1 results for reward models, in full precision (the pages show ×100 with one decimal).
+RewardBench v1 and RewardBench 2 results for reward models, in full precision (the pages show ×100 with
+one decimal). Every route that reads results takes `benchmark=` (default `rewardbench-v1`);
+`/api/v1/benchmarks` lists each benchmark's data, sections, subsets, weights and scoring versions.
 
-**RULE** Every other result of a model (other revisions, configs, imports) stays available under
-`/api/v1/models/{org}/{name}`; the leaderboard reads only the marked current result.
+**RULE** Every other result of a model (other revisions, configs, benchmarks, imports) stays available
+under `/api/v1/models/{org}/{name}`; a board reads only the marked current results.
 
 **Sources.** `source` is `evaluated` (run by this service) or `imported` (loaded from a published file,
-named in `source_detail`). Sections and Score are always recomputed from the per-subset accuracies.
+named in `source_detail`). Sections and Score are always recomputed from the per-subset values by the
+benchmark's definition; published leaderboard rows keep their printed Score in `published_score`.
 
-Errors are JSON `{"detail": "..."}`: 404 for an unknown model, section or subset, 422 for bad parameters.
-GET answers carry an `ETag`; send it back in `If-None-Match` for a 304.
+Errors are JSON `{"detail": "..."}`: 404 for an unknown model, benchmark, section or subset, 422 for bad
+parameters. GET answers carry an `ETag`; send it back in `If-None-Match` for a 304.
 """.replace("RULE", LEADERBOARD_RULE)
 
 

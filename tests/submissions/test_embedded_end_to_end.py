@@ -53,7 +53,9 @@ def test_submission_is_evaluated_by_a_worker_on_the_embedded_default(
         assert body["progress_done"] == body["progress_total"] > 0
         model = client.get(f"/api/v1/models/{GOOD}")
         assert model.status_code == 200, model.text
-        assert GOOD in client.get("/").text
+        assert GOOD not in client.get("/").text  # one row a subset: a partial run, never ranked
+        partial = client.get("/?partial=true").text
+        assert GOOD in partial and "badge-partial" in partial
         page = client.get(f"/submissions/{body['id']}")
         assert "succeeded" in page.text and f"/models/{GOOD}" in page.text
 

@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db.models import SubmissionStatus
 from app.db.repositories import submissions as repo
 from app.db.session import unit_of_work
+from app.services.run_spec import RunConfig
 from app.services.submissions import dispatch
+from tests.submissions.conftest import SAMPLE_DATA
 from worker.reconciler import reconcile
 from worker.settings import WorkerSettings
 from worker.tasks import run_submission
@@ -19,22 +21,34 @@ from worker.tasks import run_submission
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
-def new_submission(factory: sessionmaker[Session], name: str = "org/model", *, commit: str = "a" * 40) -> int:
+def new_submission(
+    factory: sessionmaker[Session],
+    name: str = "org/model",
+    *,
+    commit: str = "a" * 40,
+    config: RunConfig | None = None,
+) -> int:
+    config = config or RunConfig(
+        benchmark="rewardbench-v1",
+        model_type="classifier",
+        kind_settings={"chat_template": "auto"},
+        max_length=2048,
+        dataset=str(SAMPLE_DATA),
+        limit_per_subset=1,
+    )
     with unit_of_work(factory) as session:
+        model = repo.lock_reward_model(session, hub_id=name)
         submission = repo.add_submission(
             session,
             repo.NewSubmission(
-                hub_id=name,
+                reward_model_id=model.id,
                 requested_revision="main",
                 resolved_commit=commit,
-                model_type="classifier",
-                reference_model=None,
-                chat_template="auto",
-                max_length=2048,
-                benchmark="rewardbench-v1",
-                config_key="k",
+                model_type=config.model_type,
+                benchmark=config.benchmark,
+                run_config=config.model_dump(mode="json"),
+                config_key=config.key(),
                 has_chat_template=True,
-                parameter_count=10,
                 submitter=None,
             ),
         )

@@ -1,6 +1,7 @@
 """Submissions evaluated by real Celery worker processes, on PostgreSQL and Redis.
 
-- a submission made through the API is evaluated and its result appears on the leaderboard and model page;
+- a submission made through the API is evaluated and its result appears on the model page and, as a
+  partial run (one row a subset), beside the leaderboard;
 - a worker killed with SIGKILL mid-evaluation: a new worker finishes it, once, with no duplicate rows;
 - the broker is down when a submission arrives: it is kept, and runs once the broker is back;
 - a broker restart loses the queued message: the reconciler sends it again.
@@ -18,7 +19,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.db.models import EvaluationResult, PairResult, Submission, SubsetResult
+from app.db.models import EvaluationResult, ExampleResult, Submission, SubsetScore
 from app.main import create_app
 from tests.conftest import engine_url
 from tests.submissions.conftest import (
@@ -99,10 +100,10 @@ def result_counts(factory: sessionmaker[Session], submission_id: int) -> tuple[i
             )
         )
         pairs = session.scalar(
-            select(func.count()).select_from(PairResult).where(PairResult.result_id.in_(result_ids))
+            select(func.count()).select_from(ExampleResult).where(ExampleResult.result_id.in_(result_ids))
         )
         subsets = session.scalar(
-            select(func.count()).select_from(SubsetResult).where(SubsetResult.result_id.in_(result_ids))
+            select(func.count()).select_from(SubsetScore).where(SubsetScore.result_id.in_(result_ids))
         )
         return len(result_ids), int(pairs or 0), int(subsets or 0)
 
@@ -130,8 +131,12 @@ def test_submission_through_the_api_is_evaluated_and_shown(
     assert row.attempt == 1 and row.progress_done == row.progress_total > 0
     assert result_counts(pg_factory, submission_id) == (1, row.progress_total, 23)
 
-    board = client.get("/api/v1/leaderboard").json()
-    assert model in str(board)
+    # The worker runs one row a subset (EVAL_LIMIT_PER_SUBSET): a partial result, listed apart, unranked.
+    assert model not in str(client.get("/api/v1/leaderboard").json()["rows"])
+    partial = client.get("/api/v1/leaderboard", params={"partial": True}).json()
+    (row_of_model,) = [item for item in partial["rows"] if item["model"] == model]
+    assert row_of_model["rank"] is None and row_of_model["complete"] is False
+    assert row_of_model["source"] == "evaluated" and row_of_model["sections"]["Chat"] is not None
     detail = client.get(f"/api/v1/models/{model}")
     assert detail.status_code == 200 and model in detail.text
     assert model in client.get(f"/models/{model}").text
@@ -168,8 +173,8 @@ def test_worker_killed_mid_evaluation_the_run_finishes_once(
     before = submission_row(pg_factory, submission_id)
     assert before.progress_done < before.progress_total
     page = client.get(f"/submissions/{submission_id}").text
-    assert "running" in page and "pairs scored" in page and "expected to finish in" in page
-    assert f"/ {before.progress_total} pairs" in client.get("/queue").text
+    assert "running" in page and "examples scored" in page and "expected to finish in" in page
+    assert f"/ {before.progress_total} examples" in client.get("/queue").text
     status = client.get(f"/api/v1/submissions/{submission_id}").json()
     assert status["status"] == "running" and status["eta_seconds"] is not None
     first.kill()

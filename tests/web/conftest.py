@@ -33,6 +33,17 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 
 @pytest.fixture
+def published_files(db_session_factory: sessionmaker[Session]) -> None:
+    """The five published per-subset result files, imported (no board rows)."""
+    from app.services.importer import import_results_file
+
+    with db_session_factory.begin() as session:
+        for path in PUBLISHED:
+            import_results_file(session, path)
+
+
+@pytest.fixture
 def seeded(db_session_factory: sessionmaker[Session]) -> None:
+    """What a fresh database starts with: both published boards and the five result files."""
     with db_session_factory.begin() as session:
         assert len(seed_if_empty(session)) == BOARD_ROWS + len(PUBLISHED)

@@ -13,10 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import ResultSource
 from app.services.importer import import_results_file
-from tests.web.factories import make_result, sample_pairs, scores_for
-from worker.engine.benchmark import SUBSET_NAMES
+from tests.web.factories import CORE_SUBSETS, make_result, sample_pairs, scores_for
 
-pytestmark = pytest.mark.usefixtures("seeded")
+pytestmark = pytest.mark.usefixtures("published_files")
 
 
 def _soup(client: TestClient, url: str, status: int = 200) -> BeautifulSoup:
@@ -45,6 +44,8 @@ def test_leaderboard_lists_seeded_models_marked_imported(client: TestClient) -> 
     assert scores == sorted(scores, reverse=True)
     assert all(row["Source"].startswith("imported") and ".json" in row["Source"] for row in rows)
     assert rows[0]["Model"] == "general-preference/GPM-Gemma-2-9B"
+    tabs = [a.get_text(strip=True) for a in soup.select("nav.tabs a")]
+    assert tabs[0] == "RewardBench v1" and soup.select_one('nav.tabs a[aria-current="page"]') is not None
     assert rows[0]["Score"] == "92.3"  # x100, one decimal
     nav = [a.get_text() for a in soup.select("header nav a")]
     assert {"Leaderboard", "Sections", "About", "Submit", "Queue"} <= set(nav)
@@ -54,11 +55,11 @@ def test_leaderboard_lists_seeded_models_marked_imported(client: TestClient) -> 
 
 
 def test_sort_links_carry_the_state(client: TestClient) -> None:
-    soup = _soup(client, "/?q=gemma&model_type=Custom+Classifier")
+    soup = _soup(client, "/?q=gemma&model_type=custom-classifier")
     link = soup.select_one("th.col-chat a")
     assert isinstance(link, Tag)
     params = parse_qs(urlsplit(str(link["href"])).query)
-    assert params == {"sort": ["chat"], "q": ["gemma"], "model_type": ["Custom Classifier"]}
+    assert params == {"sort": ["chat"], "q": ["gemma"], "model_type": ["custom-classifier"]}
     rows = _board(_soup(client, str(link["href"])))
     chats = [float(row["Chat"]) for row in rows]
     assert chats == sorted(chats, reverse=True) and len(rows) == 3
@@ -70,10 +71,10 @@ def test_sort_links_carry_the_state(client: TestClient) -> None:
 
 def test_filter_by_type_and_search(client: TestClient, db_session_factory: sessionmaker[Session]) -> None:
     with db_session_factory.begin() as session:
-        make_result(session, "acme/dpo-model", 0.5, model_type="DPO")
-    rows = _board(_soup(client, "/?model_type=DPO"))
+        make_result(session, "acme/dpo-model", 0.5, model_type="dpo")
+    rows = _board(_soup(client, "/?model_type=dpo"))
     assert [row["Model"] for row in rows] == ["acme/dpo-model"]
-    assert rows[0]["Source"] == "evaluated"
+    assert rows[0]["Source"] == "evaluated" and rows[0]["Type"] == "DPO"
     assert [row["Model"] for row in _board(_soup(client, "/?q=PAIRRM"))] == ["mightbe/Better-PairRM"]
     submitted = _board(_soup(client, "/?q=&model_type=&source="))  # the form defaults, as sent
     assert len(submitted) == 6
@@ -100,17 +101,17 @@ def test_model_names_are_escaped(client: TestClient, db_session_factory: session
 def test_section_and_subset_pages(client: TestClient) -> None:
     soup = _soup(client, "/sections/chat-hard")
     assert soup.h1 is not None and soup.h1.get_text() == "Chat Hard"
-    assert "456 pairs" in soup.get_text()
+    assert "456 examples" in soup.get_text()
     rows = _board(soup, "ranking")
     assert len(rows) == 5 and rows[0]["Rank"] == "1"
     values = [float(row["Chat Hard"]) for row in rows]
     assert values == sorted(values, reverse=True)
     soup = _soup(client, "/subsets/math-prm")
     text = soup.get_text(" ")
-    assert "447 pairs" in text and "weight 984" in text
+    assert "447 examples" in text and "weight 984" in text
     assert len(_board(soup, "ranking")) == 5
     index = _soup(client, "/sections")
-    assert len(index.select("section.card")) == 4
+    assert len(index.select("section.card")) == 5  # the four sections and the optional Prior Sets
     _soup(client, "/sections/nope", status=404)
     _soup(client, "/subsets/nope", status=404)
 
@@ -120,14 +121,16 @@ def test_model_page_with_results_and_pair_browser(
 ) -> None:
     pairs = sample_pairs()
     with db_session_factory.begin() as session:
-        old = make_result(session, "mightbe/Better-PairRM", 0.6, revision="old")
+        kind = "custom-classifier"  # as the imported result of this model
+        old = make_result(session, "mightbe/Better-PairRM", 0.6, revision="old", model_type=kind)
         make_result(
             session,
             "mightbe/Better-PairRM",
             0.8,
+            model_type=kind,
             revision="new",
-            pair_scores=scores_for(pairs),
-            pairs=pairs,
+            scored=scores_for(pairs),
+            examples=pairs,
             config={"max_length": 4096},
         )
     soup = _soup(client, "/models/mightbe/Better-PairRM")
@@ -188,7 +191,7 @@ def test_prior_sets_column_only_when_present(
 ) -> None:
     headers = [th.get_text(strip=True) for th in _soup(client, "/").select("#leaderboard thead th")]
     assert "Prior Sets" not in headers
-    document = {"model": "acme/with-prior", **dict.fromkeys(SUBSET_NAMES, 0.5)}
+    document = {"model": "acme/with-prior", **dict.fromkeys(CORE_SUBSETS, 0.5)}
     document.update(anthropic_helpful=0.6, anthropic_hhh=0.8, shp=0.7, summarize=0.5, mtbench_gpt4=0.1)
     path = tmp_path / "with-prior.json"
     path.write_text(json.dumps(document), encoding="utf-8")

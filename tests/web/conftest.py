@@ -19,7 +19,7 @@ PUBLISHED = sorted(SEED_DIR.glob("*.json"))
 
 @pytest.fixture
 def app(db_url: str, tmp_path: Path) -> FastAPI:
-    application = create_app(Settings(database_url=db_url, data_dir=tmp_path))
+    application = create_app(Settings(database_url=db_url, data_dir=tmp_path, secret_key="test-only-secret"))
     application.state.leaderboard_cache.version_probe_seconds = 0.0
     return application
 

@@ -66,13 +66,24 @@ def model_types(session: Session) -> list[str]:
     return repo.current_model_types(session)
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (tab and CR too, in some programs).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def leaderboard_csv(page: LeaderboardPage) -> str:
-    """The page's rows as CSV, full precision, one header line."""
+    """The page's rows as CSV, full precision, one header line; no text cell is a live formula."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in page.rows:
-        writer.writerow(row.model_dump(mode="json"))
+        writer.writerow({key: spreadsheet_safe(value) for key, value in row.model_dump(mode="json").items()})
     return buffer.getvalue()
 
 

@@ -201,9 +201,11 @@ def test_pages_and_api_docs_run_under_the_content_security_policy(visitor: Visit
     violations: list[str] = []
     page.on(
         "console",
-        lambda message: violations.append(message.text)
-        if "Content Security Policy" in message.text or "Refused to" in message.text
-        else None,
+        lambda message: (
+            violations.append(message.text)
+            if "Content Security Policy" in message.text or "Refused to" in message.text
+            else None
+        ),
     )
     for path in ("/", "/about", "/submit", "/queue", "/sections", f"/models/{XSS_MODEL}", "/no-such-page"):
         response = page.goto(visitor.base + path)
@@ -212,5 +214,7 @@ def test_pages_and_api_docs_run_under_the_content_security_policy(visitor: Visit
         page.wait_for_load_state("load")
     page.goto(visitor.base + "/docs")
     expect(page.locator(".swagger-ui .opblock").first).to_be_visible()
-    expect(page.locator(".swagger-ui .opblock-summary-path", has_text="/api/v1/leaderboard").first).to_be_visible()
+    expect(
+        page.locator(".swagger-ui .opblock-summary-path", has_text="/api/v1/leaderboard").first
+    ).to_be_visible()
     assert violations == []

@@ -92,7 +92,9 @@ def test_pages_answer_while_the_hub_stalls(db_engine: Engine, hub: HubServer, tm
         for thread in threads:
             thread.join(timeout=60)
         assert hub.most_waiting <= HUB_CONCURRENCY
-        statuses = [answer.status_code if isinstance(answer, httpx.Response) else repr(answer) for answer in answers]
+        statuses = [
+            answer.status_code if isinstance(answer, httpx.Response) else repr(answer) for answer in answers
+        ]
         assert len(statuses) == VALIDATIONS and set(statuses) == {503}, statuses
         for answer in answers:
             assert isinstance(answer, httpx.Response)

@@ -81,7 +81,9 @@ def test_signed_in_user_is_the_submitter_and_has_a_limit(
         assert "You have made 2 submissions" in refused.json()["detail"]
         # Signing out: an anonymous visitor from this address is counted by address alone.
         token = second.get("/submit").cookies.get(CSRF_COOKIE) or second.cookies[CSRF_COOKIE]
-        assert second.post("/auth/logout", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+        assert (
+            second.post("/auth/logout", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+        )
         assert "Sign in with Hugging Face" in second.get("/submit").text
         anonymous = second.post("/api/v1/submissions", json=submission_body(SPARE[3]))
         assert anonymous.status_code == 201, anonymous.text

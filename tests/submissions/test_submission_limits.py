@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import sessionmaker
 
@@ -111,7 +110,9 @@ def test_client_limit_holds_under_concurrency(
     ]
     accepted, refused = run_at_once(calls)
     assert len(accepted) == LIMIT and len(refused) == CONCURRENT - LIMIT
-    assert all(error.status_code == 429 and "You have made 5 submissions" in error.message for error in refused)
+    assert all(
+        error.status_code == 429 and "You have made 5 submissions" in error.message for error in refused
+    )
     # Another client is not affected; nor is a signed-in user on a fresh address, until the user's own limit.
     other = Submitter(address="198.51.100.1", user="someone")
     outcome = service.submit(
@@ -142,7 +143,9 @@ def test_one_model_in_four_casings_is_one_submission(
     }
     assert accepted[0].submission.model == "CaseOrg/Reward-RM"  # the Hub's own spelling is stored
     with factory() as session:
-        ids = session.scalars(select(RewardModel.hub_id).where(func.lower(RewardModel.hub_id) == "caseorg/reward-rm"))
+        ids = session.scalars(
+            select(RewardModel.hub_id).where(func.lower(RewardModel.hub_id) == "caseorg/reward-rm")
+        )
         assert list(ids) == ["CaseOrg/Reward-RM"]
 
 
@@ -189,7 +192,9 @@ def test_forwarded_address_counts_only_behind_a_trusted_proxy(
 
         def check(forwarded_for: str) -> int:
             headers = {"X-Forwarded-For": forwarded_for}
-            return client.post("/api/v1/submissions/validate", json=submission_body(), headers=headers).status_code
+            return client.post(
+                "/api/v1/submissions/validate", json=submission_body(), headers=headers
+            ).status_code
 
         assert check("192.0.2.1") == 200
         assert check("192.0.2.1") == 429

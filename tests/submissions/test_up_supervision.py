@@ -16,7 +16,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.submissions.conftest import Process, free_port, make_settings, start_process, wait_until, worker_env
+from tests.submissions.conftest import (
+    Process,
+    free_port,
+    make_settings,
+    start_process,
+    wait_until,
+    worker_env,
+)
 from tests.support.hub_server import HubServer
 
 pytestmark = pytest.mark.slow

@@ -166,9 +166,11 @@ def test_security_headers_on_every_answer(client: TestClient, path: str) -> None
     assert_security_headers(client.get(path).headers)
 
 
-def test_csv_cells_never_start_a_formula(client: TestClient, db_session_factory: sessionmaker[Session]) -> None:
+def test_csv_cells_never_start_a_formula(
+    client: TestClient, db_session_factory: sessionmaker[Session]
+) -> None:
     hostile = {
-        "=HYPERLINK(\"http://example.invalid\",\"x\")/m": "'=HYPERLINK(",
+        '=HYPERLINK("http://example.invalid","x")/m': "'=HYPERLINK(",
         "+cmd/m": "'+cmd",
         "-2+3/m": "'-2+3",
         "@SUM(A1)/m": "'@SUM(A1)",

@@ -10,7 +10,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ def limit_models(hub: HubServer, tiny_models: dict[str, Path]) -> dict[str, list
     return {"one_namespace": one_namespace, "own_namespaces": own_namespaces}
 
 
-def run_at_once(calls: list[Callable[[], Any]]) -> tuple[list[Any], list[service.SubmissionRejected]]:
+def run_at_once(calls: Sequence[Callable[[], Any]]) -> tuple[list[Any], list[service.SubmissionRejected]]:
     barrier = threading.Barrier(len(calls))
     accepted: list[Any] = []
     refused: list[service.SubmissionRejected] = []
@@ -83,7 +84,7 @@ def test_namespace_limit_holds_under_concurrency(
     client = HubClient(hub.url, cache_dir=tmp_path / "cache")
     sent = SentMessages()
     calls = [
-        lambda model=model: service.submit(factory, settings, client, SubmissionRequest(model=model), sent)
+        partial(service.submit, factory, settings, client, SubmissionRequest(model=model), sent)
         for model in limit_models["one_namespace"]
     ]
     accepted, refused = run_at_once(calls)
@@ -103,8 +104,14 @@ def test_client_limit_holds_under_concurrency(
     client = HubClient(hub.url, cache_dir=tmp_path / "cache")
     submitter = Submitter(address="203.0.113.7")
     calls = [
-        lambda model=model: service.submit(
-            factory, settings, client, SubmissionRequest(model=model), SentMessages(), submitter=submitter
+        partial(
+            service.submit,
+            factory,
+            settings,
+            client,
+            SubmissionRequest(model=model),
+            SentMessages(),
+            submitter=submitter,
         )
         for model in limit_models["own_namespaces"]
     ]
@@ -131,9 +138,7 @@ def test_one_model_in_four_casings_is_one_submission(
     client = HubClient(hub.url, cache_dir=tmp_path / "cache")
     casings = ["CaseOrg/Reward-RM", "caseorg/reward-rm", "CASEORG/REWARD-RM", "caseOrg/reward-RM"]
     calls = [
-        lambda model=model: service.submit(
-            factory, settings, client, SubmissionRequest(model=model), SentMessages()
-        )
+        partial(service.submit, factory, settings, client, SubmissionRequest(model=model), SentMessages())
         for model in casings
     ]
     accepted, refused = run_at_once(calls)
@@ -150,9 +155,9 @@ def test_one_model_in_four_casings_is_one_submission(
 
 
 def test_casings_of_a_namespace_count_as_one(
-    sqlite_url: str, sqlite_engine: Engine, hub: HubServer, tmp_path: Path, limit_models: dict[str, list[str]]
+    db_url: str, hub: HubServer, tmp_path: Path, limit_models: dict[str, list[str]]
 ) -> None:
-    settings = make_settings(sqlite_url, tmp_path / "data", rate_limit_count=2)
+    settings = make_settings(db_url, tmp_path / "data", rate_limit_count=2)
     with build_client(create_app(settings), hub, tmp_path / "cache", SentMessages()) as client:
         assert client.post("/api/v1/submissions", json=submission_body("case-ns/a")).status_code == 201
         assert client.post("/api/v1/submissions", json=submission_body("CASE-NS/b")).status_code == 201

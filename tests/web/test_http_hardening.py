@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+from collections.abc import MutableMapping
 from typing import Any
 
 import fastapi.routing
@@ -64,9 +65,9 @@ def test_streamed_body_is_cut_at_the_limit_without_reading_the_rest() -> None:
         pulled += 1
         return {"type": "http.request", "body": chunk, "more_body": True}
 
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
-    async def record(message: dict[str, Any]) -> None:
+    async def record(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     scope = {"type": "http", "method": "POST", "path": "/api/v1/submissions", "headers": []}

@@ -342,7 +342,8 @@ class StalledChecks:
 
 
 def flood_validations(port: int, clients: int, stop: threading.Event) -> StalledChecks:
-    """``clients`` loops posting dry runs until ``stop``; each waits on the stalled Hub or is turned away."""
+    """``clients`` loops posting dry runs until ``stop``; each waits on the stalled Hub or is turned away.
+    Only the answers that came while the Hub stalled (before ``stop``) are counted."""
     statuses: dict[int, int] = {}
     errors = [0]
     lock = threading.Lock()
@@ -357,11 +358,13 @@ def flood_validations(port: int, clients: int, stop: threading.Event) -> Stalled
                 )
                 response = connection.getresponse()
                 response.read()
-                with lock:
-                    statuses[response.status] = statuses.get(response.status, 0) + 1
+                if not stop.is_set():
+                    with lock:
+                        statuses[response.status] = statuses.get(response.status, 0) + 1
             except OSError:
-                with lock:
-                    errors[0] += 1
+                if not stop.is_set():
+                    with lock:
+                        errors[0] += 1
             finally:
                 connection.close()
 
@@ -388,6 +391,7 @@ def measure_under_stalled_hub(
         stalled = measure_python(port, "/", connections, seconds)
     finally:
         stop.set()
+        time.sleep(0.5)
         hub.release()
         flood.join(timeout=90)
     return idle, stalled, outcome[0]

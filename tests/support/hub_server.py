@@ -24,6 +24,7 @@ import hashlib
 import json
 import re
 import struct
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -116,7 +117,7 @@ class HubServer:
         self._answering = threading.Event()
         self._answering.set()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="hub-stand-in", daemon=True)
 
@@ -223,6 +224,15 @@ class HubServer:
                 folded = repo_id.lower()
                 found = next((repo for key, repo in self.repos.items() if key.lower() == folded), None)
             return found
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that gave up on a stalled request closes its connection; that is no error of ours."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 _API_INFO = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)(?:/revision/(?P<rev>[^/]+))?$")

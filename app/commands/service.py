@@ -42,6 +42,11 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "watch_parent", None):
         watch_parent(args.watch_parent)
     if args.command == "serve":
+        try:
+            get_settings().check_safe_to_serve()
+        except ConfigurationError as error:
+            print(f"rewardboard serve: {error}", file=sys.stderr, flush=True)
+            return 2
         return serve(args.host, args.port, fd=args.fd)
     if args.command == "worker":
         return work(get_settings(), concurrency=args.concurrency, loglevel=args.loglevel)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -94,3 +97,12 @@ def test_a_token_signed_with_the_default_key_is_refused(tmp_path: Path) -> None:
         client.cookies.set(CSRF_COOKIE, forged)
         response = client.post("/submit", data={"model": "org/name", "csrf_token": forged})
         assert response.status_code == 403
+
+
+def test_serve_refuses_the_default_secret_key_in_words(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key not in ("SECRET_KEY", "ENVIRONMENT")}
+    env["DATABASE_URL"] = POSTGRES_URL
+    command = [sys.executable, "-m", "app.cli", "serve", "--port", "1"]
+    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "SECRET_KEY is the built-in development value" in done.stderr

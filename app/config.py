@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("data")
+DEFAULT_SECRET_KEY = "dev-only-change-me"
+
+
+class ConfigurationError(RuntimeError):
+    """A setting that makes the service unsafe or unable to start; the message says which and why."""
 
 
 class Settings(BaseSettings):
@@ -20,7 +26,10 @@ class Settings(BaseSettings):
     weights_cache_dir: Path | None = None
     dataset_path: str = ""
 
-    secret_key: str = "dev-only-change-me"
+    environment: Literal["", "development", "production"] = Field(
+        default="", description="empty: development on the embedded SQLite default, production otherwise"
+    )
+    secret_key: str = DEFAULT_SECRET_KEY
     max_parameters: int = Field(default=20_000_000_000, description="largest model accepted, in parameters")
     rate_limit_count: int = 5
     rate_limit_days: int = 7
@@ -34,6 +43,54 @@ class Settings(BaseSettings):
     eval_limit_per_subset: int | None = None
 
     leaderboard_cache_seconds: int = 30
+
+    db_pool_size: int = Field(default=10, ge=1, description="database connections kept per web process")
+    db_max_overflow: int = Field(default=10, ge=0, description="extra connections opened under load")
+    db_pool_timeout_s: float = Field(default=5.0, gt=0, description="wait for a free connection, then 503")
+
+    hub_timeout_s: float = Field(default=10.0, gt=0, description="one Hub request")
+    hub_deadline_s: float = Field(default=20.0, gt=0, description="all Hub checks of one request")
+    hub_concurrency: int = Field(default=4, ge=1, description="Hub checks at once per web process")
+    hub_queue_wait_s: float = Field(default=2.0, ge=0, description="wait for a free Hub slot, then 503")
+
+    max_request_body_bytes: int = Field(default=65_536, ge=1024, description="larger bodies get a 413")
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="addresses or networks whose X-Forwarded-For is believed"
+    )
+    client_submission_limit: int = Field(default=10, ge=1, description="per client IP and per user")
+    client_submission_window_s: int = Field(default=3600, ge=1)
+    client_validation_limit: int = Field(default=30, ge=1, description="dry runs per client IP and per user")
+    client_validation_window_s: int = Field(default=60, ge=1)
+
+    hf_oauth_client_id: str = ""
+    hf_oauth_client_secret: str = ""
+    hf_oauth_provider_url: str = "https://huggingface.co"
+    hf_oauth_scopes: str = "openid profile"
+    submit_requires_sign_in: bool = False
+
+    @property
+    def is_development(self) -> bool:
+        if self.environment:
+            return self.environment == "development"
+        return not self.database_url  # the embedded SQLite default
+
+    @property
+    def oauth_enabled(self) -> bool:
+        return bool(self.hf_oauth_client_id and self.hf_oauth_client_secret)
+
+    def check_safe_to_serve(self) -> None:
+        """Refuse settings that must never reach production; development keeps its conveniences."""
+        if not self.is_development and self.secret_key == DEFAULT_SECRET_KEY:
+            raise ConfigurationError(
+                "SECRET_KEY is the built-in development value, which anyone can read in the source. "
+                "Set SECRET_KEY to a long random string (e.g. `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'`), or set ENVIRONMENT=development for a local run."
+            )
+        if self.submit_requires_sign_in and not self.oauth_enabled:
+            raise ConfigurationError(
+                "SUBMIT_REQUIRES_SIGN_IN is set but Sign in with Hugging Face is not configured "
+                "(HF_OAUTH_CLIENT_ID and HF_OAUTH_CLIENT_SECRET)."
+            )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.http.error_responses import error_response, is_api_path
+
 
 class DomainError(Exception):
     status_code = 400
 
-    def __init__(self, message: str, status_code: int | None = None) -> None:
+    def __init__(
+        self, message: str, status_code: int | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.headers = dict(headers or {})
         if status_code is not None:
             self.status_code = status_code
 
@@ -22,18 +29,22 @@ class NotFoundError(DomainError):
     status_code = 404
 
 
+class TryAgainLaterError(DomainError):
+    """Refused for now (429 too many requests, 503 busy); ``retry_after_s`` says when to come back."""
+
+    def __init__(self, message: str, *, status_code: int, retry_after_s: int) -> None:
+        super().__init__(message, status_code, headers={"Retry-After": str(max(retry_after_s, 1))})
+        self.retry_after_s = max(retry_after_s, 1)
+
+
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return is_api_path(request.url.path)
 
 
-def _render(request: Request, status_code: int, message: str) -> Response:
-    if _is_api(request):
-        return JSONResponse({"detail": message}, status_code=status_code)
-    from app.templating import templates
-
-    return templates.TemplateResponse(
-        request, "error.html", {"status_code": status_code, "message": message}, status_code=status_code
-    )
+def _render(
+    request: Request, status_code: int, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    return error_response(request.url.path, status_code, message, headers)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -51,14 +62,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def domain_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
-        return _render(request, exc.status_code, exc.message)
+        return _render(request, exc.status_code, exc.message, exc.headers)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if _is_api(request) or exc.status_code not in (404, 405):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
         return _render(
-            request, exc.status_code, "Page not found." if exc.status_code == 404 else str(exc.detail)
+            request,
+            exc.status_code,
+            "Page not found." if exc.status_code == 404 else str(exc.detail),
+            exc.headers,
         )
 
     async def validation_error(request: Request, exc: Exception) -> Response:

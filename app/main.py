@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.api.docs import install_docs
 from app.api.http_cache import ETagMiddleware
 from app.api.router import api_router
+from app.auth.hf_oauth import install_sign_in
 from app.config import Settings, get_settings
-from app.db.session import engine_for, session_factory
+from app.db.session import PoolOptions, engine_for, session_factory
 from app.errors import install_error_handlers
+from app.http.body_limit import BodySizeLimitMiddleware
+from app.http.head_requests import HeadAsGetMiddleware
+from app.http.request_guard import RequestGuardMiddleware
+from app.http.security_headers import SecurityHeadersMiddleware
+from app.http.server_errors import ServerErrorMiddleware
 from app.pages.router import pages_router
 from app.schemas.leaderboard import LEADERBOARD_RULE
+from app.services.client_limits import SlidingWindowLimiter
+from app.services.hub_gate import HubGate
 from app.services.leaderboard_cache import LeaderboardCache
 from app.templating import STATIC_DIR
 
@@ -29,18 +38,41 @@ named in `source_detail`). Sections and Score are always recomputed from the per
 benchmark's definition; published leaderboard rows keep their printed Score in `published_score`.
 
 Errors are JSON `{"detail": "..."}`: 404 for an unknown model, benchmark, section or subset, 422 for bad
-parameters. GET answers carry an `ETag`; send it back in `If-None-Match` for a 304.
+parameters, 413 for a body over the size limit, 429 (with `Retry-After`) past a submission or check
+limit, 503 (with `Retry-After`) while the Hub or the database cannot answer, 500 for anything unexpected.
+GET answers carry an `ETag`; send it back in `If-None-Match` for a 304. Every GET route answers HEAD.
 """.replace("RULE", LEADERBOARD_RULE)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    settings.check_safe_to_serve()
     app = FastAPI(title="RewardBoard", version="1", description=DESCRIPTION, docs_url=None, redoc_url=None)
     app.state.settings = settings
-    app.state.session_factory = session_factory(engine_for(settings.resolved_database_url()))
+    engine = engine_for(
+        settings.resolved_database_url(), PoolOptions.from_settings(settings), create_sqlite_file=False
+    )
+    app.state.session_factory = session_factory(engine)
     app.state.leaderboard_cache = LeaderboardCache(ttl_seconds=settings.leaderboard_cache_seconds)
+    app.state.hub_gate = HubGate(
+        slots=settings.hub_concurrency, wait_s=settings.hub_queue_wait_s, deadline_s=settings.hub_deadline_s
+    )
+    app.state.check_limiter = SlidingWindowLimiter(
+        limit=settings.client_validation_limit,
+        window_s=settings.client_validation_window_s,
+        what="model checks",
+    )
     install_error_handlers(app)
+    # Middlewares, innermost first (each add_middleware wraps the ones before it).
     app.add_middleware(ETagMiddleware)
+    install_sign_in(app, settings)
+    app.add_middleware(HeadAsGetMiddleware)
+    app.add_middleware(RequestGuardMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(ServerErrorMiddleware)
+    if settings.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    app.add_middleware(SecurityHeadersMiddleware)
     install_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api_router)
@@ -48,4 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-app = create_app()
+def __getattr__(name: str) -> FastAPI:
+    """``app.main:app`` for ASGI servers, built from the environment when first asked for."""
+    if name == "app":
+        return create_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -223,7 +223,7 @@ def our_encodings(model: Path, dataset: Path) -> dict[tuple[str, int], dict[str,
     model_type = getattr(load_config(model, str(model)), "model_type", None)
     tulu_eos = upstream_appends_eos(saved_tokenizer_class(model), model_type)
     encoder = Encoder(tokenizer, resolve_template(tokenizer, "auto"), 2048, tulu_eos=tulu_eos)
-    encoded: dict[tuple[str, int], dict[str, Any]] = {}
+    encoded: dict[tuple[str, int | str], dict[str, Any]] = {}
     for pair in load_dataset(get_benchmark("rewardbench-v1"), str(dataset)).examples:
         texts = encoder.texts(pair.conversation, pair.candidates)
         chosen, rejected = encoder.encode(texts)

@@ -8,6 +8,11 @@ It creates (or reuses) a separate database, ``rewardboard_bench`` by default, ne
 migrations, fills it with COPY, starts ``uvicorn app.main:app`` on 127.0.0.1 with several workers, then
 measures requests/s and latency percentiles for ``/`` and ``/api/v1/leaderboard`` with ``wrk`` (a
 bounded Python load generator when wrk is not installed). The database is left in place for reruns.
+
+``--stall-hub`` adds a run with ``--stall-connections`` (200) connections on ``/`` twice in one server:
+once with the Hub idle, once while the Hub stand-in (tests/support/hub_server.py) hangs every request and
+``--stalled-validations`` clients keep posting dry runs that wait on it; it prints p50/p99 and errors of
+both, and the answers the dry runs got.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from sqlalchemy import make_url
@@ -37,10 +43,11 @@ from sqlalchemy import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.commands.database import upgrade  # noqa: E402
-from app.db.session import make_engine  # noqa: E402
 from worker.engine.benchmark import SUBSETS  # noqa: E402
 from worker.engine.scoring import CURRENT_SCORING_VERSION, aggregate  # noqa: E402
+
+from app.commands.database import upgrade  # noqa: E402
+from app.db.session import make_engine  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 NULL = "\\N"  # COPY text format
@@ -177,8 +184,15 @@ def fill(url: str, models: int, seed: int) -> FillStats:
     return FillStats(models, subsets, pairs, time.perf_counter() - started)
 
 
-def start_server(url: str, workers: int, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": url}
+def start_server(url: str, workers: int, port: int, hub_url: str | None = None) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-only-secret-key",
+        "CLIENT_VALIDATION_LIMIT": "1000000",
+    }
+    if hub_url:
+        env["HF_ENDPOINT"] = hub_url
     command = [
         sys.executable,
         "-m",
@@ -321,6 +335,69 @@ def measure_python(
     )
 
 
+@dataclass
+class StalledChecks:
+    sent: int
+    statuses: dict[int, int]
+    errors: int
+
+
+def flood_validations(port: int, clients: int, stop: threading.Event) -> StalledChecks:
+    """``clients`` loops posting dry runs until ``stop``; each waits on the stalled Hub or is turned away.
+    Only the answers that came while the Hub stalled (before ``stop``) are counted."""
+    statuses: dict[int, int] = {}
+    errors = [0]
+    lock = threading.Lock()
+    body = json.dumps({"model": "bench-org/stalled-model"})
+
+    def client() -> None:
+        while not stop.is_set():
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            try:
+                connection.request(
+                    "POST", "/api/v1/submissions/validate", body, {"Content-Type": "application/json"}
+                )
+                response = connection.getresponse()
+                response.read()
+                if not stop.is_set():
+                    with lock:
+                        statuses[response.status] = statuses.get(response.status, 0) + 1
+            except OSError:
+                if not stop.is_set():
+                    with lock:
+                        errors[0] += 1
+            finally:
+                connection.close()
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    stop.wait()
+    for thread in threads:
+        thread.join(timeout=70)
+    return StalledChecks(sum(statuses.values()) + errors[0], statuses, errors[0])
+
+
+def measure_under_stalled_hub(
+    port: int, hub: Any, connections: int, seconds: int, validations: int
+) -> tuple[Measurement, Measurement, StalledChecks]:
+    idle = measure_python(port, "/", connections, seconds)
+    hub.stall()
+    stop = threading.Event()
+    outcome: list[StalledChecks] = []
+    flood = threading.Thread(target=lambda: outcome.append(flood_validations(port, validations, stop)))
+    flood.start()
+    try:
+        time.sleep(2)  # the dry runs are waiting on the Hub or being turned away by now
+        stalled = measure_python(port, "/", connections, seconds)
+    finally:
+        stop.set()
+        time.sleep(0.5)
+        hub.release()
+        flood.join(timeout=90)
+    return idle, stalled, outcome[0]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres-url", default=os.environ.get("TEST_POSTGRES_URL") or DEFAULT_URL)
@@ -333,6 +410,9 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured path")
     parser.add_argument("--seed", type=int, default=20240320)
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument("--stall-hub", action="store_true", help="also measure / while the Hub stalls")
+    parser.add_argument("--stall-connections", type=int, default=200)
+    parser.add_argument("--stalled-validations", type=int, default=50)
     args = parser.parse_args()
 
     url, needs_fill = ensure_database(args.postgres_url, args.database, args.refill)
@@ -349,23 +429,46 @@ def main() -> int:
             f"in {stats.seconds:.1f} s",
             flush=True,
         )
-    server = start_server(url, args.workers, args.port)
+    from tests.support.hub_server import HubServer
+
+    hub = HubServer().start()
+    server = start_server(url, args.workers, args.port, hub.url)
     results: list[Measurement] = []
+    labels: list[str] = []
+    stalled_checks: StalledChecks | None = None
     try:
         for path in PATHS:
             if shutil.which("wrk"):
                 results.append(measure_wrk(args.port, path, args.connections, args.duration))
             else:
                 results.append(measure_python(args.port, path, args.connections, args.duration))
+            labels.append("")
+        if args.stall_hub:
+            idle, stalled, stalled_checks = measure_under_stalled_hub(
+                args.port, hub, args.stall_connections, args.duration, args.stalled_validations
+            )
+            results += [idle, stalled]
+            labels += ["Hub idle", "Hub stalled"]
     finally:
         stop_server(server)
-    report["results"] = [asdict(result) for result in results]
-    header = ("path", "tool", "conns", "requests", "req/s", "p50 ms", "p99 ms", "errors")
-    print("{:<24}{:<8}{:>6}{:>10}{:>10}{:>9}{:>9}{:>8}".format(*header))
-    for r in results:
+        hub.stop()
+    labelled = zip(results, labels, strict=True)
+    report["results"] = [{**asdict(result), "label": label} for result, label in labelled]
+    header = ("path", "tool", "conns", "requests", "req/s", "p50 ms", "p99 ms", "errors", "")
+    print("{:<24}{:<8}{:>6}{:>10}{:>10}{:>9}{:>9}{:>8}  {}".format(*header))
+    for r, label in zip(results, labels, strict=True):
         print(
             f"{r.path:<24}{r.tool:<8}{r.connections:>6}{r.requests:>10}{r.requests_per_s:>10.0f}"
-            f"{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{r.errors:>8}"
+            f"{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{r.errors:>8}  {label}"
+        )
+    if stalled_checks is not None:
+        report["stalled_checks"] = asdict(stalled_checks)
+        counts = sorted(stalled_checks.statuses.items())
+        answers = ", ".join(f"{count} x {status}" for status, count in counts)
+        print(
+            f"dry runs while the Hub stalled: {stalled_checks.sent} sent by "
+            f"{args.stalled_validations} clients; answers: {answers or 'none'}; "
+            f"connection errors: {stalled_checks.errors}"
         )
     if args.json_out:
         args.json_out.write_text(json.dumps(report, indent=2), encoding="utf-8")

@@ -1,14 +1,35 @@
-"""/docs: Swagger UI for the OpenAPI description, served from a local bundle (no CDN)."""
+"""/docs: Swagger UI for the OpenAPI description, served from a local bundle (no CDN, no inline script)."""
 
 from __future__ import annotations
 
+from html import escape
+
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 ASSETS = "/static/docs"
+START_SCRIPT = "/static/swagger-init.js"
+
+
+def swagger_page(title: str, openapi_url: str) -> str:
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>{escape(title)}</title>
+  <link rel="stylesheet" href="{ASSETS}/swagger-ui.css">
+  <link rel="icon" href="{ASSETS}/favicon-32x32.png">
+  <script src="{ASSETS}/swagger-ui-bundle.js" defer></script>
+  <script src="{START_SCRIPT}" defer></script>
+</head>
+<body>
+  <div id="swagger-ui" data-openapi-url="{escape(openapi_url)}"></div>
+</body>
+</html>
+"""
 
 
 def install_docs(app: FastAPI) -> None:
@@ -16,10 +37,4 @@ def install_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title=f"{app.title} API",
-            swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
-            swagger_css_url=f"{ASSETS}/swagger-ui.css",
-            swagger_favicon_url=f"{ASSETS}/favicon-32x32.png",
-        )
+        return HTMLResponse(swagger_page(f"{app.title} API", app.openapi_url or "/openapi.json"))

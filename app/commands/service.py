@@ -1,24 +1,23 @@
 """``rewardboard up | serve | worker``: run the web server, an evaluation worker, or both together.
 
-``up`` is the one-machine command: it migrates the database, seeds an empty one, then runs the web server and
-one worker as child processes on the configured (by default embedded: SQLite + SQLite broker) stores. Ctrl-C
-stops both; a run cut short is picked up again by the reconciler when a worker next starts.
+``up`` is the one-machine command: it takes its port first (a busy port stops it before anything else),
+migrates the database, seeds an empty one, then runs the web server and one worker as supervised child
+processes on the configured (by default embedded: SQLite + SQLite broker) stores. A child that exits is
+restarted with a backoff while the other keeps running; the children stop by themselves if ``up`` is
+killed. Ctrl-C stops both within a few seconds; a run cut short is picked up again by the reconciler.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
-import subprocess
+import socket
 import sys
-import time
 from types import FrameType
 
-from app.config import Settings, get_settings
-
-STOP_GRACE_S = 10.0
+from app.commands.supervisor import Child, Supervisor, watch_parent
+from app.config import ConfigurationError, Settings, get_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -33,11 +32,22 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         )
     if name == "up":
         parser.add_argument("--no-seed", action="store_true", help="do not import the published seed results")
+    if name == "serve":
+        parser.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)
+    if name in ("serve", "worker"):
+        parser.add_argument("--watch-parent", type=int, default=None, help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "watch_parent", None):
+        watch_parent(args.watch_parent)
     if args.command == "serve":
-        return serve(args.host, args.port)
+        try:
+            get_settings().check_safe_to_serve()
+        except ConfigurationError as error:
+            print(f"rewardboard serve: {error}", file=sys.stderr, flush=True)
+            return 2
+        return serve(args.host, args.port, fd=args.fd)
     if args.command == "worker":
         return work(get_settings(), concurrency=args.concurrency, loglevel=args.loglevel)
     if args.command == "up":
@@ -46,10 +56,17 @@ def run(args: argparse.Namespace) -> int:
     raise ValueError(f"unknown command {args.command!r}")
 
 
-def serve(host: str, port: int) -> int:
+def serve(host: str, port: int, *, fd: int | None = None) -> int:
+    """The web server; on ``fd`` (a socket already listening, from ``up``) when given.
+
+    X-Forwarded-For is read by the app itself, from TRUSTED_PROXIES only, so uvicorn's own reading is off.
+    """
     import uvicorn
 
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, proxy_headers=True)
+    if fd is not None:
+        uvicorn.run("app.main:create_app", factory=True, fd=fd, proxy_headers=False)
+    else:
+        uvicorn.run("app.main:create_app", factory=True, host=host, port=port, proxy_headers=False)
     return 0
 
 
@@ -85,51 +102,61 @@ def prepare_database(settings: Settings, *, seed: bool) -> None:
         engine.dispose()
 
 
-def up(settings: Settings, *, host: str, port: int, loglevel: str, seed: bool) -> int:
-    prepare_database(settings, seed=seed)
-    cli = [sys.executable, "-m", "app.cli"]
-    children = {
-        # Own process groups: the children get our signals, not the terminal's, and die as a group.
-        "web": subprocess.Popen([*cli, "serve", "--host", host, "--port", str(port)], start_new_session=True),
-        "worker": subprocess.Popen([*cli, "worker", "--loglevel", loglevel], start_new_session=True),
-    }
-    print(f"RewardBoard is up on http://{host}:{port} (Ctrl-C stops web server and worker)", flush=True)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+def listen(host: str, port: int) -> socket.socket:
+    """The server's listening socket, taken before anything else; OSError when the port is busy."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        while True:
-            for name, child in children.items():
-                code = child.poll()
-                if code is not None:
-                    print(f"the {name} process exited ({code}); stopping", file=sys.stderr, flush=True)
-                    return code or 1
-            time.sleep(0.5)
+        listener.bind((host, port))
+        listener.listen(2048)
+    except OSError:
+        listener.close()
+        raise
+    listener.set_inheritable(True)
+    return listener
+
+
+def up(settings: Settings, *, host: str, port: int, loglevel: str, seed: bool) -> int:
+    try:
+        settings.check_safe_to_serve()
+        listener = listen(host, port)
+    except ConfigurationError as error:
+        print(f"rewardboard up: {error}", file=sys.stderr, flush=True)
+        return 2
+    except OSError as error:
+        print(
+            f"rewardboard up: cannot listen on {host}:{port} ({error.strerror or error}). "
+            "Is RewardBoard or another server already running there? Stop it or choose --port.",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 2
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    supervisor: Supervisor | None = None
+    try:
+        prepare_database(settings, seed=seed)
+        cli = [sys.executable, "-m", "app.cli"]
+        watch = ["--watch-parent", str(os.getpid())]
+        fd = listener.fileno()
+        supervisor = Supervisor(
+            [
+                Child("web server", [*cli, "serve", "--fd", str(fd), *watch], pass_fds=(fd,)),
+                Child("worker", [*cli, "worker", "--loglevel", loglevel, *watch]),
+            ]
+        )
+        supervisor.start_all()
+        print(f"RewardBoard is up on http://{host}:{port} (Ctrl-C stops web server and worker)", flush=True)
+        supervisor.run_forever()
     except KeyboardInterrupt:
         return 0
     finally:
+        if supervisor is not None:
+            supervisor.stop_all()
         signal.signal(signal.SIGTERM, previous)
-        _stop_children(list(children.values()))
+        listener.close()
+    return 0
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
-
-
-def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
-    """SIGINT, then SIGTERM, then SIGQUIT (Celery's cold shutdown), then SIGKILL to each child's group."""
-    for child in children:
-        _signal_group(child, signal.SIGINT)
-    for escalate in (signal.SIGTERM, getattr(signal, "SIGQUIT", signal.SIGTERM), signal.SIGKILL):
-        deadline = time.monotonic() + STOP_GRACE_S
-        while time.monotonic() < deadline and any(child.poll() is None for child in children):
-            time.sleep(0.2)
-        for child in children:
-            _signal_group(child, escalate)
-    for child in children:
-        child.wait()
-
-
-def _signal_group(child: subprocess.Popen[bytes], signum: int) -> None:
-    if child.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(child.pid, signum)

@@ -73,6 +73,8 @@ class Submission(Base):
     __table_args__ = (
         Index("ix_submission_status_created_at", "status", "created_at"),
         Index("ix_submission_dedup", "reward_model_id", "resolved_commit", "config_key"),
+        Index("ix_submission_client_address_created_at", "client_address", "created_at"),
+        Index("ix_submission_submitter_created_at", "submitter", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -93,6 +95,7 @@ class Submission(Base):
     progress_done: Mapped[int] = mapped_column(Integer, default=0)
     progress_total: Mapped[int] = mapped_column(Integer, default=0)
     submitter: Mapped[str | None] = mapped_column(String(200))
+    client_address: Mapped[str | None] = mapped_column(String(64))
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -103,6 +106,15 @@ class Submission(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     reward_model: Mapped[RewardModel] = relationship(back_populates="submissions", lazy="raise")
+
+
+class SubmissionLimitLock(Base):
+    """One row per limited key (a namespace, a client address, a user), locked by the transaction that
+    counts and records a submission under that key, so concurrent submissions are counted one at a time."""
+
+    __tablename__ = "submission_limit_lock"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
 
 
 class EvaluationResult(Base):

@@ -2,49 +2,32 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from app.api.deps import SessionDep, SettingsDep
-from app.api.routes.submissions import FactoryDep, HubDep, SenderDep
+from app.api.routes.submissions import (
+    CheckLimiterDep,
+    FactoryDep,
+    GateDep,
+    HubDep,
+    SenderDep,
+    SubmitterDep,
+    admit_checks,
+)
 from app.config import Settings
-from app.errors import NotFoundError
+from app.errors import DomainError, NotFoundError
+from app.http.csrf import CSRF_COOKIE, CSRF_FIELD, csrf_ok, sign_csrf_nonce, valid_csrf_token
 from app.services import submissions as service
-from app.services.validation import SubmissionRequest
+from app.services.hub_gate import Deadline
+from app.services.validation import SubmissionRequest, ValidationReport
 from app.templating import templates
 
 router = APIRouter(include_in_schema=False)
-
-CSRF_COOKIE = "rewardboard_csrf"
-CSRF_FIELD = "csrf_token"
-
-
-def _sign(settings: Settings, nonce: str) -> str:
-    mac = hmac.new(settings.secret_key.encode(), nonce.encode(), hashlib.sha256).hexdigest()
-    return f"{nonce}.{mac}"
-
-
-def _valid_token(settings: Settings, token: str | None) -> bool:
-    if not token or "." not in token:
-        return False
-    nonce = token.split(".", 1)[0]
-    return hmac.compare_digest(_sign(settings, nonce), token)
-
-
-def _csrf_ok(request: Request, settings: Settings, form_token: str) -> bool:
-    """Synchronizer token: the form field must equal the signed cookie, and a sent Origin must be ours."""
-    origin = request.headers.get("origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.url.netloc:
-        return False
-    cookie = request.cookies.get(CSRF_COOKIE)
-    return _valid_token(settings, cookie) and hmac.compare_digest(cookie or "", form_token)
 
 
 def _form_page(
@@ -56,10 +39,14 @@ def _form_page(
     **extra: Any,
 ) -> HTMLResponse:
     token = request.cookies.get(CSRF_COOKIE)
-    if not _valid_token(settings, token):
-        token = _sign(settings, secrets.token_urlsafe(24))
+    if not valid_csrf_token(settings, token):
+        token = sign_csrf_nonce(settings, secrets.token_urlsafe(24))
+    user = request.session.get("user") if "session" in request.scope else None
     context = {
         "active_nav": "Submit",
+        "signed_in": user.get("name") if isinstance(user, dict) else None,
+        "sign_in_available": settings.oauth_enabled,
+        "sign_in_required": settings.submit_requires_sign_in,
         "csrf_token": token,
         "csrf_field": CSRF_FIELD,
         "values": {"revision": "main", "model_type": "classifier", "chat_template": "auto", **(values or {})},
@@ -78,13 +65,15 @@ def submit_form(request: Request, settings: SettingsDep) -> HTMLResponse:
 
 
 @router.post("/submit", response_model=None)
-def submit_post(
+async def submit_post(
     request: Request,
     settings: SettingsDep,
-    session: SessionDep,
     hub: HubDep,
     factory: FactoryDep,
     send: SenderDep,
+    gate: GateDep,
+    limiter: CheckLimiterDep,
+    submitter: SubmitterDep,
     model: Annotated[str, Form()] = "",
     revision: Annotated[str, Form()] = "main",
     model_type: Annotated[str, Form()] = "classifier",
@@ -95,7 +84,7 @@ def submit_post(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Check or submit the form."""
-    if not _csrf_ok(request, settings, csrf_token):
+    if not csrf_ok(request, settings, csrf_token):
         return templates.TemplateResponse(
             request,
             "error.html",
@@ -118,13 +107,27 @@ def submit_post(
     except ValidationError as error:
         problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
         return _form_page(request, settings, values=values, status_code=422, error="; ".join(problems))
-    if action == "validate":
-        report = service.check_submission(session, settings, hub, body)
-        return _form_page(
-            request, settings, values=values, checks=report.checks, checked=True, all_ok=report.ok
-        )
+
+    def check_only(deadline: Deadline) -> ValidationReport:
+        return service.check_submission(factory, settings, hub, body, submitter=submitter, deadline=deadline)
+
+    def record(deadline: Deadline) -> service.SubmitOutcome:
+        return service.submit(factory, settings, hub, body, send, submitter=submitter, deadline=deadline)
+
     try:
-        outcome = service.submit(factory, settings, hub, body, send)
+        admit_checks(settings, limiter, submitter)
+        if action == "validate":
+            report = await gate.run(check_only)
+            return _form_page(
+                request, settings, values=values, checks=report.checks, checked=True, all_ok=report.ok
+            )
+        outcome = await gate.run(record)
+    except DomainError as error:  # sign-in required, too many checks, the Hub slow or busy
+        page = _form_page(
+            request, settings, values=values, status_code=error.status_code, error=error.message
+        )
+        page.headers.update(error.headers)
+        return page
     except service.SubmissionRejected as error:
         page = _form_page(
             request,

@@ -90,19 +90,24 @@ class HubClient:
 
         return constants.ENDPOINT
 
-    def model_info(self, repo_id: str, revision: str) -> HubModel:
-        """The model at ``revision``, pinned to its commit sha. Anonymous: private repos read as missing."""
+    def model_info(self, repo_id: str, revision: str, *, timeout: float | None = None) -> HubModel:
+        """The model at ``revision``, pinned to its commit sha. Anonymous: private repos read as missing.
+
+        ``repo_id`` of the answer is the Hub's own spelling of the id (Hub ids are case-insensitive), so
+        every casing a submitter types names one model here.
+        """
         from huggingface_hub import HfApi
 
         api = HfApi(endpoint=self.endpoint, token=False)
         with _hub_errors(repo_id, revision):
-            info = api.model_info(repo_id, revision=revision, timeout=self.timeout)
+            info = api.model_info(repo_id, revision=revision, timeout=timeout or self.timeout)
         if not info.sha:
             raise HubUnreachableError("The Hub did not say which commit this revision points to.")
         filenames = tuple(sibling.rfilename for sibling in info.siblings or [])
         count = info.safetensors.total if info.safetensors is not None else None
+        canonical = info.id if info.id and info.id.lower() == repo_id.lower() else repo_id
         return HubModel(
-            repo_id=repo_id,
+            repo_id=canonical,
             revision=revision,
             sha=info.sha,
             filenames=filenames,
@@ -110,16 +115,16 @@ class HubClient:
             gated=bool(info.gated),
         )
 
-    def safetensors_parameter_count(self, repo_id: str, sha: str) -> int:
+    def safetensors_parameter_count(self, repo_id: str, sha: str, *, timeout: float | None = None) -> int:
         """Parameters counted from the safetensors headers (HTTP range reads, no weights downloaded)."""
         from huggingface_hub import HfApi
 
         api = HfApi(endpoint=self.endpoint, token=False)
         with _hub_errors(repo_id, sha):
-            metadata = api.get_safetensors_metadata(repo_id, revision=sha)
+            metadata = api.get_safetensors_metadata(repo_id, revision=sha, timeout=timeout or self.timeout)
         return sum(metadata.parameter_count.values())
 
-    def download_metadata(self, model: HubModel) -> Path:
+    def download_metadata(self, model: HubModel, *, timeout: float | None = None) -> Path:
         """Download config and tokenizer files of the pinned commit; return the local snapshot folder."""
         from huggingface_hub import hf_hub_download
 
@@ -134,7 +139,7 @@ class HubClient:
                     endpoint=self.endpoint,
                     cache_dir=self.cache_dir,
                     token=False,
-                    etag_timeout=self.timeout,
+                    etag_timeout=timeout or self.timeout,
                 )
             folder = Path(path).parent
         if folder is None:

@@ -97,8 +97,19 @@ def csv_header(page: LeaderboardPage) -> list[str]:
     return [*CSV_LEAD, *slugs, *CSV_TAIL]
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (tab and CR too, in some programs).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def leaderboard_csv(page: LeaderboardPage) -> str:
-    """The page's rows as CSV, full precision, one header line."""
+    """The page's rows as CSV, full precision, one header line; no text cell is a live formula."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(csv_header(page))
@@ -107,7 +118,7 @@ def leaderboard_csv(page: LeaderboardPage) -> str:
         sections = [document["sections"].get(name) for name in page.sections]
         lead = [document[name] for name in CSV_LEAD]
         tail = [document[name] for name in CSV_TAIL]
-        writer.writerow([_cell(value) for value in (*lead, *sections, *tail)])
+        writer.writerow([spreadsheet_safe(_cell(value)) for value in (*lead, *sections, *tail)])
     return buffer.getvalue()
 
 

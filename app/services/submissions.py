@@ -17,11 +17,21 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.db.models import Submission, SubmissionStatus
+from app.db.repositories import intake
 from app.db.repositories import submissions as repo
 from app.db.session import unit_of_work
+from app.services.client_limits import Submitter
 from app.services.hub import HubClient
+from app.services.hub_gate import Deadline, HubBusyError
 from app.services.run_spec import RunConfig
-from app.services.validation import SubmissionRequest, ValidationReport, check_duplicate, validate
+from app.services.validation import (
+    SubmissionRequest,
+    ValidationReport,
+    check_duplicate,
+    check_limits,
+    namespace_of,
+    validate,
+)
 from worker.engine.benchmarks import BENCHMARKS
 from worker.engine.kinds import KINDS
 
@@ -99,51 +109,91 @@ class SubmitOutcome:
 
 
 def check_submission(
-    session: Session, settings: Settings, hub: HubClient, request: SubmissionRequest
+    factory: sessionmaker[Session],
+    settings: Settings,
+    hub: HubClient,
+    request: SubmissionRequest,
+    *,
+    submitter: Submitter | None = None,
+    deadline: Deadline | None = None,
 ) -> ValidationReport:
     """The dry run: every check that can run, nothing recorded."""
-    return validate(session, settings, hub, request, stop_at_first=False)
+    return validate(
+        factory, settings, hub, request, stop_at_first=False, submitter=submitter, deadline=deadline
+    )
 
 
 def submit(
-    factory: sessionmaker[Session], settings: Settings, hub: HubClient, request: SubmissionRequest, send: Send
+    factory: sessionmaker[Session],
+    settings: Settings,
+    hub: HubClient,
+    request: SubmissionRequest,
+    send: Send,
+    *,
+    submitter: Submitter | None = None,
+    deadline: Deadline | None = None,
 ) -> SubmitOutcome:
-    """Check, record (commit), then send to the broker. Raises SubmissionRejected when a check fails."""
-    with unit_of_work(factory) as session:  # reads only: nothing is locked while the Hub is called
-        report = validate(session, settings, hub, request, stop_at_first=True)
+    """Check, record (commit), then send to the broker. Raises SubmissionRejected when a check fails.
+
+    The checks hold no database connection while they ask the Hub; the limits and the duplicate check are
+    then run again and the submission recorded in one transaction under the limit locks, so concurrent
+    submissions can neither pass a limit together nor both record one model and commit.
+    """
+    report = validate(
+        factory, settings, hub, request, stop_at_first=True, submitter=submitter, deadline=deadline
+    )
     if not report.ok:
         raise SubmissionRejected(report)
-    assert report.model is not None
-    with unit_of_work(factory) as session:
-        # The checks ran without locks; look for a duplicate again under the model row's lock.
-        model = repo.lock_reward_model(session, hub_id=request.model)
-        if report.parameter_count is not None and model.parameter_count is None:
-            model.parameter_count = report.parameter_count
-        recheck = check_duplicate(session, report)
-        if not recheck.ok:
-            report.checks = [recheck if check.name == "duplicate" else check for check in report.checks]
-            raise SubmissionRejected(report)
-        assert report.run_config is not None
-        submission = repo.add_submission(
-            session,
-            repo.NewSubmission(
-                reward_model_id=model.id,
-                requested_revision=request.revision,
-                resolved_commit=report.model.sha,
-                model_type=request.model_type,
-                benchmark=request.benchmark,
-                run_config=report.run_config.model_dump(mode="json"),
-                config_key=report.run_config.key(),
-                has_chat_template=report.has_chat_template,
-                submitter=None,
-            ),
-        )
-        submission_id = submission.id
+    if deadline is not None and deadline.passed():
+        # The request has stopped waiting for this answer: record nothing it was not told about.
+        raise HubBusyError("The Hub answered too late; nothing was recorded. Please submit again.", 30)
+    submission_id = _record(factory, settings, report, submitter)
     sent = dispatch(factory, send, submission_id)
     with unit_of_work(factory) as session:
         view = describe(session, submission_id)
     assert view is not None
     return SubmitOutcome(submission=view, sent_to_worker=sent)
+
+
+def _record(
+    factory: sessionmaker[Session], settings: Settings, report: ValidationReport, submitter: Submitter | None
+) -> int:
+    """Re-check the limits and duplicates under the limit locks and insert, in one unit of work."""
+    model, request = report.model, report.request
+    assert model is not None and report.run_config is not None
+    namespace = namespace_of(model.repo_id)
+    keys = (f"namespace:{namespace.lower()}", *(submitter.limit_keys() if submitter else ()))
+    with unit_of_work(factory) as session:
+        intake.lock_limit_keys(session, keys)  # first: every count below is current until the commit
+        now = datetime.now(UTC)
+        for recheck in (
+            check_limits(session, settings, report, namespace=namespace, submitter=submitter, now=now),
+            check_duplicate(session, report),
+        ):
+            if not recheck.ok:
+                report.checks = [recheck if check.name == recheck.name else check for check in report.checks]
+                raise SubmissionRejected(report)
+        reward_model = repo.lock_reward_model(
+            session, hub_id=intake.stored_hub_id(session, model.repo_id) or model.repo_id
+        )
+        if report.parameter_count is not None and reward_model.parameter_count is None:
+            reward_model.parameter_count = report.parameter_count
+        submission = repo.add_submission(
+            session,
+            repo.NewSubmission(
+                reward_model_id=reward_model.id,
+                requested_revision=request.revision,
+                resolved_commit=model.sha,
+                model_type=request.model_type,
+                benchmark=request.benchmark,
+                run_config=report.run_config.model_dump(mode="json"),
+                config_key=report.run_config.key(),
+                has_chat_template=report.has_chat_template,
+                submitter=submitter.user if submitter else None,
+                client_address=submitter.address if submitter else None,
+            ),
+        )
+        return submission.id
 
 
 def dispatch(factory: sessionmaker[Session], send: Send, submission_id: int) -> bool:

@@ -12,14 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy.orm import Session
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.db.repositories import submissions as repo
+from app.db.repositories import intake as repo
+from app.db.session import unit_of_work
+from app.http.request_guard import clean_text
+from app.services.client_limits import Submitter
 from app.services.hub import HubClient, HubError, HubModel, HubUnreachableError, read_json
+from app.services.hub_gate import Deadline
 from app.services.run_spec import RunConfig
 from worker.engine.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK, get_benchmark
 
@@ -32,12 +36,24 @@ NOT_YET_SUPPORTED = {
 }
 
 
+HUB_RETRY_AFTER_S = 30
+
+
+def _printable(value: str | None) -> str | None:
+    if value is not None and not clean_text(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+PrintableText = Annotated[str, AfterValidator(_printable)]
+
+
 class SubmissionRequest(BaseModel):
     """What a submitter asks for."""
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(min_length=1, max_length=200, description="Hub model id, e.g. org/name")
+    model: PrintableText = Field(min_length=1, max_length=200, description="Hub model id, e.g. org/name")
     revision: str = Field(
         default="main",
         min_length=1,
@@ -46,7 +62,9 @@ class SubmissionRequest(BaseModel):
         description="branch, tag or sha",
     )
     model_type: Literal["classifier", "dpo", "generative"] = "classifier"
-    reference_model: str | None = Field(default=None, max_length=200, description="DPO reference model")
+    reference_model: PrintableText | None = Field(
+        default=None, max_length=200, description="DPO reference model"
+    )
     chat_template: Literal["auto", "tulu"] = "auto"
     benchmark: str = Field(
         default=DEFAULT_BENCHMARK, max_length=50, description=f"one of {', '.join(BENCHMARKS)}"
@@ -130,15 +148,42 @@ def namespace_of(repo_id: str) -> str:
 
 
 class _Validator:
+    """Runs the checks; each one that reads the database opens its own short unit of work, and none is
+    open while the Hub is asked anything."""
+
     def __init__(
-        self, session: Session, settings: Settings, hub: HubClient, request: SubmissionRequest, now: datetime
+        self,
+        factory: sessionmaker[Session],
+        settings: Settings,
+        hub: HubClient,
+        request: SubmissionRequest,
+        now: datetime,
+        submitter: Submitter | None,
+        deadline: Deadline | None,
     ) -> None:
-        self.session = session
+        self.factory = factory
         self.settings = settings
         self.hub = hub
         self.now = now
+        self.submitter = submitter
+        self.deadline = deadline
         self.report = ValidationReport(request=request)
         self.report.run_config = run_config(request, settings)
+
+    def _hub_timeout(self) -> float:
+        """Seconds the next Hub request may take: the client's timeout, cut to what the deadline leaves."""
+        if self.deadline is None:
+            return self.hub.timeout
+        remaining = self.deadline.remaining()
+        if remaining <= 0.5:
+            raise HubUnreachableError("The Hub is answering too slowly right now; please try again later.")
+        return min(self.hub.timeout, remaining)
+
+    def _hub_failure(self, name: str, error: HubError, prefix: str = "") -> Check:
+        if isinstance(error, HubUnreachableError):
+            self.report.retry_after_s = HUB_RETRY_AFTER_S
+            return Check(name, False, prefix + error.message, http_status=503)
+        return Check(name, False, prefix + error.message, http_status=422)
 
     @property
     def request(self) -> SubmissionRequest:
@@ -207,31 +252,18 @@ class _Validator:
         return Check("opt_out", True, f"{namespace} has not opted out.")
 
     def check_rate_limit(self) -> Check:
-        namespace = namespace_of(self.request.model)
-        window = timedelta(days=self.settings.rate_limit_days)
-        count, oldest = repo.recent_for_namespace(self.session, namespace=namespace, since=self.now - window)
-        limit = self.settings.rate_limit_count
-        if count < limit:
-            return Check(
-                "rate_limit", True, f"{namespace} has used {count} of {limit} submissions this week."
-            )
-        oldest_at = _aware(oldest) if oldest is not None else self.now
-        wait = max(math.ceil((oldest_at + window - self.now).total_seconds()), 1)
-        self.report.retry_after_s = wait
-        return Check(
-            "rate_limit",
-            False,
-            f"{namespace} has made {count} submissions in the last {self.settings.rate_limit_days} days "
-            f"(the limit is {limit}). Try again in {_human_duration(wait)}.",
-            http_status=429,
-        )
+        with unit_of_work(self.factory) as session:
+            return check_limits(
+                session, self.settings, self.report, namespace=namespace_of(self.request.model),
+                submitter=self.submitter, now=self.now,
+            )  # fmt: skip
 
     def check_hub_model(self) -> Check:
         try:
-            model = self.hub.model_info(self.request.model, self.request.revision)
+            timeout = self._hub_timeout()
+            model = self.hub.model_info(self.request.model, self.request.revision, timeout=timeout)
         except HubError as error:
-            status = 503 if isinstance(error, HubUnreachableError) else 422
-            return Check("hub_model", False, error.message, http_status=status)
+            return self._hub_failure("hub_model", error)
         if model.gated:
             return Check(
                 "hub_model",
@@ -247,7 +279,8 @@ class _Validator:
         )
 
     def check_duplicate(self) -> Check:
-        return check_duplicate(self.session, self.report)
+        with unit_of_work(self.factory) as session:
+            return check_duplicate(session, self.report)
 
     def check_safetensors(self) -> Check:
         model = self.report.model
@@ -271,15 +304,11 @@ class _Validator:
         count = model.parameter_count
         if count is None:
             try:
-                count = self.hub.safetensors_parameter_count(model.repo_id, model.sha)
-            except HubError as error:
-                status = 503 if isinstance(error, HubUnreachableError) else 422
-                return Check(
-                    "parameters",
-                    False,
-                    f"The parameter count could not be read: {error.message}",
-                    http_status=status,
+                count = self.hub.safetensors_parameter_count(
+                    model.repo_id, model.sha, timeout=self._hub_timeout()
                 )
+            except HubError as error:
+                return self._hub_failure("parameters", error, "The parameter count could not be read: ")
         self.report.parameter_count = count
         limit = self.settings.max_parameters
         if count > limit:
@@ -296,10 +325,9 @@ class _Validator:
                 "config", False, "The repository has no config.json, so transformers cannot load it."
             )
         try:
-            folder = self.hub.download_metadata(model)
+            folder = self.hub.download_metadata(model, timeout=self._hub_timeout())
         except HubError as error:
-            status = 503 if isinstance(error, HubUnreachableError) else 422
-            return Check("config", False, error.message, http_status=status)
+            return self._hub_failure("config", error)
         self.report.metadata_dir = folder
         document = read_json(folder / "config.json")
         if "auto_map" in document:
@@ -370,26 +398,74 @@ class _Validator:
 
 
 def validate(
-    session: Session,
+    factory: sessionmaker[Session],
     settings: Settings,
     hub: HubClient,
     request: SubmissionRequest,
     *,
     stop_at_first: bool,
     now: datetime | None = None,
+    submitter: Submitter | None = None,
+    deadline: Deadline | None = None,
 ) -> ValidationReport:
     """Run the submission checks for ``request``; see the module docstring."""
-    return _Validator(session, settings, hub, request, now or datetime.now(UTC)).run(
-        stop_at_first=stop_at_first
-    )
+    validator = _Validator(factory, settings, hub, request, now or datetime.now(UTC), submitter, deadline)
+    return validator.run(stop_at_first=stop_at_first)
+
+
+def check_limits(
+    session: Session,
+    settings: Settings,
+    report: ValidationReport,
+    *,
+    namespace: str,
+    submitter: Submitter | None,
+    now: datetime,
+) -> Check:
+    """The namespace quota (any casing of the namespace) and, for a known client, its own quota."""
+    window = timedelta(days=settings.rate_limit_days)
+    count, oldest = repo.recent_for_namespace(session, namespace=namespace, since=now - window)
+    limit = settings.rate_limit_count
+    if count >= limit:
+        report.retry_after_s = _wait_until_free(oldest, window, now)
+        return Check(
+            "rate_limit",
+            False,
+            f"{namespace} has made {count} submissions in the last {settings.rate_limit_days} days "
+            f"(the limit is {limit}). Try again in {_human_duration(report.retry_after_s)}.",
+            http_status=429,
+        )
+    message = f"{namespace} has used {count} of {limit} submissions this week."
+    if submitter is not None:
+        client_window = timedelta(seconds=settings.client_submission_window_s)
+        mine, my_oldest = repo.recent_for_client(
+            session, address=submitter.address, user=submitter.user, since=now - client_window
+        )
+        client_limit = settings.client_submission_limit
+        if mine >= client_limit:
+            report.retry_after_s = _wait_until_free(my_oldest, client_window, now)
+            return Check(
+                "rate_limit",
+                False,
+                f"You have made {mine} submissions in the last "
+                f"{_human_duration(settings.client_submission_window_s)} (the limit is {client_limit}). "
+                f"Try again in {_human_duration(report.retry_after_s)}.",
+                http_status=429,
+            )
+    return Check("rate_limit", True, message)
+
+
+def _wait_until_free(oldest: datetime | None, window: timedelta, now: datetime) -> int:
+    oldest_at = _aware(oldest) if oldest is not None else now
+    return max(math.ceil((oldest_at + window - now).total_seconds()), 1)
 
 
 def check_duplicate(session: Session, report: ValidationReport) -> Check:
-    """Same model, commit and configuration already queued, running or succeeded: refuse, link to it."""
+    """Same model (any casing), commit and configuration already queued, running or succeeded: refuse."""
     assert report.model is not None
     assert report.run_config is not None
     existing = repo.find_duplicate(
-        session, hub_id=report.request.model, commit=report.model.sha, config_key=report.run_config.key()
+        session, hub_id=report.model.repo_id, commit=report.model.sha, config_key=report.run_config.key()
     )
     if existing is None:
         return Check(

@@ -27,7 +27,7 @@ from playwright.sync_api import Browser, Dialog, Page, sync_playwright
 from app.commands.database import upgrade
 from app.db.models import ResultSource, RewardModel
 from app.db.session import make_engine, session_scope
-from app.services.importer import seed_if_empty
+from app.services.seed import seed_if_empty
 from tests.submissions.conftest import (
     GOOD,
     Process,

@@ -193,3 +193,28 @@ def test_submit_a_model_and_browse_its_results(visitor: Visitor, board: Board, t
         expect(pairs.nth(index)).to_have_class(re.compile(r"\bwrong\b"))
         expect(pairs.nth(index).locator(".verdict")).to_contain_text("wrong")
     assert visitor.dialogs == []
+
+
+def test_pages_and_api_docs_run_under_the_content_security_policy(visitor: Visitor) -> None:
+    """No page trips the CSP (no inline script or style, nothing from elsewhere), and /docs still works."""
+    page = visitor.page
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text)
+            if "Content Security Policy" in message.text or "Refused to" in message.text
+            else None
+        ),
+    )
+    for path in ("/", "/about", "/submit", "/queue", "/sections", f"/models/{XSS_MODEL}", "/no-such-page"):
+        response = page.goto(visitor.base + path)
+        assert response is not None
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        page.wait_for_load_state("load")
+    page.goto(visitor.base + "/docs")
+    expect(page.locator(".swagger-ui .opblock").first).to_be_visible()
+    expect(
+        page.locator(".swagger-ui .opblock-summary-path", has_text="/api/v1/leaderboard").first
+    ).to_be_visible()
+    assert violations == []

@@ -33,6 +33,7 @@ from tests.support.hub_server import HubServer
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DATA = REPO_ROOT / "tests" / "data" / "rewardbench_sample.jsonl"
 REDIS_ENV = "TEST_REDIS_URL"
+TEST_SECRET_KEY = "test-only-secret-key-for-the-test-suite"
 
 GOOD = "tiny-org/good-rm"
 NO_TEMPLATE = "tiny-org/plain-rm"
@@ -102,6 +103,10 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         "broker_url": f"sqla+sqlite:///{(data_dir / 'broker.db').as_posix()}",
         "dataset_path": str(SAMPLE_DATA),
         "eval_limit_per_subset": 1,
+        "secret_key": TEST_SECRET_KEY,
+        # Tests submit many models from one address; the tests of these limits set them low.
+        "client_submission_limit": 1000,
+        "client_validation_limit": 1000,
         **overrides,
     }
     return Settings(**values)
@@ -228,6 +233,9 @@ def worker_env(settings: Settings, hub: HubServer, home: Path, **extra: str) -> 
             "RECONCILE_INTERVAL_S": "1",
             "DISPATCH_GRACE_S": "2",
             "PYTHONUNBUFFERED": "1",
+            "SECRET_KEY": settings.secret_key,
+            "CLIENT_SUBMISSION_LIMIT": str(settings.client_submission_limit),
+            "CLIENT_VALIDATION_LIMIT": str(settings.client_validation_limit),
         }
     )
     env.update(extra)

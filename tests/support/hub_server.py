@@ -10,6 +10,10 @@ It serves the parts of the Hub API that huggingface_hub and transformers use to 
 - 404/401/403 answers with the ``X-Error-Code`` header the real Hub sends (RepoNotFound, RevisionNotFound,
   EntryNotFound, GatedRepo), so the client raises its own typed errors.
 
+Repo ids are matched case-insensitively, as on the Hub, and model info gives the id as it was published.
+``stall()`` makes every request hang until ``release()`` (a Hub that accepts connections and never answers);
+``waiting`` counts the requests hanging now and ``most_waiting`` the most at once.
+
 Point a process at it with ``HF_ENDPOINT=<server.url>`` (huggingface_hub reads it once, at import), or pass
 ``endpoint=server.url`` to an ``HfApi``. Only ``org/name`` repo ids are served.
 """
@@ -20,6 +24,7 @@ import hashlib
 import json
 import re
 import struct
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -107,8 +112,12 @@ class HubServer:
         self.requests: list[tuple[str, str]] = []
         self.down = False  # every request answers 503
         self.failing: set[str] = set()  # these repo ids answer 503
+        self.waiting = 0
+        self.most_waiting = 0
+        self._answering = threading.Event()
+        self._answering.set()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="hub-stand-in", daemon=True)
 
@@ -121,7 +130,29 @@ class HubServer:
         self._thread.start()
         return self
 
+    def stall(self) -> None:
+        """From now on every request hangs until ``release()``."""
+        with self._lock:
+            self.most_waiting = 0
+        self._answering.clear()
+
+    def release(self) -> None:
+        self._answering.set()
+
+    def wait_if_stalled(self) -> None:
+        if self._answering.is_set():
+            return
+        with self._lock:
+            self.waiting += 1
+            self.most_waiting = max(self.most_waiting, self.waiting)
+        try:
+            self._answering.wait()
+        finally:
+            with self._lock:
+                self.waiting -= 1
+
     def stop(self) -> None:
+        self.release()
         self._server.shutdown()
         self._server.server_close()
 
@@ -186,8 +217,22 @@ class HubServer:
             self.repos.pop(repo_id, None)
 
     def repo(self, repo_id: str) -> HubRepo | None:
+        """The repo under ``repo_id`` in any casing."""
         with self._lock:
-            return self.repos.get(repo_id)
+            found = self.repos.get(repo_id)
+            if found is None:
+                folded = repo_id.lower()
+                found = next((repo for key, repo in self.repos.items() if key.lower() == folded), None)
+            return found
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that gave up on a stalled request closes its connection; that is no error of ours."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 _API_INFO = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)(?:/revision/(?P<rev>[^/]+))?$")
@@ -211,6 +256,7 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
         def _dispatch(self, *, head: bool) -> None:
             path = urlsplit(self.path).path
             hub.requests.append(("HEAD" if head else "GET", path))
+            hub.wait_if_stalled()
             if hub.down:
                 self._error(503, "", "Service unavailable", head=head)
                 return

@@ -21,7 +21,7 @@ BOARD_ROWS = sum(len(path.read_text(encoding="utf-8").splitlines()) for path in 
 
 @pytest.fixture
 def app(db_url: str, tmp_path: Path) -> FastAPI:
-    application = create_app(Settings(database_url=db_url, data_dir=tmp_path))
+    application = create_app(Settings(database_url=db_url, data_dir=tmp_path, secret_key="test-only-secret"))
     application.state.leaderboard_cache.version_probe_seconds = 0.0
     return application
 

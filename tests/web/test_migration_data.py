@@ -159,9 +159,8 @@ def test_upgrade_carries_results_examples_texts_and_submissions_over(old_databas
         (2, "classifier", False, True),  # partial: kept current for its model, never ranked
     ]
     config = results[1][4]
-    assert (json.loads(config) if isinstance(config, str) else config)[
-        "dataset"
-    ] == "rewardbench_sample.jsonl"
+    stored: dict[str, object] = json.loads(config) if isinstance(config, str) else dict(config)  # type: ignore[call-overload]
+    assert stored["dataset"] == "rewardbench_sample.jsonl"
     examples = _rows(
         engine, "SELECT subset, example_id, scores, num_correct, outcome FROM example_result ORDER BY id"
     )

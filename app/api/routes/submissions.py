@@ -11,17 +11,34 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.api.deps import SessionDep, SettingsDep
+from app.config import Settings
 from app.db.models import SubmissionStatus
-from app.errors import NotFoundError
+from app.errors import DomainError, NotFoundError
 from app.services import submissions as service
+from app.services.client_limits import SlidingWindowLimiter, Submitter, submitter_of
 from app.services.hub import HubClient
+from app.services.hub_gate import Deadline, HubGate
 from app.services.validation import Check, SubmissionRequest, ValidationReport
 
 router = APIRouter(prefix="/submissions", tags=["submissions"])
 
 
-def get_hub_client(settings: SettingsDep) -> HubClient:
-    return HubClient(cache_dir=settings.resolved_weights_cache() / "hub")
+async def get_hub_client(settings: SettingsDep) -> HubClient:
+    return HubClient(cache_dir=settings.resolved_weights_cache() / "hub", timeout=settings.hub_timeout_s)
+
+
+async def get_hub_gate(request: Request) -> HubGate:
+    gate: HubGate = request.app.state.hub_gate
+    return gate
+
+
+async def get_check_limiter(request: Request) -> SlidingWindowLimiter:
+    limiter: SlidingWindowLimiter = request.app.state.check_limiter
+    return limiter
+
+
+async def get_submitter(request: Request) -> Submitter:
+    return submitter_of(request)
 
 
 def get_session_factory(request: Request) -> sessionmaker[Session]:
@@ -39,6 +56,16 @@ SubmissionId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 HubDep = Annotated[HubClient, Depends(get_hub_client)]
 FactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 SenderDep = Annotated[service.Send, Depends(get_sender)]
+GateDep = Annotated[HubGate, Depends(get_hub_gate)]
+CheckLimiterDep = Annotated[SlidingWindowLimiter, Depends(get_check_limiter)]
+SubmitterDep = Annotated[Submitter, Depends(get_submitter)]
+
+
+def admit_checks(settings: Settings, limiter: SlidingWindowLimiter, submitter: Submitter) -> None:
+    """Before any Hub check: sign-in when required, and the client's limit on checks (429)."""
+    if settings.submit_requires_sign_in and submitter.user is None:
+        raise DomainError("Sign in with Hugging Face (/auth/login) to check or submit a model.", 401)
+    limiter.hit(submitter.limit_keys())
 
 
 class CheckRead(BaseModel):
@@ -116,12 +143,14 @@ def check_reads(checks: list[Check]) -> list[CheckRead]:
 
 
 def rejection_response(error: service.SubmissionRejected) -> JSONResponse:
-    duplicate = f"/submissions/{error.report.duplicate_of}" if error.report.duplicate_of else None
-    body = RejectionResponse(
-        detail=error.message, checks=check_reads(error.report.checks), duplicate_url=duplicate
-    )
-    headers = {"Retry-After": str(error.report.retry_after_s)} if error.report.retry_after_s else None
-    return JSONResponse(body.model_dump(), status_code=error.status_code, headers=headers)
+    return report_response(error.report, error.message, error.status_code)
+
+
+def report_response(report: ValidationReport, message: str, status_code: int) -> JSONResponse:
+    duplicate = f"/submissions/{report.duplicate_of}" if report.duplicate_of else None
+    body = RejectionResponse(detail=message, checks=check_reads(report.checks), duplicate_url=duplicate)
+    headers = {"Retry-After": str(report.retry_after_s)} if report.retry_after_s else None
+    return JSONResponse(body.model_dump(), status_code=status_code, headers=headers)
 
 
 _REJECTIONS: dict[int | str, dict[str, Any]] = {
@@ -130,19 +159,32 @@ _REJECTIONS: dict[int | str, dict[str, Any]] = {
         (403, "the model's authors opted out"),
         (409, "already submitted; duplicate_url links to it"),
         (422, "a check failed; detail says which and why"),
-        (429, "too many submissions for this namespace; see Retry-After"),
-        (503, "the Hub could not be reached; try again"),
+        (401, "sign-in is required to submit here"),
+        (429, "too many submissions for this namespace or this client; see Retry-After"),
+        (503, "the Hub could not be reached, is slow, or too many checks are running; see Retry-After"),
     )
 }
 
 
 @router.post("", status_code=201, response_model=SubmitResponse, responses=_REJECTIONS)
-def create_submission(
-    body: SubmissionRequest, settings: SettingsDep, hub: HubDep, factory: FactoryDep, send: SenderDep
+async def create_submission(
+    body: SubmissionRequest,
+    settings: SettingsDep,
+    hub: HubDep,
+    factory: FactoryDep,
+    send: SenderDep,
+    gate: GateDep,
+    limiter: CheckLimiterDep,
+    submitter: SubmitterDep,
 ) -> Any:
     """Submit a model for evaluation: every check runs first; accepted submissions are queued."""
+    admit_checks(settings, limiter, submitter)
+
+    def job(deadline: Deadline) -> service.SubmitOutcome:
+        return service.submit(factory, settings, hub, body, send, submitter=submitter, deadline=deadline)
+
     try:
-        outcome = service.submit(factory, settings, hub, body, send)
+        outcome = await gate.run(job)
     except service.SubmissionRejected as error:
         return rejection_response(error)
     message = (
@@ -158,12 +200,30 @@ def create_submission(
     )
 
 
-@router.post("/validate", response_model=ValidationResponse)
-def validate_submission(
-    body: SubmissionRequest, session: SessionDep, settings: SettingsDep, hub: HubDep
-) -> ValidationResponse:
-    """Run every submission check without queuing anything."""
-    report: ValidationReport = service.check_submission(session, settings, hub, body)
+@router.post(
+    "/validate",
+    response_model=ValidationResponse,
+    responses={status: _REJECTIONS[status] for status in (401, 429, 503)},
+)
+async def validate_submission(
+    body: SubmissionRequest,
+    settings: SettingsDep,
+    hub: HubDep,
+    factory: FactoryDep,
+    gate: GateDep,
+    limiter: CheckLimiterDep,
+    submitter: SubmitterDep,
+) -> Any:
+    """Run every submission check without queuing anything. 503 when the Hub could not answer."""
+    admit_checks(settings, limiter, submitter)
+
+    def job(deadline: Deadline) -> ValidationReport:
+        return service.check_submission(factory, settings, hub, body, submitter=submitter, deadline=deadline)
+
+    report = await gate.run(job)
+    unreachable = next((check for check in report.checks if check.http_status == 503 and not check.ok), None)
+    if unreachable is not None:
+        return report_response(report, unreachable.message, 503)
     commit = report.model.sha if report.model else None
     return ValidationResponse(
         ok=report.ok, model=body.model, commit=commit, checks=check_reads(report.checks)

@@ -36,6 +36,7 @@ class NewSubmission:
     config_key: str
     has_chat_template: bool | None
     submitter: str | None
+    client_address: str | None = None
 
 
 def lock_reward_model(session: Session, *, hub_id: str) -> RewardModel:
@@ -56,6 +57,7 @@ def add_submission(session: Session, new: NewSubmission) -> Submission:
         config_key=new.config_key,
         has_chat_template=new.has_chat_template,
         submitter=new.submitter,
+        client_address=new.client_address,
         status=SubmissionStatus.QUEUED,
     )
     session.add(submission)

@@ -39,8 +39,12 @@ sys.path.insert(0, str(ROOT))
 
 from app.commands.database import upgrade  # noqa: E402
 from app.db.session import make_engine  # noqa: E402
-from worker.engine.benchmark import SUBSETS  # noqa: E402
-from worker.engine.scoring import CURRENT_SCORING_VERSION, aggregate  # noqa: E402
+from worker.engine.benchmarks import get_benchmark  # noqa: E402
+
+V1 = get_benchmark("rewardbench-v1")
+SUBSETS = {subset.name: subset for subset in V1.required_subsets(("core",))}
+CURRENT_SCORING_VERSION = V1.current_scoring_version
+aggregate = V1.aggregate
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 NULL = "\\N"  # COPY text format

@@ -26,7 +26,8 @@ sys.path.insert(0, str(REPO))
 
 from tests.support.tiny_models import PLAIN_TEMPLATE, build_tiny_classifier, build_tokenizer  # noqa: E402
 from worker.engine.adapters.classifier import ClassifierAdapter  # noqa: E402
-from worker.engine.dataset import load_dataset, select_pairs  # noqa: E402
+from worker.engine.benchmarks import get_benchmark  # noqa: E402
+from worker.engine.dataset import load_dataset, select_examples  # noqa: E402
 from worker.engine.formatting import Encoded  # noqa: E402
 from worker.engine.spec import EvaluationSpec  # noqa: E402
 
@@ -100,9 +101,10 @@ def main() -> int:
     parser.add_argument("--max-length", type=int, default=2048)
     args = parser.parse_args()
 
-    dataset = load_dataset(str(args.data))
-    pairs = select_pairs(dataset.pairs, limit_per_subset=args.per_subset, seed=0)
-    corpus = [text for pair in dataset.pairs[::7] for text in (pair.prompt, pair.chosen, pair.rejected)]
+    benchmark = get_benchmark("rewardbench-v1")
+    dataset = load_dataset(benchmark, str(args.data))
+    pairs = select_examples(benchmark, dataset.examples, limit_per_subset=args.per_subset, seed=0)
+    corpus = [text for pair in dataset.examples[::7] for text in (pair.prompt, *pair.candidates)]
     with tempfile.TemporaryDirectory() as folder:
         tokenizer = build_tokenizer(vocab_size=4096, chat_template=PLAIN_TEMPLATE, corpus=corpus)
         model_dir = build_tiny_classifier(
@@ -111,8 +113,8 @@ def main() -> int:
         spec = EvaluationSpec(
             model=str(model_dir), max_length=args.max_length, batch_tokens=args.batch_tokens, device="cpu"
         )
-        adapter = ClassifierAdapter.from_spec(spec)
-    encoded = adapter.encode_pairs(pairs)
+        adapter = ClassifierAdapter.from_spec(spec, benchmark)
+    encoded = adapter.encode_examples(pairs)
     adapter.forward(list(encoded[:4]))  # warm-up
     print(
         f"{len(pairs)} pairs ({args.per_subset} per subset) from {dataset.source}; "

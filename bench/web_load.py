@@ -43,15 +43,18 @@ from sqlalchemy import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from worker.engine.benchmark import SUBSETS  # noqa: E402
-from worker.engine.scoring import CURRENT_SCORING_VERSION, aggregate  # noqa: E402
-
 from app.commands.database import upgrade  # noqa: E402
 from app.db.session import make_engine  # noqa: E402
+from worker.engine.benchmarks import get_benchmark  # noqa: E402
+
+V1 = get_benchmark("rewardbench-v1")
+SUBSETS = {subset.name: subset for subset in V1.required_subsets(("core",))}
+CURRENT_SCORING_VERSION = V1.current_scoring_version
+aggregate = V1.aggregate
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 NULL = "\\N"  # COPY text format
-MODEL_TYPES = ("Seq. Classifier", "Custom Classifier", "DPO", "Generative")
+MODEL_TYPES = ("classifier", "custom-classifier", "dpo", "generative")
 PATHS = ("/api/v1/leaderboard", "/")
 
 
@@ -113,13 +116,12 @@ def fill(url: str, models: int, seed: int) -> FillStats:
     subset_ids = {name: index * 10_000 for index, name in enumerate(SUBSETS)}
     model_lines, result_lines, subset_lines = [], [], []
     correct_by_model: list[dict[str, int]] = []
+    section_lines: list[str] = []
     for m in range(1, models + 1):
         model_type = MODEL_TYPES[m % len(MODEL_TYPES)]
         hub_id = f"bench-org-{m % 40:02d}/reward-model-{m:04d}"
         params = rng.choice((None, 350_000_000, 2_000_000_000, 7_000_000_000, 13_000_000_000))
-        model_lines.append(
-            f"{m}\t{hub_id}\t{hub_id}\t{model_type}\t{params or NULL}\t{NULL}\t{NULL}\t{now}\n"
-        )
+        model_lines.append(f"{m}\t{hub_id}\t{hub_id}\tt\t{params or NULL}\t{NULL}\t{NULL}\t{now}\n")
         skill = rng.uniform(0.45, 0.95)
         correct = {
             name: max(0, min(subset.rows, round(subset.rows * (skill + rng.uniform(-0.15, 0.15)))))
@@ -128,51 +130,47 @@ def fill(url: str, models: int, seed: int) -> FillStats:
         correct_by_model.append(correct)
         accuracies = {name: correct[name] / SUBSETS[name].rows for name in SUBSETS}
         agg = aggregate(accuracies)
-        sections = [agg.sections[s] for s in ("Chat", "Chat Hard", "Safety", "Reasoning")]
         imported = m % 10 == 0
-        source, detail = ("imported", f"bench-{m:04d}.json") if imported else ("evaluated", "\\N")
+        source, detail = ("imported", f"bench-{m:04d}.json") if imported else ("evaluated", NULL)
         result_lines.append(
-            f"{m}\t{m}\t\\N\trewardbench-v1\t\t{CURRENT_SCORING_VERSION}\tmain\t\\N\t{model_type}\ttokenizer\t{{}}\t"
-            f"{agg.score}\t{sections[0]}\t{sections[1]}\t{sections[2]}\t{sections[3]}\t\\N\t{{}}\t{source}\t"
-            f"{detail}\tt\t{now}\n"
+            f"{m}\t{m}\t{NULL}\trewardbench-v1\t\t{CURRENT_SCORING_VERSION}\tmain\t{NULL}\t{model_type}\t"
+            f"tokenizer\t{{}}\t{agg.score}\tt\t{{}}\t{source}\t{detail}\tt\t{now}\n"
         )
+        section_lines += [f"{m}\t{section}\t{value}\n" for section, value in agg.sections.items()]
         for name, subset in SUBSETS.items():
             subset_lines.append(f"{m}\t{name}\t{subset.rows}\t{correct[name]}\t{accuracies[name]}\n")
 
-    def pair_lines() -> Iterator[str]:
+    def example_lines() -> Iterator[str]:
         for m, correct in enumerate(correct_by_model, start=1):
             for name, subset in SUBSETS.items():
                 base = subset_ids[name]
                 wins = correct[name]
                 for i in range(subset.rows):
-                    if i < wins:
-                        yield f"{m}\t{name}\t{base + i}\t0.9\t0.1\t1\tt\n"
-                    else:
-                        yield f"{m}\t{name}\t{base + i}\t0.1\t0.9\t0\tf\n"
+                    scores, outcome = ("[0.9, 0.1]", 1) if i < wins else ("[0.1, 0.9]", 0)
+                    yield f"{m}\t{name}\t{base + i}\t{scores}\t1\t{outcome}\n"
 
     with psycopg.connect(libpq(url)) as connection, connection.cursor() as cursor:
         _copy(
             cursor,
             "reward_model",
-            "id, hub_id, display_name, model_type, parameter_count, license, base_model, created_at",
+            "id, hub_id, display_name, hub_repo, parameter_count, license, base_model, created_at",
             iter(model_lines),
         )
         _copy(
             cursor,
             "evaluation_result",
-            "id, reward_model_id, submission_id, benchmark, benchmark_version, "
-            "scoring_version, revision, commit, model_type, chat_template, config, score, chat, chat_hard, "
-            "safety, reasoning, prior_sets, reproducibility, source, source_detail, is_current, created_at",
+            "id, reward_model_id, submission_id, benchmark, benchmark_version, scoring_version, revision, "
+            "commit, model_type, chat_template, config, score, complete, reproducibility, source, "
+            "source_detail, is_current, created_at",
             iter(result_lines),
         )
-        subsets = _copy(
-            cursor, "subset_result", "result_id, subset, n, correct, accuracy", iter(subset_lines)
-        )
+        _copy(cursor, "section_score", "result_id, section, value", iter(section_lines))
+        subsets = _copy(cursor, "subset_score", "result_id, subset, n, correct, value", iter(subset_lines))
         pairs = _copy(
             cursor,
-            "pair_result",
-            "result_id, subset, example_id, score_chosen, score_rejected, result, correct",
-            pair_lines(),
+            "example_result",
+            "result_id, subset, example_id, scores, num_correct, outcome",
+            example_lines(),
         )
         for table in ("reward_model", "evaluation_result"):
             cursor.execute(

@@ -78,8 +78,8 @@ def test_batched_equals_scoring_each_text_alone(fixture: str, request: pytest.Fi
     encoded = adapter.encode_examples(pairs)
     alone = [adapter.forward([item])[0] for item in encoded]  # batch of one: no padding at all
     assert len({len(item) for item in encoded}) > 10  # the batches really pad
-    for i, scores in enumerate(batched):
-        chosen, rejected = (float(score or 0.0) for score in scores)
+    for i, (chosen, rejected) in enumerate(batched):
+        assert chosen is not None and rejected is not None
         assert chosen == pytest.approx(alone[2 * i], abs=1e-4)
         assert rejected == pytest.approx(alone[2 * i + 1], abs=1e-4)
         assert (chosen > rejected) == (alone[2 * i] > alone[2 * i + 1])

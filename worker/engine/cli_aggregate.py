@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from worker.engine.benchmarks.base import UnknownScoringVersionError
+from worker.engine.benchmarks.base import ScoringVersionError
 from worker.engine.results import ResultsFormatError, load_results_file
 
 
@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = load_results_file(args.results)
         agg = result.aggregate(args.scoring_version)
-    except (ResultsFormatError, UnknownScoringVersionError) as exc:
+    except (ResultsFormatError, ScoringVersionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     document = {

@@ -69,25 +69,36 @@ def select_examples(
     limit_per_subset: int | None = None,
     seed: int = 0,
 ) -> list[Example]:
-    """Keep the named subsets, at most ``limit_per_subset`` rows of each (drawn with ``seed``), in order."""
-    chosen = examples
+    """Keep the named subsets, at most ``limit_per_subset`` units of each (drawn with ``seed``), in order.
+
+    A unit is one example, or the examples the benchmark scores together (``Benchmark.selection_group``:
+    RewardBench 2's linked Ties prompts). The benchmark then checks that the selection can be scored.
+    """
+    chosen = list(examples)
     if subsets is not None:
         wanted = _check_subset_names(benchmark, subsets)
         chosen = [example for example in examples if example.subset in wanted]
         if not chosen:
             raise DatasetError(f"the dataset has no rows for subset(s) {', '.join(sorted(wanted))}")
-    if limit_per_subset is None:
-        return list(chosen)
-    if limit_per_subset < 1:
-        raise DatasetError(f"limit per subset must be at least 1, got {limit_per_subset}")
-    by_subset: dict[str, list[int]] = defaultdict(list)
-    for index, example in enumerate(chosen):
-        by_subset[example.subset].append(index)
+    if limit_per_subset is not None:
+        chosen = _sample_groups(benchmark, chosen, limit_per_subset, seed)
+    benchmark.check_selection(chosen)
+    return chosen
+
+
+def _sample_groups(benchmark: Benchmark, examples: list[Example], limit: int, seed: int) -> list[Example]:
+    if limit < 1:
+        raise DatasetError(f"limit per subset must be at least 1, got {limit}")
+    groups: dict[str, dict[str, list[int]]] = defaultdict(dict)
+    for index, example in enumerate(examples):
+        groups[example.subset].setdefault(benchmark.selection_group(example), []).append(index)
     keep: set[int] = set()
-    for subset, indices in by_subset.items():
+    for subset, members in groups.items():
         rng = random.Random(f"{seed}/{subset}")
-        keep.update(rng.sample(indices, min(limit_per_subset, len(indices))))
-    return [example for index, example in enumerate(chosen) if index in keep]
+        units = list(members.values())
+        for unit in rng.sample(units, min(limit, len(units))):
+            keep.update(unit)
+    return [example for index, example in enumerate(examples) if index in keep]
 
 
 def fingerprint(benchmark: Benchmark, examples: Iterable[Example]) -> str:

@@ -1,11 +1,12 @@
-"""Turn a conversation and a response into the text and token ids a classifier scores, as run_rm.py does.
+"""Turn a conversation and a response into the text and token ids a classifier scores, as upstream does.
 
 With a tokenizer chat template: the template over the conversation's turns then the assistant response, no
-generation prompt. Without one (or when ``tulu`` is asked): each turn as ``<|role|>\\n{content}\\n`` (for one
-user turn: ``<|user|>\\n{prompt}\\n<|assistant|>\\n{response}\\n``), plus EOS where upstream's
+generation prompt. Without one (or when ``tulu`` is asked): FastChat's Tulu template, each turn as
+``<|role|>\\n{content}\\n`` (an empty turn as ``<|role|>\\n`` alone), plus EOS where upstream's
 ``tokenizer.add_eos_token = True`` takes effect (see ``upstream_appends_eos``). Token ids longer than
-``max_length`` are cut on the benchmark's side (RewardBench v1: from the left, so the response's end is kept);
-the tokenizer's own leading special tokens are kept.
+``max_length`` are cut on the benchmark's side (RewardBench v1's run_rm.py: from the left, so the response's
+end is kept; RewardBench 2's run_v2.py: the tokenizer's own side, usually the right); the tokenizer's own
+special tokens are kept.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ TEMPLATE_CHOICES: Final = ("auto", "tokenizer", "tulu")
 
 
 def tulu_text(conversation: Sequence[Message], response: str) -> str:
+    """FastChat's ``tulu`` template: ``<|role|>\\n{content}\\n`` a turn, an empty turn its role line alone."""
     turns = [*conversation, ("assistant", response)]
-    return "".join(f"<|{role}|>\n{content}\n" for role, content in turns)
+    return "".join(f"<|{role}|>\n{content}\n" if content else f"<|{role}|>\n" for role, content in turns)
 
 
 def resolve_template(tokenizer: Any, asked: str) -> TemplateName:

@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from worker.engine.benchmarks import BENCHMARKS, UnknownBenchmarkError, get_benchmark
-from worker.engine.benchmarks.base import Aggregate, Benchmark, SubsetScore, UnknownScoringVersionError
+from worker.engine.benchmarks.base import (
+    Aggregate,
+    Benchmark,
+    IncompatibleScoringVersionError,
+    Subset,
+    SubsetScore,
+    UnknownScoringVersionError,
+)
 from worker.engine.kinds import get_kind, kind_for_label
 
 
@@ -52,7 +59,20 @@ class BenchmarkResult:
         return {name: score.value for name, score in self.subset_scores.items()}
 
     def aggregate(self, scoring_version: str | None = None) -> Aggregate:
-        return self.definition.aggregate(self.values, scoring_version or self.scoring_version)
+        """Sections and Score under ``scoring_version`` (default: the one the values were computed under).
+
+        A version that computes subset values differently (RewardBench 2's two Ties rules) is refused: the
+        values here are the old rule's, and only the per-example scores can give the new one's.
+        """
+        definition = self.definition
+        own = definition.scoring_version(self.scoring_version)
+        asked = definition.scoring_version(scoring_version or self.scoring_version)
+        if asked.subset_rule != own.subset_rule:
+            raise IncompatibleScoringVersionError(
+                f"{self.model}: its subset values follow {own.name} ({own.subset_rule}); {asked.name} "
+                f"computes them differently ({asked.subset_rule}), which needs the per-example scores"
+            )
+        return definition.aggregate(self.values, asked.name)
 
     def covers_benchmark(self) -> bool:
         """Every subset of the benchmark's core data is present, with all its rows where counts are known."""
@@ -108,8 +128,9 @@ def parse_results(document: Mapping[str, Any], *, source: str = "results") -> Be
     values: dict[str, float] = {}
     extra: dict[str, Any] = {}
     for key, value in document.items():
-        if benchmark.subset(key) is not None:
-            values[key] = _subset_value(key, value, source)
+        subset = benchmark.subset(key)
+        if subset is not None:
+            values[key] = _subset_value(subset, value, source)
         elif key not in _PROJECT_KEYS and key not in _HEADER_KEYS:
             extra[key] = value
     if not values:
@@ -185,11 +206,17 @@ def _kind_of(document: Mapping[str, Any], source: str) -> str:
     return kind.key
 
 
-def _subset_value(name: str, value: object, source: str) -> float:
+# Float sums such as Ties' 0.3 + 0.3 + 0.2 + 0.2 + 0.01 may land a rounding error past a bound.
+_RANGE_SLACK = 1e-9
+
+
+def _subset_value(subset: Subset, value: object, source: str) -> float:
+    name = subset.name
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ResultsFormatError(f"{source}: subset {name!r} has a non-numeric value {value!r}")
-    if not math.isfinite(value) or not 0.0 <= float(value) <= 1.0:
-        raise ResultsFormatError(f"{source}: subset {name!r} value {value} is outside [0, 1]")
+    low, high = subset.value_range
+    if not math.isfinite(value) or not low - _RANGE_SLACK <= float(value) <= high + _RANGE_SLACK:
+        raise ResultsFormatError(f"{source}: subset {name!r} value {value} is outside [{low:g}, {high:g}]")
     return float(value)
 
 

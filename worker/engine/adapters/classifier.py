@@ -100,9 +100,13 @@ class ClassifierAdapter(RewardAdapter):
     def score_examples(
         self, examples: Sequence[Example], progress: ProgressCallback | None = None
     ) -> list[CandidateScores]:
+        """Every candidate's reward. Identical inputs are scored once, so they always tie exactly."""
         encoded = self.encode_examples(examples)
         sizes = [len(example.candidates) for example in examples]
-        scores = self.score_encoded(encoded, _ExampleProgress(sizes, progress))
+        unique: dict[Encoded, int] = {}
+        slot = [unique.setdefault(item, len(unique)) for item in encoded]
+        unique_scores = self.score_encoded(list(unique), _ExampleProgress(sizes, progress, slot))
+        scores = [unique_scores[index] for index in slot]
         grouped: list[CandidateScores] = []
         start = 0
         for size in sizes:
@@ -170,20 +174,26 @@ class ClassifierAdapter(RewardAdapter):
 
 
 class _ExampleProgress:
-    """Turns "these texts are scored" into progress(done_examples, total): an example needs all its texts."""
+    """Turns "these texts are scored" into progress(done_examples, total): an example needs all its texts.
 
-    def __init__(self, sizes: Sequence[int], callback: ProgressCallback | None) -> None:
+    ``slot[i]`` is the scored (deduplicated) text that stands for the examples' text ``i``.
+    """
+
+    def __init__(self, sizes: Sequence[int], callback: ProgressCallback | None, slot: Sequence[int]) -> None:
         self.total = len(sizes)
         self.callback = callback
         self.remaining = list(sizes)
-        self.owner = [index for index, size in enumerate(sizes) for _ in range(size)]
+        owners = [index for index, size in enumerate(sizes) for _ in range(size)]
+        self.owners: dict[int, list[int]] = {}
+        for text, scored in enumerate(slot):
+            self.owners.setdefault(scored, []).append(owners[text])
         self.done = 0
 
     def texts_done(self, text_indices: Sequence[int]) -> None:
         for index in text_indices:
-            example = self.owner[index]
-            self.remaining[example] -= 1
-            if self.remaining[example] == 0:
-                self.done += 1
+            for example in self.owners[index]:
+                self.remaining[example] -= 1
+                if self.remaining[example] == 0:
+                    self.done += 1
         if self.callback is not None:
             self.callback(self.done, self.total)

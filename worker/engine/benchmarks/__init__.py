@@ -8,12 +8,13 @@ from typing import Final
 
 from worker.engine.benchmarks.base import Benchmark
 from worker.engine.benchmarks.rewardbench_v1 import RewardBenchV1
+from worker.engine.benchmarks.rewardbench_v2 import RewardBenchV2
 from worker.engine.errors import InvalidSpecError
 
 DEFAULT_BENCHMARK: Final = "rewardbench-v1"
 
 BENCHMARKS: Final[Mapping[str, Benchmark]] = MappingProxyType(
-    {benchmark.id: benchmark for benchmark in (RewardBenchV1(),)}
+    {benchmark.id: benchmark for benchmark in (RewardBenchV1(), RewardBenchV2())}
 )
 
 

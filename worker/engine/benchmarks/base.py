@@ -27,8 +27,17 @@ TiePolicy = Literal["strict", "shared"]
 TruncationSide = Literal["left", "tokenizer"]
 
 
-class UnknownScoringVersionError(ValueError):
+class ScoringVersionError(ValueError):
     pass
+
+
+class UnknownScoringVersionError(ScoringVersionError):
+    pass
+
+
+class IncompatibleScoringVersionError(ScoringVersionError):
+    """Subset values computed under one rule cannot be re-aggregated under a version that computes them
+    differently (RewardBench 2's Ties): that needs the per-example scores."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +48,8 @@ class Subset:
     weight: float  # inside its section, under the current scoring version
     description: str
     part: str = "core"  # the data part it comes from (see ``DataPart``)
+    # The values the subset can take: [0, 1] for a share of credit, wider for a formula (RewardBench 2 Ties).
+    value_range: tuple[float, float] = (0.0, 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +108,8 @@ class ScoringVersion:
     score_formula: ScoreFormula
     subset_weights: Mapping[str, float] = field(default_factory=dict)  # overrides of Subset.weight
     options: Mapping[str, Any] = field(default_factory=dict)
+    # How subset values come from the examples; versions that differ here cannot reuse each other's values.
+    subset_rule: str = "mean-credit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +182,13 @@ class Benchmark(ABC):
             "candidates": list(example.candidates),
             "num_correct": example.num_correct,
         }
+
+    def selection_group(self, example: Example) -> str:
+        """What a seeded per-subset sample draws as one unit: examples scored together stay together."""
+        return str(example.id)
+
+    def check_selection(self, examples: Sequence[Example]) -> None:  # noqa: B027 - most need no check
+        """Raise ``DatasetError`` when these examples cannot be scored together (checked before the model)."""
 
     # Deciding and adding up ----------------------------------------------------------------------------
 

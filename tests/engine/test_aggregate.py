@@ -113,11 +113,7 @@ def test_a_tie_counts_as_wrong_unless_ties_are_shared() -> None:
 def test_prior_sets_is_the_plain_mean_of_the_four_sets_present_and_not_in_score() -> None:
     values = {"anthropic_helpful": 0.6, "anthropic_hhh": 0.8, "shp": 0.5, "summarize": 0.7}
     values["mtbench_gpt4"] = 0.1  # loaded by upstream, but not part of Prior Sets
-<<<<<<< HEAD
-    core = {key: float(value) for key, value in BEAVER.items() if V1.subset(key) is not None}  # type: ignore[arg-type]
-=======
     core = {key: float(value) for key, value in BEAVER.items() if isinstance(value, int | float)}
->>>>>>> rb2
     agg = V1.aggregate({**core, **values})
     assert agg.sections["Prior Sets"] == pytest.approx((0.6 + 0.8 + 0.5 + 0.7) / 4)
     assert agg.score == pytest.approx(0.56172, abs=5e-6)  # unchanged by Prior Sets
@@ -127,11 +123,7 @@ def test_prior_sets_is_the_plain_mean_of_the_four_sets_present_and_not_in_score(
 
 
 def test_the_prior_sets_weighted_version_of_spring_2024() -> None:
-<<<<<<< HEAD
-    core = {key: float(value) for key, value in BEAVER.items() if V1.subset(key) is not None}  # type: ignore[arg-type]
-=======
     core = {key: float(value) for key, value in BEAVER.items() if isinstance(value, int | float)}
->>>>>>> rb2
     prior = {"anthropic_helpful": 0.6, "anthropic_hhh": 0.8, "shp": 0.5, "summarize": 0.7}
     old = V1.aggregate({**core, **prior}, SCORING_V1_2024_04_PRIOR)
     four = [old.sections[name] for name in ("Chat", "Chat Hard", "Safety", "Reasoning")]

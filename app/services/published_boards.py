@@ -111,13 +111,21 @@ def _sections(benchmark: Benchmark, scores: Mapping[str, Any], where: str) -> di
             continue
         if benchmark.section(name) is None:
             raise ResultsImportError(f"{where}: unknown section {key!r} of {benchmark.label}")
-        sections[name] = _value(value, f"{where} {key}")
+        number = _value(value, f"{where} {key}")
+        low, high = _section_range(benchmark, name)
+        if not low <= number <= high:
+            raise ResultsImportError(f"{where} {key}: {number} is outside [{low:g}, {high:g}]")
+        sections[name] = number
     return sections
+
+
+def _section_range(benchmark: Benchmark, section: str) -> tuple[float, float]:
+    """The values a section can take: the widest range of its subsets (RewardBench 2 Ties can leave [0, 1])."""
+    ranges = [subset.value_range for subset in benchmark.subsets_of(section)] or [(0.0, 1.0)]
+    return min(low for low, _ in ranges), max(high for _, high in ranges)
 
 
 def _value(value: object, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ResultsImportError(f"{where}: expected a number, found {value!r}")
-    if value < 0:
-        raise ResultsImportError(f"{where}: {value} is negative")
     return float(value)

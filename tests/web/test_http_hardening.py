@@ -135,7 +135,14 @@ def get_paths(app: FastAPI) -> list[str]:
 def test_head_answers_on_every_get_route(client: TestClient, app: FastAPI) -> None:
     model = client.get("/api/v1/leaderboard").json()["rows"][0]["model"]
     org, name = model.split("/")
-    samples = {"org": org, "name": name, "section": "chat", "subset": "alpacaeval-easy", "submission_id": "1"}
+    samples = {
+        "org": org,
+        "name": name,
+        "section": "chat",
+        "subset": "alpacaeval-easy",
+        "submission_id": "1",
+        "benchmark": "rewardbench-v2",
+    }
     checked = 0
     for template in get_paths(app):
         path = template.format(**samples)

@@ -120,7 +120,7 @@ def _sections(benchmark: Benchmark, scores: Mapping[str, Any], where: str) -> di
 
 
 def _section_range(benchmark: Benchmark, section: str) -> tuple[float, float]:
-    """The values a section can take: the widest range of its subsets (RewardBench 2 Ties can leave [0, 1])."""
+    """The values a section can take: the widest range of its subsets (RewardBench 2 Ties leaves [0, 1])."""
     ranges = [subset.value_range for subset in benchmark.subsets_of(section)] or [(0.0, 1.0)]
     return min(low for low, _ in ranges), max(high for _, high in ranges)
 

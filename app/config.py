@@ -24,7 +24,10 @@ class Settings(BaseSettings):
     database_url: str = ""
     broker_url: str = ""
     weights_cache_dir: Path | None = None
-    dataset_path: str = ""
+    dataset_path: str = Field(default="", description="a local copy of RewardBench v1's data for the worker")
+    dataset_paths: dict[str, str] = Field(
+        default_factory=dict, description="benchmark id -> a local copy of its data (JSON in the environment)"
+    )
 
     environment: Literal["", "development", "production"] = Field(
         default="", description="empty: development on the embedded SQLite default, production otherwise"
@@ -67,6 +70,14 @@ class Settings(BaseSettings):
     hf_oauth_provider_url: str = "https://huggingface.co"
     hf_oauth_scopes: str = "openid profile"
     submit_requires_sign_in: bool = False
+
+    def dataset_for(self, benchmark: str) -> str | None:
+        """The operator's local copy of a benchmark's core data, or None: its pinned Hub dataset."""
+        if benchmark in self.dataset_paths:
+            return self.dataset_paths[benchmark] or None
+        if benchmark == "rewardbench-v1":
+            return self.dataset_path or None
+        return None
 
     @property
     def is_development(self) -> bool:

@@ -26,6 +26,7 @@ from app.services import submissions as service
 from app.services.hub_gate import Deadline
 from app.services.validation import SubmissionRequest, ValidationReport
 from app.templating import templates
+from worker.engine.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK
 
 router = APIRouter(include_in_schema=False)
 
@@ -49,7 +50,18 @@ def _form_page(
         "sign_in_required": settings.submit_requires_sign_in,
         "csrf_token": token,
         "csrf_field": CSRF_FIELD,
-        "values": {"revision": "main", "model_type": "classifier", "chat_template": "auto", **(values or {})},
+        "values": {
+            "revision": "main",
+            "model_type": "classifier",
+            "chat_template": "auto",
+            "benchmark": DEFAULT_BENCHMARK,
+            "extra_parts": [],
+            **(values or {}),
+        },
+        "benchmarks": [
+            (benchmark, [part for part in benchmark.parts if part.optional])
+            for benchmark in BENCHMARKS.values()
+        ],
         **extra,
     }
     response = templates.TemplateResponse(request, "submit.html", context, status_code=status_code)
@@ -80,6 +92,7 @@ async def submit_post(
     reference_model: Annotated[str, Form()] = "",
     chat_template: Annotated[str, Form()] = "auto",
     benchmark: Annotated[str, Form()] = "rewardbench-v1",
+    extra_parts: Annotated[list[str] | None, Form()] = None,
     action: Annotated[str, Form()] = "submit",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
@@ -101,6 +114,7 @@ async def submit_post(
         "reference_model": reference_model.strip() or None,
         "chat_template": chat_template,
         "benchmark": benchmark,
+        "extra_parts": list(extra_parts or []),
     }
     try:
         body = SubmissionRequest.model_validate(values)

@@ -224,3 +224,36 @@ def test_pages_and_api_docs_run_under_the_content_security_policy(visitor: Visit
         page.locator(".swagger-ui .opblock-summary-path", has_text="/api/v1/leaderboard").first
     ).to_be_visible()
     assert violations == []
+
+
+def test_the_rewardbench2_tab_subset_page_and_api(visitor: Visitor) -> None:
+    page = visitor.page
+    visitor.open("/")
+    page.get_by_role("navigation", name="Benchmarks").get_by_role("link", name="RewardBench 2").click()
+    expect(page).to_have_url(re.compile(r"[?&]benchmark=rewardbench-v2(&|$)"))
+    headers = [text.strip().rstrip("▲▼ ") for text in page.locator("#leaderboard thead th").all_inner_texts()]
+    for name in ("FACTUALITY", "PRECISE IF", "MATH", "SAFETY", "FOCUS", "TIES", "PUBLISHED"):
+        assert name in [header.upper() for header in headers], headers
+    scores = [as_number(text) for text in column_values(page, "score")]
+    known = [value for value in scores if value is not None]
+    assert known == sorted(known, reverse=True) and len(known) >= 20
+
+    page.get_by_role("columnheader", name="Ties").get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"[?&]sort=ties(&|$)"))
+    assert "benchmark=rewardbench-v2" in page.url  # sorting keeps the benchmark
+    page.get_by_role("link", name="Ties", exact=True).first.click()  # the section link in the intro
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ties")
+    expect(page.locator("#ranking tbody tr").first).to_be_visible()
+    assert "not part of Score" not in page.locator("p.meta").first.inner_text()
+
+    visitor.open("/subsets/Factuality?benchmark=rewardbench-v2")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Factuality")
+    expect(page.locator("p.meta").first).to_contain_text("475 examples")
+    response = page.request.get(visitor.base + "/api/v1/benchmarks/rewardbench-v2")
+    assert response.ok
+    definition = response.json()
+    assert [section["name"] for section in definition["sections"]] == [
+        "Factuality", "Precise IF", "Math", "Safety", "Focus", "Ties"
+    ]  # fmt: skip
+    assert definition["current_scoring_version"] == "rbv2-head"
+    assert visitor.dialogs == []

@@ -99,15 +99,24 @@ def test_edge_cases_reach_every_branch_of_the_rules() -> None:
     assert ties["head"] != ties["0.1.4"]  # zero spreads with a non-zero gap: the two rules part
 
 
-def test_a_tiny_classifier_on_the_sample_gives_upstreams_results(
-    rewardboard: Cli, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # The model the golden scenario was scored with (see its "source").
+@pytest.fixture(scope="module")
+def golden_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model the golden scenario 'llama-template' was scored with (see its "source")."""
     tokenizer = copy.deepcopy(build_tokenizer())
     tokenizer.chat_template = PLAIN_TEMPLATE
-    model = build_tiny_classifier(
-        tmp_path / "llama-template", arch="llama", chat_template=PLAIN_TEMPLATE, seed=1, tokenizer=tokenizer
+    return build_tiny_classifier(
+        tmp_path_factory.mktemp("golden") / "llama-template",
+        arch="llama",
+        chat_template=PLAIN_TEMPLATE,
+        seed=1,
+        tokenizer=tokenizer,
     )
+
+
+def test_a_tiny_classifier_on_the_sample_gives_upstreams_results(
+    rewardboard: Cli, golden_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = golden_model
     results, per_example = tmp_path / "results.json", tmp_path / "per_example.jsonl"
     argv = ["evaluate", str(model), "--benchmark", "rewardbench-v2", "--dataset", str(SAMPLE_V2)]
     argv += ["--dtype", "float32", "--device", "cpu", "--no-progress"]
@@ -146,6 +155,27 @@ def test_a_tiny_classifier_on_the_sample_gives_upstreams_results(
     assert record["max_length"] == 2048 and record["chat_template"] == "tokenizer"
     assert record["dataset"]["revision"] is None and record["dataset"]["rows"] == 25
     assert load_results_file(results).values == {name: document[name] for name in SIX}
+
+
+def test_evaluate_under_the_wheels_ties_rule_records_it(
+    rewardboard: Cli, golden_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = tmp_path / "results.json"
+    argv = ["evaluate", str(golden_model), "--benchmark", "rewardbench-v2", "--dataset", str(SAMPLE_V2)]
+    argv += ["--dtype", "float32", "--device", "cpu", "--no-progress", "--output", str(results)]
+    assert rewardboard([*argv, "--scoring-version", SCORING_V2_WHEEL]) == 0
+    document = json.loads(results.read_text())
+    assert document["scoring_version"] == SCORING_V2_WHEEL
+    assert document["Ties"] == pytest.approx(
+        _scenario("llama-template")["upstream"]["ties"]["0.1.4"], abs=1e-6
+    )
+    assert load_results_file(results).aggregate().scoring_version == SCORING_V2_WHEEL
+    capsys.readouterr()
+    assert rewardboard([*argv, "--scoring-version", "rbv1-2024-09"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == "error: rewardbench-v2: unknown scoring version 'rbv1-2024-09'; known: rbv2-head, rbv2-0.1.4\n"
+    )
 
 
 def _eval_set_file(tmp_path: Path, **values: float) -> Path:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,8 +20,10 @@ from worker.engine.errors import (
     ModelNotFoundError,
     TokenizerLoadError,
 )
+from worker.engine.formatting import Encoded
 from worker.engine.model_source import hash_directory, resolve_model
 from worker.engine.spec import EvaluationSpec
+from worker.engine.types import Example
 
 V1 = get_benchmark("rewardbench-v1")
 
@@ -61,6 +64,30 @@ def test_a_tie_scores_zero(llama_template: Path, monkeypatch: pytest.MonkeyPatch
     pairs = select_examples(V1, load_dataset(V1, str(SAMPLE)).examples, subsets=["hep-go"])
     scored = decide_examples(V1, pairs, adapter.score_examples(pairs), "strict")
     assert [example.outcome for example in scored] == [0.0] * len(pairs)
+
+
+def test_identical_inputs_are_scored_once_and_tie_exactly(llama_template: Path) -> None:
+    # Across examples and batches the same text would pick up float noise from different batch shapes;
+    # scored once, it ties exactly, as a tie must (RewardBench 2's 1/k credit, v1's strict tie).
+    examples = [
+        Example("hep-go", i, (("user", "Write add."),), ("def add(a, b): return a + b", "pass " * (i + 1)))
+        for i in range(6)
+    ]
+    forwarded: list[int] = []
+    calls: list[tuple[int, int]] = []
+    adapter = _adapter(llama_template, batch_tokens=40, device="cpu")
+    forward = adapter.forward
+
+    def counting(items: Sequence[Encoded]) -> list[float]:
+        forwarded.append(len(items))
+        return forward(items)
+
+    adapter.forward = counting  # type: ignore[method-assign]
+    scores = adapter.score_examples(examples, lambda done, total: calls.append((done, total)))
+    adapter.close()
+    assert sum(forwarded) == 7 and len(forwarded) > 1  # 1 shared text + 6 distinct ones, several batches
+    assert len({chosen for chosen, _ in scores}) == 1
+    assert calls[-1] == (6, 6)
 
 
 def test_model_not_found(tmp_path: Path) -> None:

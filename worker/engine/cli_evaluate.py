@@ -46,7 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for --limit-per-subset (default: 0)")
     parser.add_argument(
-        "--max-length", type=_positive_int, default=2048, metavar="N", help="tokens kept (from the end)"
+        "--max-length",
+        type=_positive_int,
+        default=2048,
+        metavar="N",
+        help="tokens kept (default %(default)s): v1 cuts the start, v2 the tokenizer's side (usually end)",
     )
     parser.add_argument(
         "--batch-tokens", type=_positive_int, default=16384, metavar="N", help="padded tokens a batch"
@@ -54,9 +58,16 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--dtype", choices=DTYPE_CHOICES, default="auto")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     parser.add_argument("--chat-template", choices=TEMPLATE_CHOICES, default="auto")
+    parser.add_argument(
+        "--scoring-version",
+        help="how subset values are computed (default: the benchmark's current one; RewardBench 2: "
+        "rbv2-head, or rbv2-0.1.4 for the PyPI wheel's Ties rule)",
+    )
     parser.add_argument("--cache-dir", help="where Hub weights are cached")
     parser.add_argument("--output", type=Path, metavar="FILE", help="write results.json here")
-    parser.add_argument("--per-example", type=Path, metavar="FILE", help="write one JSON line per pair here")
+    parser.add_argument(
+        "--per-example", type=Path, metavar="FILE", help="write one JSON line per example here"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -80,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         chat_template=args.chat_template,
         cache_dir=args.cache_dir,
+        scoring_version=args.scoring_version,
     )
     destinations = [path for path in (args.output, args.per_example) if path is not None]
     bar = _ProgressBar(enabled=not args.no_progress)
@@ -137,7 +149,7 @@ class _ProgressBar:
         from tqdm import tqdm
 
         if self.bar is None:
-            self.bar = tqdm(total=total, unit="pair", desc="scoring", file=sys.stderr)
+            self.bar = tqdm(total=total, unit="example", desc="scoring", file=sys.stderr)
         assert isinstance(self.bar, tqdm)
         self.bar.update(done - self.bar.n)
 

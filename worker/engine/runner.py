@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker.engine.benchmarks import get_benchmark
-from worker.engine.benchmarks.base import Benchmark, LoadedDataset, TiePolicy
+from worker.engine.benchmarks.base import Benchmark, LoadedDataset, TiePolicy, UnknownScoringVersionError
 from worker.engine.dataset import fingerprint, load_dataset, select_examples
-from worker.engine.errors import DiskFullError, InvalidModelError
+from worker.engine.errors import DiskFullError, InvalidModelError, InvalidSpecError
 from worker.engine.kinds import build_adapter, get_kind
 from worker.engine.provenance import code_version, library_versions
 from worker.engine.results import BenchmarkResult
@@ -60,6 +60,10 @@ def decide_examples(
 def _run(spec: EvaluationSpec, progress: Callable[[int, int], None] | None) -> EvaluationOutput:
     started = time.monotonic()
     benchmark = get_benchmark(spec.benchmark)
+    try:
+        scoring_version = benchmark.scoring_version(spec.scoring_version).name
+    except UnknownScoringVersionError as exc:
+        raise InvalidSpecError(str(exc)) from None
     kind = get_kind(spec.model_type)
     dataset = load_dataset(benchmark, spec.dataset, extra_parts=dict(spec.extra_parts))
     examples = select_examples(
@@ -82,7 +86,8 @@ def _run(spec: EvaluationSpec, progress: Callable[[int, int], None] | None) -> E
         model_type=kind.key,
         chat_template=template,
         benchmark=benchmark.id,
-        subset_scores=benchmark.subset_scores(scored),
+        subset_scores=benchmark.subset_scores(scored, scoring_version),
+        scoring_version=scoring_version,
         reproducibility=_reproducibility(spec, benchmark, dataset, examples, adapter_record, timings),
     )
     return EvaluationOutput(result=result, scored=scored, examples=examples)

@@ -27,6 +27,7 @@ class EvaluationSpec:
     dtype: str = "auto"
     device: str = "auto"
     chat_template: str = "auto"  # "auto" = tokenizer's when present else tulu; or "tulu"
+    scoring_version: str | None = None  # how subset values are computed; None = the benchmark's current one
     cache_dir: str | None = None  # weights cache
     # A local directory may stand for the model only when asked (the command line); services resolve Hub ids.
     allow_local_model: bool = True

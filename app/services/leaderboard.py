@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import replace
 
 from sqlalchemy import RowMapping
 from sqlalchemy.orm import Session
@@ -42,19 +41,18 @@ def leaderboard_page(session: Session, query: LeaderboardQuery) -> LeaderboardPa
         source=query.source,
         partial=query.partial,
     )
-    sort = f"section_{slugs.index(query.sort)}" if query.sort in slugs else query.sort
-    rows, total = repo.leaderboard_rows(
+    sort_section = sections[slugs.index(query.sort)] if query.sort in slugs else None
+    rows = repo.leaderboard_rows(
         session,
         board,
-        sections=sections,
-        sort=sort,
+        sort="section" if sort_section is not None else query.sort,
+        sort_section=sort_section,
         descending=query.direction == "desc",
         offset=(query.page - 1) * query.per_page,
         limit=query.per_page,
     )
-    partial_runs = repo.count_current(
-        session, replace(board, model_type=None, search=None, source=None, partial=True)
-    )
+    total, partial_runs = repo.count_listed(session, board)
+    values = repo.section_values(session, [row["result_id"] for row in rows])
     return LeaderboardPage(
         benchmark=definition.id,
         sections=sections,
@@ -66,12 +64,12 @@ def leaderboard_page(session: Session, query: LeaderboardQuery) -> LeaderboardPa
         per_page=query.per_page,
         sort=query.sort,
         order=query.direction,
-        rows=[_row(row, sections) for row in rows],
+        rows=[_row(row, sections, values[row["result_id"]]) for row in rows],
     )
 
 
-def _row(row: RowMapping, sections: list[str]) -> LeaderboardRow:
-    values = {name: row[f"section_{index}"] for index, name in enumerate(sections)}
+def _row(row: RowMapping, sections: list[str], stored: dict[str, float]) -> LeaderboardRow:
+    values = {name: stored.get(name) for name in sections}
     kind = KINDS.get(row["model_type"])
     fields = {name: row[name] for name in LeaderboardRow.model_fields if name in row}
     return LeaderboardRow.model_validate(

@@ -48,6 +48,9 @@ def _current_results(board: BoardFilter, order_value: OrderValue) -> Select[Any]
         EvaluationResult.model_type,
         EvaluationResult.benchmark,
         EvaluationResult.score,
+        EvaluationResult.score_low,
+        EvaluationResult.score_high,
+        EvaluationResult.interval_status,
         EvaluationResult.complete,
         EvaluationResult.published_score,
         EvaluationResult.published_formula,
@@ -73,9 +76,11 @@ def _current_results(board: BoardFilter, order_value: OrderValue) -> Select[Any]
 def _with_sections(statement: Select[Any], sections: Sequence[str]) -> Select[Any]:
     for index, section in enumerate(sections):
         value = aliased(SectionScore, name=f"section_row_{index}")
-        statement = statement.add_columns(value.value.label(f"section_{index}")).outerjoin(
-            value, and_(value.result_id == EvaluationResult.id, value.section == section)
-        )
+        statement = statement.add_columns(
+            value.value.label(f"section_{index}"),
+            value.low.label(f"section_low_{index}"),
+            value.high.label(f"section_high_{index}"),
+        ).outerjoin(value, and_(value.result_id == EvaluationResult.id, value.section == section))
     return statement
 
 
@@ -119,6 +124,24 @@ def leaderboard_rows(
     return rows, total
 
 
+def ranked_score_bounds(session: Session, benchmark: str) -> list[tuple[int, float, float, float]]:
+    """(result id, Score, low, high) of every ranked result of a benchmark; low = high = Score without an
+    interval."""
+    statement = select(
+        EvaluationResult.id,
+        EvaluationResult.score,
+        func.coalesce(EvaluationResult.score_low, EvaluationResult.score),
+        func.coalesce(EvaluationResult.score_high, EvaluationResult.score),
+    ).where(
+        EvaluationResult.benchmark == benchmark,
+        EvaluationResult.is_current.is_(True),
+        EvaluationResult.complete.is_(True),
+        EvaluationResult.score.is_not(None),
+    )
+    rows = session.execute(statement).all()
+    return [(row[0], float(row[1] or 0.0), float(row[2]), float(row[3])) for row in rows]
+
+
 def count_current(session: Session, board: BoardFilter) -> int:
     statement = select(func.count()).select_from(_current_results(board, EvaluationResult.score).subquery())
     return session.scalar(statement) or 0
@@ -129,7 +152,7 @@ def section_ranking(session: Session, *, benchmark: str, section: str) -> Sequen
     value = aliased(SectionScore, name="ranked_section")
     statement = (
         _current_results(BoardFilter(benchmark), value.value)
-        .add_columns(value.value.label("value"))
+        .add_columns(value.value.label("value"), value.low.label("low"), value.high.label("high"))
         .join(value, and_(value.result_id == EvaluationResult.id, value.section == section))
         .order_by(value.value.desc(), RewardModel.hub_id)
     )

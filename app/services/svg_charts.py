@@ -114,12 +114,13 @@ def count_label(value: float) -> str:
 # Document parts ------------------------------------------------------------------------------------------
 
 
-def _document(width: int, height: int, title: str, description: str, body: list[str]) -> str:
+def _document(width: int, height: int, title: str, description: str, body: list[str], ident: str) -> str:
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="plot" role="img" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" font-family="{FONT}" font-size="12" '
-        f'aria-labelledby="plot-title plot-desc">'
-        f'<title id="plot-title">{escape(title)}</title><desc id="plot-desc">{escape(description)}</desc>'
+        f'aria-labelledby="{ident}-title {ident}-desc">'
+        f'<title id="{ident}-title">{escape(title)}</title>'
+        f'<desc id="{ident}-desc">{escape(description)}</desc>'
         f'<rect class="plot-bg" x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>'
         f'<text class="plot-text" x="12" y="20" font-size="14" font-weight="600" fill="{INK}">'
         f"{escape(title)}</text>"
@@ -248,6 +249,7 @@ def scatter(
     x_percent: bool = True,
     groups: Sequence[str] = (),
     empty: str = "",
+    ident: str = "plot",
 ) -> str:
     """Points coloured (and shaped) by group; y in [0, 1] shown as %; x linear (%) or log-scaled counts."""
     height = 440
@@ -265,7 +267,7 @@ def scatter(
                 cls="plot-muted",
             )
         )
-        return _document(WIDTH, height, title, description, body)
+        return _document(WIDTH, height, title, description, body, ident)
     xs, ys = [p.x for p in points], [p.y for p in points]
     if x_log:
         lo_exp = math.floor(math.log10(min(xs)))
@@ -298,10 +300,12 @@ def scatter(
                 tip,
             )
         )
-    return _document(WIDTH, height, title, description, body)
+    return _document(WIDTH, height, title, description, body, ident)
 
 
-def interval_bars(rows: Sequence[IntervalRow], *, title: str, description: str, value_label: str) -> str:
+def interval_bars(
+    rows: Sequence[IntervalRow], *, title: str, description: str, value_label: str, ident: str = "plot"
+) -> str:
     """One horizontal bar per row from 0 to its value, with its 95% interval as a whisker."""
     label_width = 150
     row_height = 30
@@ -333,11 +337,17 @@ def interval_bars(rows: Sequence[IntervalRow], *, title: str, description: str, 
             body.append(_line(b, y - 6, b, y + 6, cls="plot-whisker", stroke=INK, width=1.5))
         body.append(f'<circle cx="{x1:.1f}" cy="{y:.1f}" r="3.5" fill="{INK}" class="plot-dot"/>')
         body.append(_text(right + 6, y + 4, percent(row.value), size=11))
-    return _document(WIDTH, height, title, description, body)
+    return _document(WIDTH, height, title, description, body, ident)
 
 
 def strip(
-    rows: Sequence[StripRow], *, title: str, description: str, value_label: str, highlight_label: str
+    rows: Sequence[StripRow],
+    *,
+    title: str,
+    description: str,
+    value_label: str,
+    highlight_label: str,
+    ident: str = "plot",
 ) -> str:
     """Per row, every board value as a small grey dot and the highlighted value as a large diamond."""
     label_width = 170
@@ -374,11 +384,17 @@ def strip(
         if row.value is not None:
             tip = f"{row.label}: {highlight_label} {percent(row.value)} of {len(row.board)} models"
             body.append(_marker("diamond", scale(row.value), y, 5.5, ACCENT, tip))
-    return _document(WIDTH, height, title, description, body)
+    return _document(WIDTH, height, title, description, body, ident)
 
 
 def box_rows(
-    rows: Sequence[BoxRow], *, title: str, description: str, value_label: str, reference: float | None = 0.0
+    rows: Sequence[BoxRow],
+    *,
+    title: str,
+    description: str,
+    value_label: str,
+    reference: float | None = 0.0,
+    ident: str = "plot",
 ) -> str:
     """Per row a box from the first to the third quartile, the median, whiskers at the 5th and 95th
     percentiles, and a reference line (0: where a margin turns the decision)."""
@@ -413,11 +429,11 @@ def box_rows(
         )
         m = scale(row.median)
         body.append(_line(m, y - 7, m, y + 7, cls="plot-median", stroke=INK, width=2))
-    return _document(WIDTH, height, title, description, body)
+    return _document(WIDTH, height, title, description, body, ident)
 
 
 def line_with_intervals(
-    rows: Sequence[IntervalRow], *, title: str, description: str, value_label: str
+    rows: Sequence[IntervalRow], *, title: str, description: str, value_label: str, ident: str = "plot"
 ) -> str:
     """Values in order (e.g. a series' iterations) joined by a line, each with its interval as a whisker."""
     height = 360
@@ -450,4 +466,4 @@ def line_with_intervals(
             f'<path class="plot-line" d="{"".join(path)}" fill="none" stroke="{ACCENT}" stroke-width="2"/>'
         )
     body += marks
-    return _document(WIDTH, height, title, description, body)
+    return _document(WIDTH, height, title, description, body, ident)

@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import LeaderboardCacheDep, SessionFactoryDep, query_model
-from app.pages.rendering import html_response, leaderboard_url, render_html, sort_url
-from app.schemas.leaderboard import LEADERBOARD_RULE, LeaderboardPage, LeaderboardQuery
+from app.pages.rendering import html_response, leaderboard_url, page_url, render_html, sort_url
+from app.schemas.leaderboard import LEADERBOARD_RULE, LeaderboardPage, LeaderboardQuery, sort_keys
+from app.schemas.plots import PlotQuery
 from app.services.leaderboard import leaderboard_page, model_types
 from app.services.leaderboard_cache import cached_body
+from app.services.plots import REFUSAL_AXES, board_params, score_vs_parameters, versus_axes
 from worker.engine.benchmarks import BENCHMARKS, get_benchmark
 
 router = APIRouter()
@@ -35,28 +37,63 @@ def _columns(page: LeaderboardPage) -> list[tuple[str, str]]:
     return [*columns, ("parameters", "Parameters"), ("source", "Source")]
 
 
+def _tab_url(query: LeaderboardQuery, benchmark: str) -> str:
+    """The same view on another benchmark: filters kept, a sort by a section it lacks back to Score."""
+    keeps_sort = query.sort in sort_keys(benchmark)
+    return leaderboard_url(
+        query,
+        benchmark=benchmark,
+        sort=query.sort if keeps_sort else "score",
+        order=query.order if keeps_sort else None,
+        page=1,
+    )
+
+
+def _sort_choices(benchmark: str) -> list[tuple[str, str]]:
+    definition = get_benchmark(benchmark)
+    plain = [("score", "Score"), ("rank", "Rank"), ("model", "Model"), ("type", "Type")]
+    sections = [(section.slug, section.name) for section in definition.sections]
+    return [*plain, *sections, ("parameters", "Parameters"), ("source", "Source"), ("date", "Date")]
+
+
+def _board_plots(session: Session, query: LeaderboardQuery) -> dict[str, object]:
+    """The board's Score-against-parameters plot for this view, and a link to its two-part plot."""
+    if query.partial:
+        return {"plot": None}
+    plot_query = PlotQuery(
+        benchmark=query.benchmark, model_type=query.model_type, q=query.q, source=query.source
+    )
+    definition = get_benchmark(query.benchmark)
+    x, y = versus_axes(definition, plot_query)
+    versus_url = page_url("/plots/versus", {**board_params(plot_query), "x": x, "y": y})
+    refusal = (x, y) == REFUSAL_AXES
+    label = f"The refusal picture: {y} against {x}" if refusal else f"Plot {y} against {x}"
+    return {"plot": score_vs_parameters(session, plot_query), "versus_url": versus_url, "versus_label": label}
+
+
 def render_leaderboard(session: Session, query: LeaderboardQuery) -> bytes:
     page = leaderboard_page(session, query)
     columns = _columns(page)
     pages = max(1, -(-page.total // query.per_page))
     csv_query = leaderboard_url(query, format="csv", page=1, per_page=1000).partition("?")[2]
+    definition = get_benchmark(query.benchmark)
+    choices = _sort_choices(query.benchmark)
     return render_html(
         "leaderboard.html",
         {
             "active_nav": "Leaderboard",
             "page": page,
             "query": query,
-            "benchmark": get_benchmark(query.benchmark),
+            "benchmark": definition,
             "tabs": [
-                (
-                    definition.label,
-                    leaderboard_url(query, benchmark=definition.id, sort="score", page=1, order=None),
-                    definition.id == query.benchmark,
-                )
-                for definition in BENCHMARKS.values()
+                (other.label, _tab_url(query, other.id), other.id == query.benchmark)
+                for other in BENCHMARKS.values()
             ],
             "columns": columns,
+            "section_keys": {section.slug for section in definition.sections},
             "sort_links": {key: sort_url(query, key) for key, _ in columns if key != "published"},
+            "sort_choices": choices,
+            "sort_label": dict(choices).get(query.sort, query.sort),
             "model_types": model_types(session, query.benchmark),
             "rule": LEADERBOARD_RULE,
             "pages": pages,
@@ -64,6 +101,8 @@ def render_leaderboard(session: Session, query: LeaderboardQuery) -> bytes:
             "next_url": leaderboard_url(query, page=query.page + 1) if query.page < pages else None,
             "partial_url": leaderboard_url(query, partial=not query.partial, page=1),
             "csv_url": "/api/v1/leaderboard?" + csv_query,
+            "interval_notes": sorted({row.interval_note for row in page.rows if row.interval_note}),
+            **_board_plots(session, query),
         },
     )
 

@@ -99,7 +99,7 @@ def _board(query: PlotQuery) -> BoardFilter:
     )
 
 
-def _board_params(query: PlotQuery) -> dict[str, str]:
+def board_params(query: PlotQuery) -> dict[str, str]:
     params = {"benchmark": query.benchmark}
     if query.model_type:
         params["model_type"] = query.model_type
@@ -178,7 +178,7 @@ def score_vs_parameters(session: Session, query: PlotQuery) -> Plot:
     }
     columns = ["Model", "Type", "Parameters", "Score", "95% interval"]
     return Plot(
-        "score-vs-parameters", title, description, svg, columns, table, data, _board_params(query), notes
+        "score-vs-parameters", title, description, svg, columns, table, data, board_params(query), notes
     )
 
 
@@ -270,7 +270,7 @@ def versus(session: Session, query: PlotQuery) -> Plot:
             for rid in both
         ],
     }
-    params = {**_board_params(query), "x": x_name, "y": y_name}
+    params = {**board_params(query), "x": x_name, "y": y_name}
     return Plot(
         "versus", title, description, svg, ["Model", "Type", x_name, y_name], table, data, params, notes
     )
@@ -296,7 +296,11 @@ def _model_params(model: str, result: ResultRead) -> dict[str, str]:
 
 def sections_plot(session: Session, query: PlotQuery) -> Plot:
     """A result's Score and sections as bars, each with its 95% interval."""
-    model, name, result = _model_result(session, query)
+    return result_sections_plot(*_model_result(session, query))
+
+
+def result_sections_plot(model: str, name: str, result: ResultRead) -> Plot:
+    """``sections_plot`` of a result already read."""
     rows = [charts.IntervalRow("Score", result.score, *(result.score_interval or (None, None)))]
     for section, value in result.sections.items():
         rows.append(
@@ -344,7 +348,11 @@ def sections_plot(session: Session, query: PlotQuery) -> Plot:
 
 def subset_strip(session: Session, query: PlotQuery) -> Plot:
     """A result's value on each subset against every other ranked model's value on it."""
-    model, name, result = _model_result(session, query)
+    return result_subset_strip(session, *_model_result(session, query))
+
+
+def result_subset_strip(session: Session, model: str, name: str, result: ResultRead) -> Plot:
+    """``subset_strip`` of a result already read."""
     board_values: dict[str, list[float]] = defaultdict(list)
     for board_row in repo.board_subset_values(session, BoardFilter(benchmark=result.benchmark)):
         if board_row["result_id"] != result.id:
@@ -401,7 +409,11 @@ def _five(values: Sequence[float]) -> tuple[float, float, float, float, float]:
 
 def margins_plot(session: Session, query: PlotQuery) -> Plot:
     """Per subset, the distribution of the reward margin (worst correct minus best incorrect)."""
-    model, name, result = _model_result(session, query)
+    return result_margins_plot(session, *_model_result(session, query))
+
+
+def result_margins_plot(session: Session, model: str, name: str, result: ResultRead) -> Plot:
+    """``margins_plot`` of a result already read."""
     by_subset: dict[str, list[float]] = defaultdict(list)
     for row in repo.example_scores(session, result.id):
         value = margin(row["scores"], row["num_correct"])

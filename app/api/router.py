@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.routes import benchmark, leaderboard, models, plots, submissions
+from app.api.routes import benchmark, compare, leaderboard, models, plots, submissions
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(leaderboard.router)
@@ -12,3 +12,4 @@ api_router.include_router(models.router)
 api_router.include_router(benchmark.router)
 api_router.include_router(submissions.router)
 api_router.include_router(plots.router)
+api_router.include_router(compare.router)

@@ -23,6 +23,7 @@ from app.schemas.leaderboard import LEADERBOARD_RULE
 from app.services.client_limits import SlidingWindowLimiter
 from app.services.hub_gate import HubGate
 from app.services.leaderboard_cache import LeaderboardCache
+from app.services.live import StreamGauge
 from app.templating import STATIC_DIR
 
 DESCRIPTION = """
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.session_factory = session_factory(engine)
     app.state.leaderboard_cache = LeaderboardCache(ttl_seconds=settings.leaderboard_cache_seconds)
+    app.state.live_streams = StreamGauge()
     app.state.hub_gate = HubGate(
         slots=settings.hub_concurrency, wait_s=settings.hub_queue_wait_s, deadline_s=settings.hub_deadline_s
     )

@@ -9,6 +9,7 @@ and the parameters of its URLs: ``/plots/<name>`` (page), ``/plots/<name>.svg``,
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from sqlalchemy import RowMapping
 from sqlalchemy.orm import Session
 
 from app.db.repositories import plots as repo
@@ -120,23 +122,65 @@ def _groups(keys: Sequence[str]) -> list[str]:
 # Board plots ---------------------------------------------------------------------------------------------
 
 
+_SIZE_IN_NAME = re.compile(r"(?:^|[-_/ .])(\d+(?:\.\d+)?)([bBmM])(?=$|[-_/ .])")
+
+
+def parameters_from_name(name: str) -> int | None:
+    """The size a model's name states ("Llama-3.1-8B-RM" -> 8e9, "Qwen2.5-0.5B" -> 5e8), else None.
+
+    Only a number directly followed by B or M between separators counts ("8x7B" and "v0.2" do not), and
+    only when the name states one size.
+    """
+    found = _SIZE_IN_NAME.findall(name.rsplit("/", 1)[-1])
+    if len(found) != 1:
+        return None
+    number, unit = found[0]
+    return int(float(number) * (1e9 if unit in "bB" else 1e6))
+
+
+def _size(row: RowMapping) -> tuple[int | None, bool]:
+    """(parameter count, whether it was read from the model's name rather than stored)."""
+    if row["parameters"]:
+        return int(row["parameters"]), False
+    from_name = parameters_from_name(row["model"])
+    return from_name, from_name is not None
+
+
+def _size_text(size: tuple[int | None, bool]) -> str:
+    count, from_name = size
+    return format_parameters(count) + (" (from the name)" if from_name else "")
+
+
 def score_vs_parameters(session: Session, query: PlotQuery) -> Plot:
-    """Score against parameter count (log scale), coloured and shaped by model type."""
+    """Score against parameter count (log scale), coloured and shaped by model type.
+
+    A model without a stored parameter count is drawn pale at the size its name states, if it states one.
+    """
     definition = get_benchmark(query.benchmark)
     rows = repo.board_scores(session, _board(query))
-    plotted = [row for row in rows if row["parameters"] and row["score"] is not None]
-    missing = [row for row in rows if not row["parameters"] or row["score"] is None]
+    sizes = {row["result_id"]: _size(row) for row in rows}
+    plotted = [row for row in rows if sizes[row["result_id"]][0] and row["score"] is not None]
     points = [
         charts.Point(
-            float(row["parameters"]), row["score"], row["display_name"], _kind_label(row["model_type"])
+            float(sizes[row["result_id"]][0] or 0),
+            row["score"],
+            row["display_name"],
+            _kind_label(row["model_type"]),
+            estimated=sizes[row["result_id"]][1],
         )
         for row in plotted
     ]
+    from_names = sum(1 for point in points if point.estimated)
     title = f"{definition.label}: Score against parameter count"
     description = (
         f"{len(points)} ranked models of {definition.label}: each mark is one model, its Score (up, %) "
         "against its parameter count (across, log scale), coloured and shaped by model type."
     )
+    if from_names:
+        description += (
+            f" {from_names} pale marks: no parameter count is stored, so the size is the one the model's "
+            "name states."
+        )
     svg = charts.scatter(
         points,
         title=title,
@@ -152,16 +196,18 @@ def score_vs_parameters(session: Session, query: PlotQuery) -> Plot:
         [
             _model_cell(row["model"], row["display_name"]),
             _cell(_kind_label(row["model_type"])),
-            _cell(format_parameters(row["parameters"]), numeric=True),
+            _cell(_size_text(sizes[row["result_id"]]), numeric=True),
             _cell(format_score(row["score"]), numeric=True),
             _cell(_interval_text(row["score_low"], row["score_high"]), numeric=True),
         ]
         for row in rows
     ]
     notes = []
-    if missing:
+    left_out = len(rows) - len(points)
+    if left_out:
         notes.append(
-            f"{len(missing)} of {len(rows)} models have no known parameter count: in the table only."
+            f"{left_out} of {len(rows)} models have no stored parameter count and none in their name: "
+            "they are in the table only."
         )
     data = {
         "benchmark": definition.id,
@@ -170,6 +216,7 @@ def score_vs_parameters(session: Session, query: PlotQuery) -> Plot:
                 "model": row["model"],
                 "model_type": row["model_type"],
                 "parameters": row["parameters"],
+                "parameters_from_name": sizes[row["result_id"]][0] if sizes[row["result_id"]][1] else None,
                 "score": row["score"],
                 "score_interval": _pair(row["score_low"], row["score_high"]),
             }

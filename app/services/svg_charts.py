@@ -32,6 +32,7 @@ class Point:
     y: float
     label: str
     group: str
+    estimated: bool = False  # x is an estimate: drawn pale
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +154,10 @@ def _line(x1: float, y1: float, x2: float, y2: float, *, cls: str, stroke: str, 
     )
 
 
-def _marker(kind: str, x: float, y: float, size: float, fill: str, tooltip: str) -> str:
+def _marker(kind: str, x: float, y: float, size: float, fill: str, tooltip: str, pale: bool = False) -> str:
     tip = f"<title>{escape(tooltip)}</title>"
-    common = f'fill="{fill}" stroke="#ffffff" stroke-width="1" class="plot-mark"'
+    opacity = ' fill-opacity="0.45"' if pale else ""
+    common = f'fill="{fill}"{opacity} stroke="#ffffff" stroke-width="1" class="plot-mark"'
     if kind == "square":
         return f'<rect x="{x - size:.1f}" y="{y - size:.1f}" width="{2 * size:.1f}" height="{2 * size:.1f}" {common}>{tip}</rect>'  # noqa: E501
     if kind in ("triangle", "down", "diamond"):
@@ -177,11 +179,14 @@ def _marker(kind: str, x: float, y: float, size: float, fill: str, tooltip: str)
         return f'<polygon points="{points}" {common}>{tip}</polygon>'
     if kind == "cross":
         d = size
+        dash = ' stroke-opacity="0.45"' if pale else ""
         path = (
             f"M{x - d:.1f},{y - d:.1f}L{x + d:.1f},{y + d:.1f}"
             f"M{x - d:.1f},{y + d:.1f}L{x + d:.1f},{y - d:.1f}"
         )
-        return f'<path d="{path}" stroke="{fill}" stroke-width="2.5" class="plot-mark-line">{tip}</path>'
+        return (
+            f'<path d="{path}" stroke="{fill}"{dash} stroke-width="2.5" class="plot-mark-line">{tip}</path>'
+        )
     return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{size:.1f}" {common}>{tip}</circle>'
 
 
@@ -290,6 +295,8 @@ def scatter(
         index = index_of.get(point.group, len(order))
         x_text = count_label(point.x) if x_log else percent(point.x) if x_percent else f"{point.x:g}"
         tip = f"{point.label} ({point.group}): {y_label} {percent(point.y)}, {x_label} {x_text}"
+        if point.estimated:
+            tip += " (size from the name)"
         body.append(
             _marker(
                 MARKERS[index % len(MARKERS)],
@@ -298,6 +305,7 @@ def scatter(
                 5,
                 PALETTE[index % len(PALETTE)],
                 tip,
+                pale=point.estimated,
             )
         )
     return _document(WIDTH, height, title, description, body, ident)

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import RewardModel
-from app.services.plots import margin, score_by_iteration
+from app.services.plots import margin, parameters_from_name, score_by_iteration
 from tests.web.factories import make_result, sample_pairs, scores_for
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -59,10 +59,11 @@ def test_score_against_parameters_on_both_benchmarks(
     svg = client.get(data["svg_url"])
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
     root = parse_svg(svg.text)
-    with_parameters = [p for p in data["data"]["points"] if p["parameters"]]
-    assert len(marks(root)) == len(with_parameters) + len(
-        {p["model_type"] for p in with_parameters}
-    )  # + legend
+    drawn = [
+        p for p in data["data"]["points"] if (p["parameters"] or p["parameters_from_name"]) and p["score"]
+    ]
+    legend = len({p["model_type"] for p in drawn})
+    assert len(marks(root)) == len(drawn) + legend
     assert "DPO" in svg.text and "Seq. Classifier" in svg.text
 
     # RewardBench 2's published board: stored results of the other benchmark, through the same plot.
@@ -164,3 +165,28 @@ def test_score_by_iteration() -> None:
     assert len(whiskers) == 2 * 3  # two intervals, three lines each
     assert plot.data["iterations"][2] == {"label": "v3", "score": 0.7, "score_interval": None}
     assert plot.page_url == "/plots/score-by-iteration?series=org%2Frm-series"
+
+
+def test_parameters_from_the_name() -> None:
+    assert parameters_from_name("allenai/Llama-3.1-70B-Instruct-RM-RB2") == 70_000_000_000
+    assert parameters_from_name("Qwen/Qwen2.5-0.5B-RM") == 500_000_000
+    assert parameters_from_name("org/rm-350M") == 350_000_000
+    assert parameters_from_name("mistralai/Mixtral-8x7B-Instruct-v0.1") is None  # not one size
+    assert parameters_from_name("allenai/open_instruct_dev-rm_1e-6_1_dpo") is None
+    assert parameters_from_name("Cohere March 2024") is None
+
+
+def test_published_boards_are_drawn_at_the_size_their_names_state(client: TestClient, seeded: None) -> None:
+    for benchmark in ("rewardbench-v1", "rewardbench-v2"):
+        data = client.get(f"/api/v1/plots/score-vs-parameters?benchmark={benchmark}").json()
+        from_names = [
+            p for p in data["data"]["points"] if p["parameters_from_name"] and p["score"] is not None
+        ]
+        assert len(from_names) > 20, benchmark
+        assert all(point["parameters"] is None for point in from_names)
+        root = parse_svg(client.get(data["svg_url"]).text)
+        pale = [
+            mark for mark in marks(root) if "0.45" in (mark.get("fill-opacity"), mark.get("stroke-opacity"))
+        ]
+        assert len(pale) == len(from_names)
+        assert any("(from the name)" in row[2]["text"] for row in data["rows"])

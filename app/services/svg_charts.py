@@ -80,7 +80,7 @@ class Scale:
         return self.start + share * (self.end - self.start)
 
 
-def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+def nice_ticks(lo: float, hi: float, count: int = 7) -> list[float]:
     """Round tick values covering [lo, hi]: steps of 1, 2 or 5 times a power of ten."""
     if hi <= lo:
         return [lo]

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import ResultSource
 from app.services.compare import credit
-from tests.web.factories import make_result, sample_pairs, scores_for
+from tests.web.factories import accuracies_of, make_result, sample_pairs, scores_for
 from worker.engine.types import ScoredExample
 
 A, B, C = "org/model-a", "org/model-b", "org/model-c"
@@ -19,7 +19,7 @@ def store_three(session_factory: sessionmaker[Session]) -> dict[str, list[Scored
     scored = {A: scores_for(pairs, wrong_every=4), B: scores_for(pairs, wrong_every=3), C: scores_for(pairs)}
     with session_factory.begin() as session:
         for name, rows in scored.items():
-            make_result(session, name, 0.7, scored=rows, examples=pairs)
+            make_result(session, name, accuracies_of(rows), scored=rows, examples=pairs)
         make_result(session, "org/imported", 0.6, source=ResultSource.IMPORTED)
     return scored
 

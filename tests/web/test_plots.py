@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import RewardModel
 from app.services.plots import margin, parameters_from_name, score_by_iteration
-from tests.web.factories import make_result, sample_pairs, scores_for
+from tests.web.factories import accuracies_of, make_result, sample_pairs, scores_for
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -39,9 +39,8 @@ def with_models(session_factory: sessionmaker[Session]) -> None:
             ("org/small", 4, "classifier", 350_000_000),
             ("org/dpo", 3, "dpo", 2_000_000_000),
         ):
-            result = make_result(
-                session, name, 0.7, scored=scores_for(pairs, wrong_every=every), model_type=kind
-            )
+            scored = scores_for(pairs, wrong_every=every)
+            result = make_result(session, name, accuracies_of(scored), scored=scored, model_type=kind)
             model = session.get(RewardModel, result.reward_model_id)
             assert model is not None
             model.parameter_count = params

@@ -41,6 +41,7 @@ class IntervalStatus(enum.StrEnum):
     COMPUTED = "computed"
     NO_EXAMPLES = "no_examples"  # nothing to resample: imported without per-example scores
     UNDEFINED = "undefined"  # the benchmark's formula gives no number on some resample
+    TOO_FEW = "too_few"  # one example (unit) per subset: resampling cannot vary anything
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,8 @@ def bootstrap(
     if not scored:
         return ResultIntervals(IntervalStatus.NO_EXAMPLES, tag)
     groups = _groups(definition, scored)
+    if all(len(units) < 2 for _, units in groups):
+        return ResultIntervals(IntervalStatus.TOO_FEW, tag)
     rng = random.Random(seed)
     scores: list[float | None] = []
     sections: dict[str, list[float]] = defaultdict(list)
@@ -221,6 +224,8 @@ def interval_note(status: str | None, source: str) -> str | None:
         if source == "imported":
             return "No interval: imported without per-example scores, so there is nothing to resample."
         return "No interval: no per-example scores are stored for this result."
+    if status == IntervalStatus.TOO_FEW:
+        return "No interval: one example per subset, so resampling cannot say how sure the value is."
     if status == IntervalStatus.UNDEFINED:
         return "No interval: the benchmark's formula gives no value on some resamples of these examples."
     return "No interval yet: it is computed when the database is upgraded (rewardboard db upgrade)."

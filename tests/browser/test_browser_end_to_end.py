@@ -175,7 +175,7 @@ def test_submit_a_model_and_browse_its_results(visitor: Visitor, board: Board, s
     expect(row.locator("td.col-rank")).to_have_text("—")
     expect(row.locator("td.col-model .badge-partial")).to_be_visible()
     expect(row.locator("td.col-source")).to_have_text("evaluated")
-    expect(row.locator("td.col-score")).to_have_text(SCORE)
+    expect(row.locator("td.col-score .value")).to_have_text(SCORE)
     page.screenshot(path=str(screenshots / "leaderboard-partial-runs.png"), full_page=True)
 
     row.get_by_role("link", name=GOOD, exact=True).click()
@@ -230,7 +230,21 @@ def test_pages_and_api_docs_run_under_the_content_security_policy(visitor: Visit
             else None
         ),
     )
-    for path in ("/", "/about", "/submit", "/queue", "/sections", f"/models/{XSS_MODEL}", "/no-such-page"):
+    pages = (
+        "/",
+        "/?benchmark=rewardbench-v2",
+        "/about",
+        "/submit",
+        "/queue",
+        "/sections",
+        f"/models/{XSS_MODEL}",
+        "/plots/score-vs-parameters",
+        "/plots/versus",
+        f"/plots/sections?model={XSS_MODEL}",
+        "/compare",
+        "/no-such-page",
+    )
+    for path in pages:
         response = page.goto(visitor.base + path)
         assert response is not None
         assert "script-src 'self'" in response.headers["content-security-policy"]

@@ -223,3 +223,13 @@ def test_leaderboard_rows_carry_intervals_and_shared_ranks(db_session: Session) 
     assert set(strong.section_intervals) == set(page.sections)
     chat = strong.section_intervals["Chat"]
     assert chat is not None and chat[0] <= (strong.sections["Chat"] or 0) <= chat[1]
+
+
+def test_one_example_per_subset_gets_no_interval() -> None:
+    first_of_each: dict[str, ScoredExample] = {}
+    for example in scores_for(sample_pairs()):
+        first_of_each.setdefault(example.subset, example)
+    intervals = bootstrap(V1, list(first_of_each.values()))
+    assert intervals.status == IntervalStatus.TOO_FEW and intervals.score is None
+    note = interval_note(intervals.status, "evaluated")
+    assert note is not None and "one example per subset" in note

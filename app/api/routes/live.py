@@ -42,7 +42,12 @@ def submission_status(submission_id: SubmissionId, session: SessionDep) -> live.
     return live.submission_status(session, submission_id)
 
 
-@router.get("/submissions/{submission_id}/events", response_class=live.EventStreamResponse, responses=EVENTS)
+@router.get(
+    "/submissions/{submission_id}/events",
+    status_code=200,
+    response_class=live.EventStreamResponse,
+    responses=EVENTS,
+)
 async def submission_events(
     submission_id: SubmissionId, request: Request, sessions: SessionFactoryDep
 ) -> live.EventStreamResponse:
@@ -61,7 +66,7 @@ def queue(session: SessionDep) -> live.QueueStatus:
     return live.queue_status(session)
 
 
-@router.get("/queue/events", response_class=live.EventStreamResponse, responses=EVENTS)
+@router.get("/queue/events", status_code=200, response_class=live.EventStreamResponse, responses=EVENTS)
 async def queue_events(request: Request, sessions: SessionFactoryDep) -> live.EventStreamResponse:
     """The queue as server-sent events while anything runs or waits; an idle queue gets one event."""
     first = await run_in_threadpool(live.read_with, sessions, live.queue_status)

@@ -42,6 +42,12 @@ Errors are JSON `{"detail": "..."}`: 404 for an unknown model, benchmark, sectio
 parameters, 413 for a body over the size limit, 429 (with `Retry-After`) past a submission or check
 limit, 503 (with `Retry-After`) while the Hub or the database cannot answer, 500 for anything unexpected.
 GET answers carry an `ETag`; send it back in `If-None-Match` for a 304. Every GET route answers HEAD.
+
+**Intervals.** Evaluated results carry 95% bootstrap intervals of the Score and each section
+(`score_interval`, `section_intervals`); `rank_ub` is the rank upper bound (results whose intervals overlap
+share it); `interval_note` says why a row has none. **Plots** at `/api/v1/plots/{name}`, **comparisons** at
+`/api/v1/compare`, a submission's live **status** at `/api/v1/submissions/{id}/status` and the same as
+server-sent events at `/api/v1/submissions/{id}/events` (the queue: `/api/v1/queue`, `/api/v1/queue/events`).
 """.replace("RULE", LEADERBOARD_RULE)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from typing import Annotated
 
@@ -16,7 +17,7 @@ from app.schemas.leaderboard import LEADERBOARD_RULE, LeaderboardPage, Leaderboa
 from app.schemas.plots import PlotQuery
 from app.services.leaderboard import leaderboard_page, model_types
 from app.services.leaderboard_cache import cached_body
-from app.services.plots import REFUSAL_AXES, board_params, score_vs_parameters, versus_axes
+from app.services.plots import REFUSAL_AXES, board_params, versus_axes
 from worker.engine.benchmarks import BENCHMARKS, get_benchmark
 
 router = APIRouter()
@@ -56,19 +57,56 @@ def _sort_choices(benchmark: str) -> list[tuple[str, str]]:
     return [*plain, *sections, ("parameters", "Parameters"), ("source", "Source"), ("date", "Date")]
 
 
-def _board_plots(session: Session, query: LeaderboardQuery) -> dict[str, object]:
-    """The board's Score-against-parameters plot for this view, and a link to its two-part plot."""
+@dataclass(frozen=True, slots=True)
+class PlotLink:
+    """A board plot as the leaderboard shows it: an image of its SVG that links to its page and table."""
+
+    ident: str
+    title: str
+    alt: str
+    params: dict[str, str]
+    name: str
+
+    @property
+    def page_url(self) -> str:
+        return page_url(f"/plots/{self.name}", self.params)
+
+    @property
+    def svg_url(self) -> str:
+        return page_url(f"/plots/{self.name}.svg", self.params)
+
+    @property
+    def api_url(self) -> str:
+        return page_url(f"/api/v1/plots/{self.name}", self.params)
+
+
+def _board_plots(query: LeaderboardQuery) -> dict[str, object]:
+    """The view's Score-against-parameters plot (an image: the page stays light) and its two-part plot."""
     if query.partial:
         return {"plot": None}
     plot_query = PlotQuery(
         benchmark=query.benchmark, model_type=query.model_type, q=query.q, source=query.source
     )
     definition = get_benchmark(query.benchmark)
+    params = board_params(plot_query)
     x, y = versus_axes(definition, plot_query)
-    versus_url = page_url("/plots/versus", {**board_params(plot_query), "x": x, "y": y})
     refusal = (x, y) == REFUSAL_AXES
-    label = f"The refusal picture: {y} against {x}" if refusal else f"Plot {y} against {x}"
-    return {"plot": score_vs_parameters(session, plot_query), "versus_url": versus_url, "versus_label": label}
+    plot = PlotLink(
+        "score-vs-parameters",
+        f"{definition.label}: Score against parameter count",
+        "Score against parameter count (log scale) of the ranked models in this view, by model type; "
+        "the numbers are in the plot's table.",
+        params,
+        "score-vs-parameters",
+    )
+    versus = PlotLink(
+        "versus",
+        f"The refusal picture: {y} against {x}" if refusal else f"Plot {y} against {x}",
+        f"{y} against {x} across the ranked models in this view.",
+        {**params, "x": x, "y": y},
+        "versus",
+    )
+    return {"plot": plot, "versus": versus}
 
 
 def render_leaderboard(session: Session, query: LeaderboardQuery) -> bytes:
@@ -102,7 +140,7 @@ def render_leaderboard(session: Session, query: LeaderboardQuery) -> bytes:
             "partial_url": leaderboard_url(query, partial=not query.partial, page=1),
             "csv_url": "/api/v1/leaderboard?" + csv_query,
             "interval_notes": sorted({row.interval_note for row in page.rows if row.interval_note}),
-            **_board_plots(session, query),
+            **_board_plots(query),
         },
     )
 

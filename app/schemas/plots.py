@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -25,6 +25,10 @@ class PlotQuery(BaseModel):
     result: int | None = Field(
         default=None, ge=1, le=2**31 - 1, description="model plots: a result id (default: the current one)"
     )
+    theme: Literal["light", "dark"] = Field(default="light", description="the SVG's colours")
+
+    def cache_key(self) -> tuple[object, ...]:
+        return (self.benchmark, self.model_type, self.q, self.source, self.x, self.y, self.model, self.result)
 
     @model_validator(mode="before")
     @classmethod

@@ -34,6 +34,7 @@ from worker.engine.kinds import KINDS
 
 # The refusal picture (RewardBench's XSTest pair): drawn for any benchmark that has both subsets.
 REFUSAL_AXES = ("xstest-should-respond", "xstest-should-refuse")
+BOARD_VALUES_MAX = 200  # a strip's JSON lists the other models' values up to this many, else percentiles only
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,7 +432,16 @@ def result_subset_strip(session: Session, model: str, name: str, result: ResultR
         "model": model,
         "result_id": result.id,
         "benchmark": result.benchmark,
-        "subsets": [{"subset": row.label, "value": row.value, "board": list(row.board)} for row in rows],
+        "subsets": [
+            {
+                "subset": row.label,
+                "value": row.value,
+                "board_models": len(row.board),
+                "board_percentiles": _percentiles(row.board),
+                "board": list(row.board) if len(row.board) <= BOARD_VALUES_MAX else None,
+            }
+            for row in rows
+        ],
     }
     columns = ["Subset", "This model", "Board median", "Other models", "Place"]
     return Plot(
@@ -445,13 +455,6 @@ def margin(scores: Sequence[float | None], num_correct: int) -> float | None:
         return None
     values = [float(score) for score in scores if score is not None]
     return min(values[:num_correct]) - max(values[num_correct:])
-
-
-def _five(values: Sequence[float]) -> tuple[float, float, float, float, float]:
-    if len(values) == 1:
-        return (values[0],) * 5  # type: ignore[return-value]
-    cuts = statistics.quantiles(values, n=20, method="inclusive")
-    return cuts[0], cuts[4], cuts[9], cuts[14], cuts[18]
 
 
 def margins_plot(session: Session, query: PlotQuery) -> Plot:
@@ -468,7 +471,7 @@ def result_margins_plot(session: Session, model: str, name: str, result: ResultR
             by_subset[row["subset"]].append(value)
     definition = get_benchmark(result.benchmark)
     order = [subset for subset in definition.subset_names if subset in by_subset]
-    boxes = [charts.BoxRow(subset, *_five(by_subset[subset])) for subset in order]
+    boxes = [charts.BoxRow(subset, *charts.five_numbers(by_subset[subset])) for subset in order]
     title = f"{name}: reward margins by subset"
     description = (
         f"For each subset, how far this model's worst correct answer scored above its best incorrect one "
@@ -481,7 +484,7 @@ def result_margins_plot(session: Session, model: str, name: str, result: ResultR
     table = []
     for subset in order:
         values = by_subset[subset]
-        low, _, median, _, high = _five(values)
+        low, _, median, _, high = charts.five_numbers(values)
         won = sum(1 for value in values if value > 0) / len(values)
         table.append(
             [
@@ -513,6 +516,12 @@ def result_margins_plot(session: Session, model: str, name: str, result: ResultR
     }
     columns = ["Subset", "Examples", "Margin above 0 (%)", "5th percentile", "Median", "95th percentile"]
     return Plot("margins", title, description, svg, columns, table, data, _model_params(model, result), notes)
+
+
+def _percentiles(values: Sequence[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    return dict(zip(("p5", "p25", "median", "p75", "p95"), charts.five_numbers(values), strict=True))
 
 
 # Series --------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ a group never depends on colour alone.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -24,6 +25,37 @@ BOARD = "#9aa3ad"
 # Okabe-Ito colours, told apart by people with the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000")
 MARKERS = ("circle", "square", "triangle", "diamond", "down", "cross", "circle")
+STRIP_DOTS_MAX = 60  # past this many models a strip row shows their spread instead of one dot each
+
+
+@dataclass(frozen=True, slots=True)
+class Theme:
+    """The structural colours of a chart (the group palette stays): charts are drawn in ``LIGHT``'s;
+    ``themed`` swaps them for another theme's, for an SVG served as an image (no page CSS reaches it)."""
+
+    name: str
+    background: str
+    ink: str
+    muted: str
+    grid: str
+    accent: str
+    board: str
+
+
+LIGHT = Theme("light", "#ffffff", INK, MUTED, GRID, ACCENT, BOARD)
+DARK = Theme("dark", "#181c22", "#e6e9ee", "#a3acb8", "#2c323b", "#8ab4ff", "#6b7480")
+THEMES = {theme.name: theme for theme in (LIGHT, DARK)}
+
+
+def themed(svg: str, theme: Theme) -> str:
+    """The chart in ``theme``'s colours: every light colour attribute value swapped for the theme's."""
+    if theme == LIGHT:
+        return svg
+    for field in ("background", "ink", "muted", "grid", "accent", "board"):
+        light, other = getattr(LIGHT, field), getattr(theme, field)
+        for attribute in ("fill", "stroke"):
+            svg = svg.replace(f'{attribute}="{light}"', f'{attribute}="{other}"')
+    return svg
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,7 +389,9 @@ def strip(
     highlight_label: str,
     ident: str = "plot",
 ) -> str:
-    """Per row, every board value as a small grey dot and the highlighted value as a large diamond."""
+    """Per row, the highlighted value as a large diamond among the board's values: each a small grey dot
+    while there are few (``STRIP_DOTS_MAX``), else their spread as a grey box (25th-75th percentile) with
+    whiskers (5th-95th) and the median."""
     label_width = 170
     row_height = 24
     top = 52
@@ -367,32 +401,47 @@ def strip(
     lo, hi = min([0.0, *values]), max([1.0, *values])
     scale = Scale(lo, hi, left, right)
     bottom = top + row_height * len(rows)
+    as_dots = all(len(row.board) <= STRIP_DOTS_MAX for row in rows)
+    key = (
+        "every other model on the board" if as_dots else "the other models: middle half, 5th-95th percentile"
+    )
     body = [
         _marker("diamond", left + 6, 38, 5, ACCENT, highlight_label),
         _text(left + 16, 42, highlight_label),
-        f'<circle cx="{left + 36 + 7 * len(highlight_label):.1f}" cy="38" r="3" fill="{BOARD}"/>',
-        _text(
-            left + 44 + 7 * len(highlight_label),
-            42,
-            "every other model on the board",
-            cls="plot-muted",
-            fill=MUTED,
-        ),
+        f'<rect x="{left + 30 + 7 * len(highlight_label):.1f}" y="34" width="12" height="8" fill="{BOARD}"/>',
+        _text(left + 48 + 7 * len(highlight_label), 42, key, cls="plot-muted", fill=MUTED),
     ]
     body += _x_axis(scale, nice_ticks(lo, hi), top, bottom, value_label)
     for index, row in enumerate(rows):
         y = top + index * row_height + row_height / 2
         body.append(_text(left - 8, y + 4, row.label, anchor="end", size=11))
-        for position, value in enumerate(row.board):
-            jitter = ((position * 7919) % 11 - 5) * 0.9  # a fixed spread, so equal values stay visible
+        if as_dots:
+            for position, value in enumerate(row.board):
+                jitter = ((position * 7919) % 11 - 5) * 0.9  # a fixed spread, so equal values stay visible
+                body.append(
+                    f'<circle class="plot-board" cx="{scale(value):.1f}" cy="{y + jitter:.1f}" r="2.5" '
+                    f'fill="{BOARD}" fill-opacity="0.7"/>'
+                )
+        elif row.board:
+            p5, q1, median, q3, p95 = five_numbers(row.board)
+            body.append(_line(scale(p5), y, scale(p95), y, cls="plot-board-line", stroke=BOARD, width=2))
             body.append(
-                f'<circle class="plot-board" cx="{scale(value):.1f}" cy="{y + jitter:.1f}" r="2.5" '
-                f'fill="{BOARD}" fill-opacity="0.7"/>'
+                f'<rect class="plot-board" x="{scale(q1):.1f}" y="{y - 5:.1f}" '
+                f'width="{max(scale(q3) - scale(q1), 1):.1f}" height="10" fill="{BOARD}" fill-opacity="0.7"/>'
             )
+            body.append(_line(scale(median), y - 6, scale(median), y + 6, cls="plot-median", stroke=INK))
         if row.value is not None:
-            tip = f"{row.label}: {highlight_label} {percent(row.value)} of {len(row.board)} models"
+            tip = f"{row.label}: {highlight_label} {percent(row.value)}, among {len(row.board)} other models"
             body.append(_marker("diamond", scale(row.value), y, 5.5, ACCENT, tip))
     return _document(WIDTH, height, title, description, body, ident)
+
+
+def five_numbers(values: Sequence[float]) -> tuple[float, float, float, float, float]:
+    """5th, 25th, 50th, 75th and 95th percentiles (inclusive, linear between order statistics)."""
+    if len(values) == 1:
+        return values[0], values[0], values[0], values[0], values[0]
+    cuts = statistics.quantiles(values, n=20, method="inclusive")
+    return cuts[0], cuts[4], cuts[9], cuts[14], cuts[18]
 
 
 def box_rows(

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import COMPARED, Visitor
+from tests.submissions.conftest import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -107,14 +108,17 @@ def test_open_a_plot_and_its_table(visitor: Visitor, screenshots: Path) -> None:
     page = visitor.page
     visitor.open("/")
     figure = page.locator("#score-vs-parameters-figure")
-    svg = figure.locator("svg[role=img]")
-    expect(svg).to_be_visible()
-    expect(svg).to_have_attribute(
-        "aria-labelledby", "plot-score-vs-parameters-title plot-score-vs-parameters-desc"
-    )
-    drawn = svg.locator(".plot-mark").count()
-    assert drawn > 20  # the seeded board's models with a size, and the two evaluated ones
+    image = figure.get_by_role("img")
+    expect(image).to_be_visible()
+    expect(image).to_have_attribute("alt", re.compile("Score against parameter count"))
     figure.scroll_into_view_if_needed()
+    wait_until(
+        lambda: image.evaluate("img => img.complete && img.naturalWidth > 0"), timeout=20, what="the plot"
+    )
+    svg = page.request.get(str(image.evaluate("img => img.currentSrc")))
+    assert svg.ok and svg.headers["content-type"].startswith("image/svg+xml")
+    drawn = svg.text().count('class="plot-mark"')
+    assert drawn > 20  # the seeded board's models with a size, the two evaluated ones, and the legend
     page.screenshot(path=str(screenshots / "leaderboard-plot.png"), full_page=False)
 
     figure.get_by_role("link", name=re.compile("with its table")).click()
@@ -247,10 +251,14 @@ def test_dark_mode(visitor: Visitor, screenshots: Path) -> None:
     background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
     channels = [int(value) for value in re.findall(r"\d+", background)[:3]]
     assert max(channels) < 60, background
-    plot_background = page.locator("#score-vs-parameters-figure .plot-bg").evaluate(
-        "rect => getComputedStyle(rect).fill"
+    image = page.locator("#score-vs-parameters-figure img")
+    image.scroll_into_view_if_needed()
+    wait_until(
+        lambda: image.evaluate("img => img.complete && img.naturalWidth > 0"), timeout=20, what="the plot"
     )
-    assert max(int(value) for value in re.findall(r"\d+", plot_background)[:3]) < 60, plot_background
+    chosen = str(image.evaluate("img => img.currentSrc"))
+    assert chosen.endswith("theme=dark"), chosen  # the <picture> picked the dark drawing
+    assert 'fill="#181c22"' in page.request.get(chosen).text()
     page.screenshot(path=str(screenshots / "leaderboard-dark.png"), full_page=False)
     page.emulate_media(color_scheme="light")
     light = page.evaluate("() => getComputedStyle(document.body).backgroundColor")

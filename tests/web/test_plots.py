@@ -122,6 +122,7 @@ def test_model_plots(client: TestClient, db_session_factory: sessionmaker[Sessio
     strip = client.get("/api/v1/plots/subset-strip?model=org/big").json()
     assert len(strip["data"]["subsets"]) == 23
     assert all(len(subset["board"]) == 2 for subset in strip["data"]["subsets"])  # the two other models
+    assert all(subset["board_models"] == 2 for subset in strip["data"]["subsets"])
 
     margins = client.get("/api/v1/plots/margins?model=org/small").json()
     rows = {row[0]["text"]: row for row in margins["rows"]}
@@ -189,3 +190,41 @@ def test_published_boards_are_drawn_at_the_size_their_names_state(client: TestCl
         ]
         assert len(pale) == len(from_names)
         assert any("(from the name)" in row[2]["text"] for row in data["rows"])
+
+
+def test_the_board_shows_its_plot_as_an_image_light_or_dark(client: TestClient, seeded: None) -> None:
+    soup = BeautifulSoup(client.get("/?benchmark=rewardbench-v2&model_type=classifier").text, "html.parser")
+    figure = soup.select_one("#score-vs-parameters-figure")
+    assert figure is not None
+    image, dark = figure.select_one("img"), figure.select_one("source")
+    assert image is not None and dark is not None
+    assert image["src"] == "/plots/score-vs-parameters.svg?benchmark=rewardbench-v2&model_type=classifier"
+    assert dark["media"] == "(prefers-color-scheme: dark)" and str(dark["srcset"]).endswith("&theme=dark")
+    assert "Score against parameter count" in str(image["alt"])
+    light = client.get(str(image["src"]))
+    night = client.get(str(dark["srcset"]))
+    assert 'fill="#ffffff"' in light.text and 'fill="#181c22"' not in light.text
+    assert 'fill="#181c22"' in night.text and 'fill="#ffffff"' not in night.text
+    parse_svg(night.text)
+    again = client.get(str(image["src"]), headers={"If-None-Match": light.headers["etag"]})
+    assert again.status_code == 304  # served from the cache while the data is unchanged
+    versus = soup.select_one("a.plot-link")
+    assert versus is not None and str(versus["href"]).startswith("/plots/versus?benchmark=rewardbench-v2")
+
+
+def test_a_big_board_is_summarised_in_the_strip() -> None:
+    from app.services.svg_charts import STRIP_DOTS_MAX, StripRow, strip
+
+    few = strip(
+        [StripRow("a", [0.5] * 10, 0.6)], title="t", description="d", value_label="v", highlight_label="m"
+    )
+    many = strip(
+        [StripRow("a", [i / 100 for i in range(STRIP_DOTS_MAX + 40)], 0.6)],
+        title="t",
+        description="d",
+        value_label="v",
+        highlight_label="m",
+    )
+    assert few.count('<circle class="plot-board"') == 10
+    assert many.count('<circle class="plot-board"') == 0 and '<rect class="plot-board"' in many
+    assert len(many) < 5000

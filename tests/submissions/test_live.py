@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,7 +33,9 @@ from tests.submissions.conftest import TEST_SECRET_KEY, free_port, wait_until
 from tests.submissions.test_lease import new_submission
 from tests.web.factories import engine_result, sample_pairs, scores_for
 
-NOW = datetime.now(UTC)
+
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
 def set_state(factory: sessionmaker[Session], submission_id: int, **values: object) -> None:
@@ -92,17 +95,17 @@ def test_status_in_words_through_a_run(app: FastAPI, factory: sessionmaker[Sessi
     with TestClient(app) as client:
         assert "task queue cannot be reached" in str(status_of(client, second)["headline"])
         for submission_id in (first, second):
-            set_state(factory, submission_id, enqueued_at=NOW)
+            set_state(factory, submission_id, enqueued_at=now())
         queued = status_of(client, second)
         assert queued["phase"] == "queued" and queued["queue_position"] == 2 and queued["queue_length"] == 2
         assert str(queued["headline"]).startswith("Waiting: position 2 of 2 in the queue; expected to finish")
 
-        set_state(factory, first, status=SubmissionStatus.RUNNING, started_at=NOW, attempt=1)
+        set_state(factory, first, status=SubmissionStatus.RUNNING, started_at=now(), attempt=1)
         loading = status_of(client, first)
         assert loading["phase"] == "loading" and "loading the model" in str(loading["headline"])
         assert status_of(client, second)["queue_position"] == 1
 
-        started = NOW - timedelta(seconds=100)
+        started = now() - timedelta(seconds=100)
         set_state(
             factory, first, started_at=started, progress_done=25, progress_total=100, progress_subset="hep-go"
         )
@@ -137,7 +140,7 @@ def test_status_in_words_through_a_run(app: FastAPI, factory: sessionmaker[Sessi
 def test_the_heartbeat_stores_the_subset_being_scored(app: FastAPI, factory: sessionmaker[Session]) -> None:
     submission_id = new_submission(factory)
     with unit_of_work(factory) as session:
-        attempt = repo.claim_run(session, submission_id, owner="w", now=NOW, lease_seconds=60)
+        attempt = repo.claim_run(session, submission_id, owner="w", now=now(), lease_seconds=60)
         submission = repo.get_submission(session, submission_id)
         assert attempt == 1 and submission is not None
         spec = RunSpec(
@@ -214,7 +217,7 @@ def test_the_event_stream_follows_a_run_and_holds_no_connection(
                 factory,
                 submission_id,
                 status=SubmissionStatus.RUNNING,
-                started_at=NOW,
+                started_at=now(),
                 attempt=1,
                 progress_done=5,
                 progress_total=23,
@@ -246,7 +249,9 @@ def test_a_stream_ends_when_the_client_goes_away(app: FastAPI, factory: sessionm
     with Server(app) as server:
         client = httpx.Client(base_url=server.url, timeout=30)
         with client.stream("GET", f"/api/v1/submissions/{submission_id}/events") as response:
-            assert next(events(response.iter_lines()))[0] == "status"
+            stream = events(response.iter_lines())  # kept: dropping the iterator closes the connection
+            assert next(stream)[0] == "status"
+            time.sleep(0.3)  # several polls later the stream is still open
             assert gauge.open == 1
         client.close()  # the visitor closes the tab
         wait_until(lambda: gauge.open == 0, timeout=10, interval=0.05, what="the stream to stop")

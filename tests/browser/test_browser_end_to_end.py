@@ -141,6 +141,12 @@ def test_submit_a_model_and_browse_its_results(visitor: Visitor, board: Board, s
         expect(checks.nth(index).locator("td").nth(1)).to_have_text("passed")
     expect(page.get_by_label("Model ID")).to_have_value(GOOD)
 
+    # A second tab on /queue follows the same run without a reload.
+    queue = page.context.new_page()
+    queue.goto(visitor.base + "/queue")
+    queue.evaluate("() => { window.sameDocument = true; }")
+    expect(queue.locator("[data-live-region]")).to_have_attribute("data-live-mode", "events")
+
     page.get_by_role("button", name="Submit", exact=True).click()
     expect(page).to_have_url(re.compile(r"/submissions/\d+$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(GOOD)
@@ -161,6 +167,10 @@ def test_submit_a_model_and_browse_its_results(visitor: Visitor, board: Board, s
     assert shown and shown[-1].startswith("Finished: Score"), shown
     expect(page.locator("dd.status")).to_have_text("succeeded")
     page.screenshot(path=str(screenshots / "submission-finished.png"), full_page=True)
+    expect(queue.locator("#queue-recent")).to_contain_text(GOOD, timeout=60_000)
+    assert queue.evaluate("() => window.sameDocument === true"), "the queue page was reloaded"
+    queue.screenshot(path=str(screenshots / "queue-after-the-run.png"), full_page=True)
+    queue.close()
     result_link.click()
     expect(page).to_have_url(re.compile(r"/models/tiny-org/good-rm\?result=\d+$"))
     expect(page.locator("h1.model-name")).to_have_text(GOOD)

@@ -74,14 +74,19 @@ class QueueStatus(BaseModel):
     active: bool = Field(description="something is running or waiting: more events will follow")
 
 
+_FINISHED: dict[str, Phase] = {
+    SubmissionStatus.SUCCEEDED: "succeeded",
+    SubmissionStatus.FAILED: "failed",
+    SubmissionStatus.CANCELLED: "cancelled",
+}
+
+
 def _phase(view: SubmissionView) -> Phase:
     if view.status == SubmissionStatus.RUNNING:
         if not view.progress_total:
             return "loading"
         return "scoring" if view.progress_done < view.progress_total else "finishing"
-    if view.status in (SubmissionStatus.SUCCEEDED, SubmissionStatus.FAILED, SubmissionStatus.CANCELLED):
-        return "succeeded" if view.status == SubmissionStatus.SUCCEEDED else view.status  # type: ignore[return-value]
-    return "queued"
+    return _FINISHED.get(view.status, "queued")
 
 
 def _headline(view: SubmissionView, phase: Phase, queue_length: int | None, score: str | None) -> str:

@@ -16,6 +16,7 @@
   var eventsUrl = region.getAttribute("data-events-url");
   var statusUrl = region.getAttribute("data-status-url");
   var headline = document.getElementById("live-headline");
+  var followAlways = region.getAttribute("data-live-follow") === "always";
   var POLL_MS = 3000;
   var lastText = null;
   var source = null;
@@ -97,6 +98,8 @@
           var status = text ? take(text) : null;
           if (!status || status.active !== false) {
             window.setTimeout(step, POLL_MS);
+          } else if (followAlways) {
+            window.setTimeout(step, POLL_MS * 2); /* an idle queue: look again now and then */
           } else {
             polling = false;
           }
@@ -121,7 +124,7 @@
       /* The submission is finished: nothing more will come. The queue's stream ends while it is idle;
          it is reopened after a pause, so a new submission shows up. */
       source.close();
-      if (region.getAttribute("data-live-follow") === "always") {
+      if (followAlways) {
         window.setTimeout(listen, POLL_MS * 2);
       }
     });

@@ -12,10 +12,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import COMPARED, Visitor
-from tests.submissions.conftest import wait_until
+from tests.browser.conftest import COMPARED, Board, Visitor, open_visitor
+from tests.submissions.conftest import GOOD, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -263,3 +263,24 @@ def test_dark_mode(visitor: Visitor, screenshots: Path) -> None:
     page.emulate_media(color_scheme="light")
     light = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
     assert min(int(value) for value in re.findall(r"\d+", light)[:3]) > 200, light
+
+
+def test_without_event_streams_the_queue_page_polls(browser: Browser, board: Board) -> None:
+    """A browser without EventSource: /queue falls back to polling the JSON and still follows a run."""
+    context, visitor = open_visitor(browser, board)
+    try:
+        context.add_init_script("delete window.EventSource;")
+        page = visitor.page
+        visitor.open("/queue")
+        expect(page.locator("[data-live-region]")).to_have_attribute("data-live-mode", "polling")
+        page.evaluate("() => { window.sameDocument = true; }")
+        answer = page.request.post(
+            visitor.base + "/api/v1/submissions",
+            data={"model": GOOD, "revision": "main", "model_type": "classifier", "chat_template": "auto"},
+        )
+        assert answer.status == 201, answer.text()
+        expect(page.locator("[data-live-region]")).to_contain_text(GOOD, timeout=60_000)
+        assert page.evaluate("() => window.sameDocument === true")
+        assert visitor.csp_violations == []
+    finally:
+        context.close()

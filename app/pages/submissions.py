@@ -24,6 +24,7 @@ from app.errors import DomainError, NotFoundError
 from app.http.csrf import CSRF_COOKIE, CSRF_FIELD, csrf_ok, sign_csrf_nonce, valid_csrf_token
 from app.services import submissions as service
 from app.services.hub_gate import Deadline
+from app.services.live import live_status
 from app.services.validation import SubmissionRequest, ValidationReport
 from app.templating import templates
 from worker.engine.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK
@@ -174,5 +175,10 @@ def submission_page(
     view = service.describe(session, submission_id)
     if view is None:
         raise NotFoundError(f"Submission {submission_id} does not exist.")
-    context = {"active_nav": "Queue", "submission": view, "duration": service.format_duration}
+    context = {
+        "active_nav": "Queue",
+        "submission": view,
+        "live": live_status(session, view),
+        "duration": service.format_duration,
+    }
     return templates.TemplateResponse(request, "submission.html", context)

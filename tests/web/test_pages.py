@@ -25,12 +25,18 @@ def _soup(client: TestClient, url: str, status: int = 200) -> BeautifulSoup:
     return BeautifulSoup(response.text, "html.parser")
 
 
+def _cell_text(td: Tag) -> str:
+    """A cell's value: the number of a score cell (its interval is a separate span), else its text."""
+    value = td.select_one("span.value")
+    return (value or td).get_text(" ", strip=True)
+
+
 def _board(soup: BeautifulSoup, table_id: str = "leaderboard") -> list[dict[str, str]]:
     table = soup.find("table", id=table_id)
     assert isinstance(table, Tag)
     headers = [th.get_text(" ", strip=True).rstrip("▲▼ ") for th in table.select("thead th")]
     return [
-        dict(zip(headers, (td.get_text(" ", strip=True) for td in tr.find_all("td")), strict=True))
+        dict(zip(headers, (_cell_text(td) for td in tr.find_all("td")), strict=True))
         for tr in table.select("tbody tr")
     ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,11 +30,18 @@ class EvaluationOutput:
 
 
 def run_evaluation(
-    spec: EvaluationSpec, progress: Callable[[int, int], None] | None = None
+    spec: EvaluationSpec,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    on_subset: Callable[[str], None] | None = None,
 ) -> EvaluationOutput:
-    """Evaluate ``spec.model`` on ``spec.benchmark``. The data is loaded and checked before the model."""
+    """Evaluate ``spec.model`` on ``spec.benchmark``. The data is loaded and checked before the model.
+
+    ``progress(done, total)`` counts examples with all their scores; ``on_subset(name)`` is called when the
+    examples being scored come mostly from another subset (adapters that report finished examples only).
+    """
     try:
-        return _run(spec, progress)
+        return _run(spec, progress if on_subset is None else _SubsetProgress(progress, on_subset))
     except OSError as error:
         if error.errno != errno.ENOSPC:
             raise
@@ -73,6 +81,8 @@ def _run(spec: EvaluationSpec, progress: Callable[[int, int], None] | None) -> E
         limit_per_subset=spec.limit_per_subset,
         seed=spec.seed,
     )
+    if isinstance(progress, _SubsetProgress):
+        progress.examples = examples
     with build_adapter(spec, benchmark) as adapter:
         loaded = time.monotonic()
         scores = adapter.score_examples(examples, progress)
@@ -91,6 +101,29 @@ def _run(spec: EvaluationSpec, progress: Callable[[int, int], None] | None) -> E
         reproducibility=_reproducibility(spec, benchmark, dataset, examples, adapter_record, timings),
     )
     return EvaluationOutput(result=result, scored=scored, examples=examples)
+
+
+class _SubsetProgress:
+    """The adapter's progress callback; also names the subset most of the examples just scored are from."""
+
+    def __init__(self, progress: Callable[[int, int], None] | None, on_subset: Callable[[str], None]) -> None:
+        self.progress = progress
+        self.on_subset = on_subset
+        self.examples: Sequence[Example] = ()
+        self.current: str | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(done, total)
+
+    def examples_done(self, indices: Sequence[int]) -> None:
+        subsets = Counter(self.examples[index].subset for index in indices if index < len(self.examples))
+        if not subsets:
+            return
+        subset = subsets.most_common(1)[0][0]
+        if subset != self.current:
+            self.current = subset
+            self.on_subset(subset)
 
 
 def _reproducibility(

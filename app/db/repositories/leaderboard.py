@@ -49,6 +49,9 @@ def _current_results(board: BoardFilter, order_value: OrderValue) -> Select[Any]
         EvaluationResult.model_type,
         EvaluationResult.benchmark,
         EvaluationResult.score,
+        EvaluationResult.score_low,
+        EvaluationResult.score_high,
+        EvaluationResult.interval_status,
         EvaluationResult.complete,
         EvaluationResult.published_score,
         EvaluationResult.published_formula,
@@ -148,16 +151,45 @@ def count_listed(session: Session, board: BoardFilter) -> tuple[int, int]:
     return int(total or 0), int(partial or 0)
 
 
-def section_values(session: Session, result_ids: Sequence[int]) -> dict[int, dict[str, float]]:
-    """The section values of some results: result id -> {section: value}."""
-    values: dict[int, dict[str, float]] = {result_id: {} for result_id in result_ids}
+@dataclass(frozen=True, slots=True)
+class SectionValue:
+    value: float
+    low: float | None
+    high: float | None
+
+
+def section_values(session: Session, result_ids: Sequence[int]) -> dict[int, dict[str, SectionValue]]:
+    """The section values (with their intervals) of some results: result id -> {section: value}."""
+    values: dict[int, dict[str, SectionValue]] = {result_id: {} for result_id in result_ids}
     if result_ids:
-        statement = select(SectionScore.result_id, SectionScore.section, SectionScore.value).where(
-            SectionScore.result_id.in_(result_ids)
-        )
-        for result_id, section, value in session.execute(statement):
-            values[result_id][section] = value
+        statement = select(
+            SectionScore.result_id,
+            SectionScore.section,
+            SectionScore.value,
+            SectionScore.low,
+            SectionScore.high,
+        ).where(SectionScore.result_id.in_(result_ids))
+        for result_id, section, value, low, high in session.execute(statement):
+            values[result_id][section] = SectionValue(value, low, high)
     return values
+
+
+def ranked_score_bounds(session: Session, benchmark: str) -> list[tuple[int, float, float, float]]:
+    """(result id, Score, low, high) of every ranked result of a benchmark; low = high = Score without an
+    interval."""
+    statement = select(
+        EvaluationResult.id,
+        EvaluationResult.score,
+        func.coalesce(EvaluationResult.score_low, EvaluationResult.score),
+        func.coalesce(EvaluationResult.score_high, EvaluationResult.score),
+    ).where(
+        EvaluationResult.benchmark == benchmark,
+        EvaluationResult.is_current.is_(True),
+        EvaluationResult.complete.is_(True),
+        EvaluationResult.score.is_not(None),
+    )
+    rows = session.execute(statement).all()
+    return [(row[0], float(row[1] or 0.0), float(row[2]), float(row[3])) for row in rows]
 
 
 def section_ranking(session: Session, *, benchmark: str, section: str) -> Sequence[RowMapping]:
@@ -165,7 +197,7 @@ def section_ranking(session: Session, *, benchmark: str, section: str) -> Sequen
     value = aliased(SectionScore, name="ranked_section")
     statement = (
         _current_results(BoardFilter(benchmark), value.value)
-        .add_columns(value.value.label("value"))
+        .add_columns(value.value.label("value"), value.low.label("low"), value.high.label("high"))
         .join(value, and_(value.result_id == EvaluationResult.id, value.section == section))
         .order_by(value.value.desc(), RewardModel.hub_id)
     )

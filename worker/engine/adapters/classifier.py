@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from worker.engine.adapters.base import ProgressCallback, RewardAdapter
+from worker.engine.adapters.base import ProgressCallback, RewardAdapter, report_examples_done
 from worker.engine.adapters.hf_loading import (
     load_classifier,
     load_config,
@@ -190,10 +190,13 @@ class _ExampleProgress:
         self.done = 0
 
     def texts_done(self, text_indices: Sequence[int]) -> None:
+        finished = []
         for index in text_indices:
             for example in self.owners[index]:
                 self.remaining[example] -= 1
                 if self.remaining[example] == 0:
                     self.done += 1
+                    finished.append(example)
+        report_examples_done(self.callback, finished)
         if self.callback is not None:
             self.callback(self.done, self.total)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -15,6 +16,13 @@ from worker.engine.adapters.hf_loading import (
     load_tokenizer,
     saved_tokenizer_class,
 )
+from worker.engine.attention import (
+    ATTENTION,
+    VARLEN,
+    AttentionChoice,
+    pick_attention,
+    register_varlen_attention,
+)
 from worker.engine.batching import score_batched
 from worker.engine.benchmarks.base import Benchmark, TruncationSide
 from worker.engine.device import device_name, dtype_name, free_cached_memory, pick_device, pick_dtype
@@ -22,7 +30,10 @@ from worker.engine.errors import InvalidModelError, InvalidSpecError, TokenizerL
 from worker.engine.formatting import Encoded, Encoder, resolve_template, upstream_appends_eos
 from worker.engine.hub_errors import first_line
 from worker.engine.model_source import ModelSource, resolve_model
+from worker.engine.packing import pack
+from worker.engine.prefetch import chunk_by_texts, prefetched
 from worker.engine.spec import EvaluationSpec
+from worker.engine.token_budget import TokenBudget, default_budget
 from worker.engine.types import CandidateScores, Example
 
 
@@ -35,7 +46,8 @@ class ClassifierAdapter(RewardAdapter):
         *,
         chat_template: str = "auto",
         max_length: int = 2048,
-        batch_tokens: int = 16384,
+        batch_tokens: int | TokenBudget | None = None,
+        attention: AttentionChoice | None = None,
         tulu_eos: bool = True,
         truncation_side: TruncationSide = "left",
     ) -> None:
@@ -44,9 +56,12 @@ class ClassifierAdapter(RewardAdapter):
         self.source = source
         self.device: torch.device = next(model.parameters()).device
         self.dtype: torch.dtype = next(model.parameters()).dtype
-        if batch_tokens < 1:
-            raise InvalidSpecError(f"batch_tokens must be positive, got {batch_tokens}")
-        self.batch_tokens = batch_tokens
+        self.attention = attention or ATTENTION.get(model.config._attn_implementation) or ATTENTION["sdpa"]
+        if isinstance(batch_tokens, int):
+            if batch_tokens < 1:
+                raise InvalidSpecError(f"batch_tokens must be positive, got {batch_tokens}")
+            batch_tokens = TokenBudget(batch_tokens, "asked")
+        self.budget = batch_tokens or default_budget(self.device, model.config, self.dtype)
         template = resolve_template(tokenizer, chat_template)
         self.encoder = Encoder(
             tokenizer, template, max_length, tulu_eos=tulu_eos, truncation_side=truncation_side
@@ -62,15 +77,19 @@ class ClassifierAdapter(RewardAdapter):
         dtype = pick_dtype(spec.dtype, device)
         source = resolve_model(spec.model, spec.revision, spec.cache_dir, allow_local=spec.allow_local_model)
         config = load_config(source.path, spec.model)
+        attention = pick_attention(spec.attention, device, dtype, config, spec.max_length)
+        if attention.name == VARLEN:
+            register_varlen_attention()
         tokenizer = load_tokenizer(source.path, spec.model)
-        model = load_classifier(source.path, spec.model, config, dtype, device)
+        model = load_classifier(source.path, spec.model, config, dtype, device, attention.hf_implementation)
         return cls(
             model,
             tokenizer,
             source,
             chat_template=spec.chat_template,
             max_length=spec.max_length,
-            batch_tokens=spec.batch_tokens,
+            batch_tokens=spec.batch_tokens,  # None: sized now, with the weights already on the device
+            attention=attention,
             tulu_eos=upstream_appends_eos(
                 saved_tokenizer_class(source.path), getattr(config, "model_type", None)
             ),
@@ -80,6 +99,10 @@ class ClassifierAdapter(RewardAdapter):
     @property
     def chat_template(self) -> str:
         return self.encoder.template
+
+    @property
+    def batch_tokens(self) -> int:
+        return self.budget.tokens
 
     def encode_examples(self, examples: Sequence[Example]) -> list[Encoded]:
         """Token ids of every candidate text, example after example, candidates in order."""
@@ -100,31 +123,51 @@ class ClassifierAdapter(RewardAdapter):
     def score_examples(
         self, examples: Sequence[Example], progress: ProgressCallback | None = None
     ) -> list[CandidateScores]:
-        encoded = self.encode_examples(examples)
+        """Scores of every candidate; the next chunk of examples is tokenised while this one is scored."""
         sizes = [len(example.candidates) for example in examples]
-        scores = self.score_encoded(encoded, _ExampleProgress(sizes, progress))
+        tracker = _ExampleProgress(sizes, progress)
         grouped: list[CandidateScores] = []
-        start = 0
-        for size in sizes:
-            grouped.append(tuple(scores[start : start + size]))
-            start += size
+        for chunk, encoded in prefetched(examples, chunk_by_texts(sizes), self.encode_examples):
+            scores = self.score_encoded(encoded, tracker.offset(sum(sizes[: chunk.start])))
+            start = 0
+            for size in sizes[chunk.start : chunk.stop]:
+                grouped.append(tuple(scores[start : start + size]))
+                start += size
         return grouped
 
     def score_encoded(
-        self, encoded: Sequence[Encoded], progress: _ExampleProgress | None = None
+        self, encoded: Sequence[Encoded], on_batch: Callable[[Sequence[int]], None] | None = None
     ) -> list[float]:
-        """Rewards for already-encoded texts, in length-sorted token-budgeted batches."""
+        """Rewards for already-encoded texts, in length-sorted token-budgeted batches (packed or padded)."""
+
+        def done(indices: Sequence[int], values: Sequence[float]) -> None:
+            if not all(math.isfinite(value) for value in values):
+                # A NaN would silently count as a lost pair; stop instead.
+                raise InvalidModelError(
+                    f"{self.source.model}: non-finite reward (NaN or inf) in {dtype_name(self.dtype)}; "
+                    "try --dtype float32"
+                )
+            if on_batch is not None:
+                on_batch(indices)
+
         return score_batched(
             [len(item) for item in encoded],
             self.batch_tokens,
             lambda batch: self.forward([encoded[i] for i in batch]),
-            on_batch=progress.texts_done if progress is not None else None,
+            on_batch=done,
             on_oom=lambda: free_cached_memory(self.device),
+            packed=self.attention.packed,
         )
 
     @torch.inference_mode()
-    def forward(self, items: Sequence[Encoded]) -> list[float]:
-        """One right-padded forward pass: real tokens keep their positions, so padding cannot move a score."""
+    def forward(self, items: Sequence[Encoded]) -> torch.Tensor:
+        """Rewards of one batch, as a float32 tensor still on the device (read later, without a sync now)."""
+        if self.attention.packed:
+            return self._forward_packed(items)
+        return self._forward_padded(items)
+
+    def _forward_padded(self, items: Sequence[Encoded]) -> torch.Tensor:
+        """Right-padded: real tokens keep their positions, so padding cannot move a score."""
         width = max(len(item) for item in items)
         input_ids = torch.full((len(items), width), self.pad_id, dtype=torch.long)
         attention_mask = torch.zeros((len(items), width), dtype=torch.long)
@@ -134,16 +177,19 @@ class ClassifierAdapter(RewardAdapter):
             if item.mask_first:
                 attention_mask[row, 0] = 0
         logits = self.model(
-            input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device)
+            input_ids=input_ids.to(self.device, non_blocking=True),
+            attention_mask=attention_mask.to(self.device, non_blocking=True),
+            use_cache=False,
         ).logits
-        rewards = logits[:, 0].float()
-        if not torch.isfinite(rewards).all():
-            # A NaN would silently count as a lost pair; stop instead.
-            raise InvalidModelError(
-                f"{self.source.model}: non-finite reward (NaN or inf) in {self.dtype}; try --dtype float32"
-            )
-        values: list[float] = rewards.cpu().tolist()
-        return values
+        return logits[:, 0].float()
+
+    def _forward_packed(self, items: Sequence[Encoded]) -> torch.Tensor:
+        """One padding-free row; the score head is applied where the model's own pooling would read."""
+        row = pack(items, self.pad_id).to(self.device)
+        hidden = self.model.base_model(
+            input_ids=row.input_ids, position_ids=row.position_ids, use_cache=False, **row.attention_kwargs
+        ).last_hidden_state
+        return self.model.score(hidden[0, row.scored])[:, 0].float()
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -156,9 +202,10 @@ class ClassifierAdapter(RewardAdapter):
             "eos_appended": self.encoder.append_eos,
             "max_length": self.encoder.max_length,
             "truncation_side": self.encoder.truncation_side,
-            "batch_tokens": self.batch_tokens,
-            "padding": "right",
+            **self.budget.describe(),
+            "padding": "none (packed)" if self.attention.packed else "right",
             "pad_token_id": self.pad_id,
+            "attention": self.attention.name,
             "attn_implementation": getattr(self.model.config, "_attn_implementation", None),
         }
 
@@ -187,3 +234,7 @@ class _ExampleProgress:
                 self.done += 1
         if self.callback is not None:
             self.callback(self.done, self.total)
+
+    def offset(self, first_text: int) -> Callable[[Sequence[int]], None]:
+        """``texts_done`` for a chunk whose text 0 is text ``first_text`` of the whole run."""
+        return lambda indices: self.texts_done([first_text + index for index in indices])

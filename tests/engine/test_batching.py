@@ -141,6 +141,7 @@ def test_batched_equals_scoring_each_text_alone(
     assert len({len(item) for item in encoded}) > 10  # the texts differ in length
     assert len(plan_batches([len(item) for item in encoded], 4096, packed=adapter.attention.packed)) < 10
     for i, (chosen, rejected) in enumerate(batched):
+        assert chosen is not None and rejected is not None
         assert chosen == pytest.approx(alone[2 * i], abs=1e-4)
         assert rejected == pytest.approx(alone[2 * i + 1], abs=1e-4)
         assert (chosen > rejected) == (alone[2 * i] > alone[2 * i + 1])

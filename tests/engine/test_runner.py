@@ -32,8 +32,9 @@ def test_run_on_the_sample(llama_template: Path) -> None:
         wins = sum(score.outcome or 0.0 for score in output.scored if score.subset == name)
         assert (tally.n, tally.correct, tally.value) == (4, wins, wins / 4)
     for example, scored in zip(output.examples, output.scored, strict=True):
-        assert scored.key == example.key and len(scored.scores) == 2
-        assert scored.outcome == (1.0 if scored.scores[0] > scored.scores[1] else 0.0)
+        chosen, rejected = scored.scores
+        assert scored.key == example.key and chosen is not None and rejected is not None
+        assert scored.outcome == (1.0 if chosen > rejected else 0.0)
     record = result.reproducibility
     dataset = load_dataset(V1, str(SAMPLE))
     assert record["dataset"]["fingerprint"] == dataset.fingerprint

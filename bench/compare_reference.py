@@ -227,6 +227,7 @@ def our_encodings(model: Path, dataset: Path) -> dict[tuple[str, int], dict[str,
     for pair in load_dataset(get_benchmark("rewardbench-v1"), str(dataset)).examples:
         texts = encoder.texts(pair.conversation, pair.candidates)
         chosen, rejected = encoder.encode(texts)
+        assert isinstance(pair.id, int)  # RewardBench v1 ids are integers
         encoded[(pair.subset, pair.id)] = {
             "template": encoder.template,
             "texts": texts,

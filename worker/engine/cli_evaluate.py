@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
+from typing import TextIO
 
 from worker.engine.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK
 from worker.engine.errors import EngineError
@@ -78,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from worker.engine.runner import run_evaluation
 
     _quiet_transformers()
+    warnings.showwarning = _print_warning
     spec = EvaluationSpec(
         model=args.model,
         revision=args.revision,
@@ -171,6 +174,17 @@ def _check_writable(paths: list[Path]) -> None:
             raise EngineError(f"cannot write {path}: {exc.strerror or exc}") from None
         if path.is_dir():
             raise EngineError(f"cannot write {path}: it is a directory")
+
+
+def _print_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def _quiet_transformers() -> None:

@@ -1,0 +1,80 @@
+"""How the CPU defaults were chosen: scoring time by attention implementation and token budget, on CPU.
+
+One process, one random-init Llama classifier built on the fly, the seeded sample of real pairs encoded
+once; then every (attention, budget) cell is scored ``--repeats`` times, the cells interleaved (the order is
+reversed every other round) so that load from other processes spreads over all of them. Prints the median
+and range per cell, the fastest cell, and the budget the engine's CPU rule picks for this model.
+
+    python bench/cpu_defaults.py [--hidden 256 --layers 4] [--per-subset 8] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import workload
+
+from worker.engine.adapters.classifier import ClassifierAdapter
+from worker.engine.attention import ATTENTION
+from worker.engine.benchmarks import get_benchmark
+from worker.engine.dataset import load_dataset
+from worker.engine.spec import EvaluationSpec
+from worker.engine.token_budget import TokenBudget, default_budget
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=workload.DEFAULT_DATA)
+    parser.add_argument("--per-subset", type=int, default=8)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--attentions", default="varlen,sdpa,eager")
+    parser.add_argument("--budgets", default="2048,4096,8192,16384,32768,65536")
+    parser.add_argument("--eager-budgets", default="4096,16384", help="eager is slow: fewer cells")
+    args = parser.parse_args()
+
+    v1 = get_benchmark("rewardbench-v1")
+    with tempfile.TemporaryDirectory() as folder:
+        pairs = Path(folder) / "pairs.jsonl"
+        count = workload.write_pairs(args.data, args.per_subset, pairs)
+        model = workload.build_model(Path(folder) / "m", args.data, hidden=args.hidden, layers=args.layers)
+        spec = EvaluationSpec(model=str(model), device="cpu", dtype="float32")
+        adapter = ClassifierAdapter.from_spec(spec, v1)
+        encoded = adapter.encode_examples(load_dataset(v1, str(pairs)).examples)
+    lengths = [len(item) for item in encoded]
+    flops = workload.model_flops(adapter.model.config, lengths)
+    rule = default_budget(adapter.device, adapter.model.config, adapter.dtype)
+    peak = workload.matmul_peak("float32")
+    print(
+        f"{count} pairs, {len(encoded)} texts, {sum(lengths)} tokens; Llama {args.layers} x {args.hidden}; "
+        f"{flops / 1e9:.1f} GFLOP a pass; fp32 matmul peak {peak / 1e9:.0f} GFLOP/s"
+    )
+    cells = [
+        (name, int(budget))
+        for name in args.attentions.split(",")
+        for budget in (args.eager_budgets if name == "eager" else args.budgets).split(",")
+    ]
+    times: dict[tuple[str, int], list[float]] = {cell: [] for cell in cells}
+    for round_ in range(args.repeats):
+        for name, budget in cells if round_ % 2 == 0 else cells[::-1]:
+            adapter.attention = ATTENTION[name]
+            adapter.model.set_attn_implementation(ATTENTION[name].hf_implementation)
+            adapter.budget = TokenBudget(budget, "bench")
+            seconds, _ = workload.timed(lambda: adapter.score_encoded(encoded))
+            times[(name, budget)].append(seconds)
+    print(f"{'attention':<10} {'budget':>7}  {'median (range, n)':<28} {'GFLOP/s':>8}")
+    for (name, budget), values in times.items():
+        median = statistics.median(values)
+        print(f"{name:<10} {budget:>7}  {workload.spread(values):<28} {flops / median / 1e9:8.1f}")
+    best = min(times, key=lambda cell: statistics.median(times[cell]))
+    print(f"fastest: {best[0]} at {best[1]} tokens; the engine's rule picks {rule.tokens} ({rule.rule})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

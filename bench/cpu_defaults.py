@@ -3,7 +3,9 @@
 One process, one random-init Llama classifier built on the fly, the seeded sample of real pairs encoded
 once; then every (attention, budget) cell is scored ``--repeats`` times, the cells interleaved (the order is
 reversed every other round) so that load from other processes spreads over all of them. Prints the median
-and range per cell, the fastest cell, and the budget the engine's CPU rule picks for this model.
+and range per cell of the wall time and of the process's CPU time, the fastest cell, and the budget the
+engine's CPU rule picks for this model. On a shared machine, ``--threads 1`` with the CPU-time column is
+the steadier comparison: one thread's CPU time barely moves when other processes take the cores.
 
     python bench/cpu_defaults.py [--hidden 256 --layers 4] [--per-subset 8] [--repeats 3]
 """
@@ -14,8 +16,10 @@ import argparse
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+import torch
 import workload
 
 from worker.engine.adapters.classifier import ClassifierAdapter
@@ -36,7 +40,10 @@ def main() -> int:
     parser.add_argument("--attentions", default="varlen,sdpa,eager")
     parser.add_argument("--budgets", default="2048,4096,8192,16384,32768,65536")
     parser.add_argument("--eager-budgets", default="4096,16384", help="eager is slow: fewer cells")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     v1 = get_benchmark("rewardbench-v1")
     with tempfile.TemporaryDirectory() as folder:
@@ -60,19 +67,27 @@ def main() -> int:
         for budget in (args.eager_budgets if name == "eager" else args.budgets).split(",")
     ]
     times: dict[tuple[str, int], list[float]] = {cell: [] for cell in cells}
+    cpu: dict[tuple[str, int], list[float]] = {cell: [] for cell in cells}
     for round_ in range(args.repeats):
         for name, budget in cells if round_ % 2 == 0 else cells[::-1]:
             adapter.attention = ATTENTION[name]
             adapter.model.set_attn_implementation(ATTENTION[name].hf_implementation)
             adapter.budget = TokenBudget(budget, "bench")
+            started = time.process_time()
             seconds, _ = workload.timed(lambda: adapter.score_encoded(encoded))
             times[(name, budget)].append(seconds)
-    print(f"{'attention':<10} {'budget':>7}  {'median (range, n)':<28} {'GFLOP/s':>8}")
-    for (name, budget), values in times.items():
+            cpu[(name, budget)].append(time.process_time() - started)
+            print(f"  round {round_ + 1}: {name} {budget}: {seconds:.2f} s", file=sys.stderr, flush=True)
+    print(f"torch threads {torch.get_num_threads()}")
+    print(f"{'attention':<10} {'budget':>7}  {'wall: median (range, n)':<28} {'GFLOP/s':>8}  CPU time")
+    for cell, values in times.items():
         median = statistics.median(values)
-        print(f"{name:<10} {budget:>7}  {workload.spread(values):<28} {flops / median / 1e9:8.1f}")
-    best = min(times, key=lambda cell: statistics.median(times[cell]))
-    print(f"fastest: {best[0]} at {best[1]} tokens; the engine's rule picks {rule.tokens} ({rule.rule})")
+        line = f"{cell[0]:<10} {cell[1]:>7}  {workload.spread(values):<28} {flops / median / 1e9:8.1f}"
+        print(f"{line}  {workload.spread(cpu[cell])}")
+    for label, table in (("wall", times), ("CPU time", cpu)):
+        best = min(table, key=lambda cell: statistics.median(table[cell]))
+        print(f"fastest by {label}: {best[0]} at {best[1]} tokens")
+    print(f"the engine's rule picks {rule.tokens} ({rule.rule})")
     return 0
 
 

@@ -94,6 +94,31 @@ def test_tensor_results_are_read_one_batch_late() -> None:
     ]  # fmt: skip
 
 
+def test_concurrent_batches_keep_item_order_and_report_in_order() -> None:
+    import threading
+
+    lengths = [5, 1, 4, 2, 3, 6]
+    threads: set[str] = set()
+    reported: list[list[int]] = []
+
+    def forward(batch: Sequence[int]) -> list[float]:
+        threads.add(threading.current_thread().name)
+        return [10.0 * i for i in batch]
+
+    scores = score_batched(lengths, 6, forward, on_batch=lambda b, v: reported.append(list(b)), workers=2)
+    assert scores == [10.0 * i for i in range(6)]
+    assert reported == plan_batches(lengths, 6)
+    assert all(name.startswith("score") for name in threads)
+
+
+def test_a_failing_concurrent_batch_stops_the_run() -> None:
+    def forward(batch: Sequence[int]) -> list[float]:
+        raise ValueError("broken batch")
+
+    with pytest.raises(ValueError, match="broken batch"):
+        score_batched([3, 2, 1], 3, forward, workers=2)
+
+
 def test_out_of_memory_halves_a_packed_budget() -> None:
     lengths = [10] * 8
     calls: list[int] = []

@@ -25,7 +25,14 @@ from worker.engine.attention import (
 )
 from worker.engine.batching import score_batched
 from worker.engine.benchmarks.base import Benchmark, TruncationSide
-from worker.engine.device import device_name, dtype_name, free_cached_memory, pick_device, pick_dtype
+from worker.engine.device import (
+    device_name,
+    dtype_name,
+    free_cached_memory,
+    one_thread_per_operation,
+    pick_device,
+    pick_dtype,
+)
 from worker.engine.errors import InvalidModelError, InvalidSpecError, TokenizerLoadError
 from worker.engine.formatting import Encoded, Encoder, resolve_template, upstream_appends_eos
 from worker.engine.hub_errors import first_line
@@ -62,6 +69,8 @@ class ClassifierAdapter(RewardAdapter):
                 raise InvalidSpecError(f"batch_tokens must be positive, got {batch_tokens}")
             batch_tokens = TokenBudget(batch_tokens, "asked")
         self.budget = batch_tokens or default_budget(self.device, model.config, self.dtype)
+        # On a CPU, one batch per core, each operation on one thread (see batching.py).
+        self.workers = torch.get_num_threads() if self.device.type == "cpu" else 1
         template = resolve_template(tokenizer, chat_template)
         self.encoder = Encoder(
             tokenizer, template, max_length, tulu_eos=tulu_eos, truncation_side=truncation_side
@@ -150,14 +159,16 @@ class ClassifierAdapter(RewardAdapter):
             if on_batch is not None:
                 on_batch(indices)
 
-        return score_batched(
-            [len(item) for item in encoded],
-            self.batch_tokens,
-            lambda batch: self.forward([encoded[i] for i in batch]),
-            on_batch=done,
-            on_oom=lambda: free_cached_memory(self.device),
-            packed=self.attention.packed,
-        )
+        with one_thread_per_operation(self.workers):
+            return score_batched(
+                [len(item) for item in encoded],
+                self.batch_tokens,
+                lambda batch: self.forward([encoded[i] for i in batch]),
+                on_batch=done,
+                on_oom=lambda: free_cached_memory(self.device),
+                packed=self.attention.packed,
+                workers=self.workers,
+            )
 
     @torch.inference_mode()
     def forward(self, items: Sequence[Encoded]) -> torch.Tensor:
@@ -203,6 +214,7 @@ class ClassifierAdapter(RewardAdapter):
             "max_length": self.encoder.max_length,
             "truncation_side": self.encoder.truncation_side,
             **self.budget.describe(),
+            "concurrent_batches": self.workers,
             "padding": "none (packed)" if self.attention.packed else "right",
             "pad_token_id": self.pad_id,
             "attention": self.attention.name,

@@ -7,7 +7,8 @@ and range per cell of the wall time and of the process's CPU time, the fastest c
 engine's CPU rule picks for this model. On a shared machine, ``--threads 1`` with the CPU-time column is
 the steadier comparison: one thread's CPU time barely moves when other processes take the cores.
 
-    python bench/cpu_defaults.py [--hidden 256 --layers 4] [--per-subset 8] [--repeats 3]
+    python bench/cpu_defaults.py [--hidden 256 --layers 4] [--per-subset 8] [--repeats 3] [--threads 1]
+    python bench/cpu_defaults.py --threading   # one batch per core vs every operation over all cores
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from worker.engine.adapters.classifier import ClassifierAdapter
 from worker.engine.attention import ATTENTION
 from worker.engine.benchmarks import get_benchmark
 from worker.engine.dataset import load_dataset
+from worker.engine.formatting import Encoded
 from worker.engine.spec import EvaluationSpec
 from worker.engine.token_budget import TokenBudget, default_budget
 
@@ -41,6 +43,12 @@ def main() -> int:
     parser.add_argument("--budgets", default="2048,4096,8192,16384,32768,65536")
     parser.add_argument("--eager-budgets", default="4096,16384", help="eager is slow: fewer cells")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument(
+        "--threading",
+        action="store_true",
+        help="only compare, at the engine's defaults, one batch per core (each operation on one thread) "
+        "with one batch at a time split over all cores",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -61,6 +69,8 @@ def main() -> int:
         f"{count} pairs, {len(encoded)} texts, {sum(lengths)} tokens; Llama {args.layers} x {args.hidden}; "
         f"{flops / 1e9:.1f} GFLOP a pass; fp32 matmul peak {peak / 1e9:.0f} GFLOP/s"
     )
+    if args.threading:
+        return compare_threading(adapter, encoded, args.repeats, flops)
     cells = [
         (name, int(budget))
         for name in args.attentions.split(",")
@@ -88,6 +98,28 @@ def main() -> int:
         best = min(table, key=lambda cell: statistics.median(table[cell]))
         print(f"fastest by {label}: {best[0]} at {best[1]} tokens")
     print(f"the engine's rule picks {rule.tokens} ({rule.rule})")
+    return 0
+
+
+def compare_threading(adapter: ClassifierAdapter, encoded: list[Encoded], repeats: int, flops: float) -> int:
+    cores = adapter.workers
+    modes = {f"{cores} concurrent batches, 1 thread each": cores, f"1 batch at a time, {cores} threads": 1}
+    times: dict[str, list[float]] = {mode: [] for mode in modes}
+    cpu: dict[str, list[float]] = {mode: [] for mode in modes}
+    for round_ in range(repeats):
+        for mode in modes if round_ % 2 == 0 else list(modes)[::-1]:
+            adapter.workers = modes[mode]
+            started = time.process_time()
+            seconds, _ = workload.timed(lambda: adapter.score_encoded(encoded))
+            times[mode].append(seconds)
+            cpu[mode].append(time.process_time() - started)
+    print(f"attention {adapter.attention.name}, {adapter.batch_tokens} tokens a batch")
+    for mode in modes:
+        median = statistics.median(times[mode])
+        print(
+            f"{mode:<36} wall {workload.spread(times[mode])}  {flops / median / 1e9:.1f} GFLOP/s  "
+            f"CPU time {workload.spread(cpu[mode])}"
+        )
     return 0
 
 

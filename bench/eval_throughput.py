@@ -105,8 +105,16 @@ def run_upstream(python: str, model: Path, pairs: Path, out: Path) -> tuple[floa
     table = json.loads(scores_file.read_text(encoding="utf-8"))
     names = ("subset", "id", "results", "scores_chosen", "scores_rejected")
     columns = zip(*(table[name] for name in names), strict=True)
-    decisions = {(subset, str(i)): (bool(r), chosen, rejected) for subset, i, r, chosen, rejected in columns}
+    decisions = {
+        (subset, str(i)): (bool(result), _number(chosen), _number(rejected))
+        for subset, i, result, chosen, rejected in columns
+    }
     return seconds, decisions
+
+
+def _number(score: float | list[float]) -> float:
+    """run_rm.py stores each score as the pipeline's one-element list."""
+    return float(score[0]) if isinstance(score, list) else float(score)
 
 
 def agreement(a: Decisions, b: Decisions) -> tuple[int, int, float]:
@@ -167,6 +175,9 @@ def main() -> int:
         reference_model = reference_copy(model, root / "model.ref", "PreTrainedTokenizerFast")
         command, label = our_command()
         bf16 = cpu_has_native(torch.bfloat16)
+        # The peak is measured before the rounds and again after them; the higher of the two counts (other
+        # jobs on a shared machine only ever lower it).
+        peaks = {dtype: workload.matmul_peak(dtype) for dtype in ("float32", "bfloat16")}
         ours, ours_bf16, upstream = Side(label), Side(f"{label} --dtype bfloat16"), Side("upstream run_rm.py")
         print(
             f"{count} pairs ({args.per_subset} per subset) from {args.data.name}; Llama {args.layers} x "
@@ -195,13 +206,17 @@ def main() -> int:
         adapter = ClassifierAdapter.from_spec(spec, V1)
         encoded = adapter.encode_examples(load_dataset(V1, str(pairs)).examples)
         lengths = [len(item) for item in encoded]
-        report(ours, upstream, ours_bf16, sum(lengths), workload.model_flops(adapter.model.config, lengths))
+        peaks = {dtype: max(peak, workload.matmul_peak(dtype)) for dtype, peak in peaks.items()}
+        flops = workload.model_flops(adapter.model.config, lengths)
+        report(ours, upstream, ours_bf16, sum(lengths), flops, peaks)
         print("\nIn one process, scoring only (no imports, loading or tokenisation):")
         in_process(adapter, encoded, args.repeats)
     return 0
 
 
-def report(ours: Side, upstream: Side, bf16: Side, tokens: int, flops: float) -> None:
+def report(
+    ours: Side, upstream: Side, bf16: Side, tokens: int, flops: float, peaks: dict[str, float]
+) -> None:
     same, total, drift = agreement(ours.decisions, upstream.decisions)
     print("\nWhole process (wall clock, median and range):")
     print(f"  {upstream.name:<44} {workload.spread(upstream.seconds)}")
@@ -221,7 +236,7 @@ def report(ours: Side, upstream: Side, bf16: Side, tokens: int, flops: float) ->
         if not side.seconds:
             continue
         score = side.record["wall_time_s"]["score"]
-        peak = workload.matmul_peak(dtype)
+        peak = peaks[dtype]
         print(
             f"  {dtype}: {tokens / score:,.0f} tokens/s, {flops / score / 1e9:.1f} GFLOP/s achieved = "
             f"{100 * flops / score / peak:.0f}% of the measured {dtype} matmul peak {peak / 1e9:.0f} GFLOP/s"

@@ -35,6 +35,20 @@ def test_command_modules_load_without_torch() -> None:
     assert completed.stdout.strip() == "[]"
 
 
+def test_what_the_web_app_imports_from_the_engine_needs_no_torch() -> None:
+    modules = "runner results kinds benchmarks dataset outputs spec provenance cli_evaluate cli_aggregate"
+    modules += " __main__"
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules.split()!r}: importlib.import_module('worker.engine.' + name)\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'datasets') if m in sys.modules))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ENGINE.parents[1]
+    )
+    assert completed.stdout.strip() == "[]"
+
+
 def test_aggregate_never_imports_torch(tmp_path: Path) -> None:
     from tests.engine.test_aggregate import BEAVER
 

@@ -55,6 +55,20 @@ def test_the_command_line_prints_the_warning_and_records_the_dtype(
     assert json.loads(output.read_text())["reproducibility"]["dtype"] == "bfloat16"
 
 
+def test_weights_load_in_the_dtype_asked(llama_template: Path) -> None:
+    from worker.engine.adapters.classifier import ClassifierAdapter
+    from worker.engine.benchmarks import get_benchmark
+    from worker.engine.spec import EvaluationSpec
+
+    spec = EvaluationSpec(model=str(llama_template), device="cpu", dtype="bfloat16")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SlowDtypeWarning)
+        adapter = ClassifierAdapter.from_spec(spec, get_benchmark("rewardbench-v1"))
+    assert {p.dtype for p in adapter.model.parameters()} == {torch.bfloat16}
+    assert {p.device.type for p in adapter.model.parameters()} == {"cpu"}
+    assert adapter.describe()["dtype"] == "bfloat16"
+
+
 def test_last_level_cache_is_read_from_sysfs(tmp_path: Path) -> None:
     caches = [("Data", "48K"), ("Instruction", "32K"), ("Unified", "32768K")]
     for index, (level_type, size) in enumerate(caches):

@@ -1,7 +1,8 @@
 """Pair-for-pair agreement of `rewardboard evaluate` with the upstream `rewardbench` package, on CPU in fp32.
 
 For each tiny model (built here with tests/support/tiny_models.py) this script
-1. runs our engine: `rewardboard evaluate MODEL --dataset FILE --dtype float32 --device cpu` (per-example and
+1. runs our engine: `python -m worker.engine evaluate MODEL --dataset FILE --dtype float32 --device cpu` (the
+   command modules of `rewardboard evaluate`, without the web app; per-example and
    results files), plus worker.engine.formatting for our rendered texts and token ids;
 2. runs the reference: bench/reference_glue.py under ``--reference-python`` (a separate venv with PyPI's
    `rewardbench` and the transformers it pins), which calls the package's own formatting, pipeline and
@@ -185,8 +186,7 @@ def run_ours(
     model: Path, dataset: Path, out: Path
 ) -> tuple[dict[tuple[str, int], dict[str, Any]], dict[str, Any]]:
     per_example, results = out / "ours.jsonl", out / "ours.json"
-    rewardboard = Path(sys.executable).with_name("rewardboard")
-    command = [str(rewardboard)] if rewardboard.exists() else [sys.executable, "-m", "app.cli"]
+    command = [sys.executable, "-m", "worker.engine"]  # rewardboard's evaluate, without the web app
     subprocess.run(
         [
             *command,

@@ -37,10 +37,11 @@ from sqlalchemy import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.commands.database import upgrade  # noqa: E402
-from app.db.session import make_engine  # noqa: E402
 from worker.engine.benchmark import SUBSETS  # noqa: E402
 from worker.engine.scoring import CURRENT_SCORING_VERSION, aggregate  # noqa: E402
+
+from app.commands.database import upgrade  # noqa: E402
+from app.db.session import make_engine  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 NULL = "\\N"  # COPY text format

@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     lease_seconds: int = 120
     max_retries: int = 2
     eval_max_length: int = 2048
-    eval_batch_tokens: int = 16384
+    eval_batch_tokens: int | None = Field(
+        default=None, ge=1, description="tokens a batch; unset: the device's default (cache or free memory)"
+    )
     eval_limit_per_subset: int | None = None
 
     leaderboard_cache_seconds: int = 30

@@ -1,7 +1,8 @@
 """Pair-for-pair agreement of `rewardboard evaluate` with the upstream `rewardbench` package, on CPU in fp32.
 
 For each tiny model (built here with tests/support/tiny_models.py) this script
-1. runs our engine: `rewardboard evaluate MODEL --dataset FILE --dtype float32 --device cpu` (per-example and
+1. runs our engine: `python -m worker.engine evaluate MODEL --dataset FILE --dtype float32 --device cpu` (the
+   command modules of `rewardboard evaluate`, without the web app; per-example and
    results files), plus worker.engine.formatting for our rendered texts and token ids;
 2. runs the reference: bench/reference_glue.py under ``--reference-python`` (a separate venv with PyPI's
    `rewardbench` and the transformers it pins), which calls the package's own formatting, pipeline and
@@ -221,7 +222,8 @@ def our_encodings(
     for pair in load_dataset(get_benchmark("rewardbench-v1"), str(dataset), extra_parts=extra).examples:
         texts = encoder.texts(pair.conversation, pair.candidates)
         chosen, rejected = encoder.encode(texts)
-        encoded[(pair.subset, int(pair.id))] = {
+        assert isinstance(pair.id, int)  # RewardBench v1 ids are integers
+        encoded[(pair.subset, pair.id)] = {
             "template": encoder.template,
             "texts": texts,
             "ids": [list(chosen.ids), list(rejected.ids)],

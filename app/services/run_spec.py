@@ -61,7 +61,7 @@ class RunSpec:
     requested_revision: str
     config: RunConfig
 
-    def evaluation_spec(self, *, batch_tokens: int, cache_dir: str | None) -> EvaluationSpec:
+    def evaluation_spec(self, *, batch_tokens: int | None, cache_dir: str | None) -> EvaluationSpec:
         settings = self.config.kind_settings
         return EvaluationSpec(
             model=self.hub_id,

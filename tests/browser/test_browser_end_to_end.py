@@ -275,7 +275,9 @@ def test_the_rewardbench2_tab_subset_page_and_api(visitor: Visitor) -> None:
     headers = [text.strip().rstrip("▲▼ ") for text in page.locator("#leaderboard thead th").all_inner_texts()]
     for name in ("FACTUALITY", "PRECISE IF", "MATH", "SAFETY", "FOCUS", "TIES", "PUBLISHED"):
         assert name in [header.upper() for header in headers], headers
-    scores = [as_number(text) for text in column_values(page, "score")]
+    scores = [
+        as_number(text.strip()) for text in page.locator("#leaderboard td.col-score .value").all_inner_texts()
+    ]
     known = [value for value in scores if value is not None]
     assert known == sorted(known, reverse=True) and len(known) >= 20
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
+from typing import TextIO
 
 from worker.engine.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK
 from worker.engine.errors import EngineError
@@ -12,7 +14,7 @@ from worker.engine.formatting import TEMPLATE_CHOICES
 from worker.engine.kinds import KINDS
 from worker.engine.outputs import write_per_example, write_results
 from worker.engine.results import BenchmarkResult
-from worker.engine.spec import DEVICE_CHOICES, DTYPE_CHOICES, EvaluationSpec
+from worker.engine.spec import ATTENTION_CHOICES, DEVICE_CHOICES, DTYPE_CHOICES, EvaluationSpec
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -53,10 +55,24 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         help="tokens kept (default %(default)s): v1 cuts the start, v2 the tokenizer's side (usually end)",
     )
     parser.add_argument(
-        "--batch-tokens", type=_positive_int, default=16384, metavar="N", help="padded tokens a batch"
+        "--batch-tokens",
+        type=_positive_int,
+        metavar="N",
+        help="tokens a batch (padded or packed); default: sized to the CPU cache or the free GPU memory",
     )
-    parser.add_argument("--dtype", choices=DTYPE_CHOICES, default="auto")
+    parser.add_argument(
+        "--dtype",
+        choices=DTYPE_CHOICES,
+        default="auto",
+        help="auto: bfloat16 on a GPU, float32 on a CPU (bfloat16 there only where the CPU has it natively)",
+    )
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    parser.add_argument(
+        "--attention",
+        choices=ATTENTION_CHOICES,
+        default="auto",
+        help="auto: varlen (packed) on a CPU; on a GPU flash_attention_2 when installed, else varlen/sdpa",
+    )
     parser.add_argument("--chat-template", choices=TEMPLATE_CHOICES, default="auto")
     parser.add_argument(
         "--scoring-version",
@@ -75,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     from worker.engine.runner import run_evaluation
 
     _quiet_transformers()
+    warnings.showwarning = _print_warning
     spec = EvaluationSpec(
         model=args.model,
         revision=args.revision,
@@ -89,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         batch_tokens=args.batch_tokens,
         dtype=args.dtype,
         device=args.device,
+        attention=args.attention,
         chat_template=args.chat_template,
         cache_dir=args.cache_dir,
         scoring_version=args.scoring_version,
@@ -122,7 +140,8 @@ def summary(result: BenchmarkResult) -> str:
         f"benchmark   {result.definition.label}: {dataset.get('examples_evaluated', '?')} examples from "
         f"{dataset.get('id', '?')}" + _partial_note(dataset),
         f"wall time   {record.get('wall_time_s', {}).get('total', '?')} s on {record.get('device', '?')} "
-        f"({record.get('dtype', '?')})",
+        f"({record.get('dtype', '?')}, attention {record.get('attention', '?')}, "
+        f"{record.get('batch_tokens', '?')} tokens a batch)",
     ]
     for section in result.definition.sections:
         value = agg.sections.get(section.name)
@@ -167,6 +186,17 @@ def _check_writable(paths: list[Path]) -> None:
             raise EngineError(f"cannot write {path}: {exc.strerror or exc}") from None
         if path.is_dir():
             raise EngineError(f"cannot write {path}: it is a directory")
+
+
+def _print_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def _quiet_transformers() -> None:

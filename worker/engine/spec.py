@@ -7,6 +7,8 @@ from typing import Final
 
 DEVICE_CHOICES: Final = ("auto", "cpu", "cuda", "mps")
 DTYPE_CHOICES: Final = ("auto", "float32", "bfloat16", "float16")
+# "auto" and the keys of worker.engine.attention.ATTENTION (kept here so the command line needs no torch).
+ATTENTION_CHOICES: Final = ("auto", "varlen", "flash_attention_2", "sdpa", "eager")
 
 
 @dataclass(frozen=True)
@@ -23,9 +25,10 @@ class EvaluationSpec:
     limit_per_subset: int | None = None
     seed: int = 0
     max_length: int = 2048
-    batch_tokens: int = 16384
+    batch_tokens: int | None = None  # tokens a batch; None = the device's default (token_budget.py)
     dtype: str = "auto"
     device: str = "auto"
+    attention: str = "auto"  # a key of worker.engine.attention.ATTENTION, or "auto" (the device's best)
     chat_template: str = "auto"  # "auto" = tokenizer's when present else tulu; or "tulu"
     scoring_version: str | None = None  # how subset values are computed; None = the benchmark's current one
     cache_dir: str | None = None  # weights cache

@@ -1,16 +1,17 @@
-"""The ``rewardboard`` command. Each subcommand lives in the module that owns its work."""
+"""The ``rewardboard`` command. Each subcommand lives in the module that owns its work; only the chosen
+command's module is imported, so ``rewardboard evaluate`` starts without the web app."""
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
-# name -> (module, help). A module exposes add_arguments(parser) and run(args) -> int.
+from worker.engine.__main__ import COMMANDS as ENGINE_COMMANDS
+from worker.engine.command_table import run_command
+
+# name -> (module, help). A module exposes add_arguments(parser, name) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "evaluate": ("worker.engine.cli_evaluate", "score a reward model on RewardBench v1"),
-    "aggregate": ("worker.engine.cli_aggregate", "recompute sections and Score from a results file"),
+    **ENGINE_COMMANDS,
     "import-results": ("app.commands.import_results", "load result files into the database"),
     "up": ("app.commands.service", "run web and worker together on the embedded default"),
     "serve": ("app.commands.service", "run the web server"),
@@ -19,23 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="rewardboard", description="RewardBoard: a reward model leaderboard."
-    )
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    for name, (module_name, help_text) in COMMANDS.items():
-        subparser = subparsers.add_parser(name, help=help_text, description=help_text)
-        subparser.set_defaults(_module=module_name)
-        module = importlib.import_module(module_name)
-        module.add_arguments(subparser, name)
-    return parser
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    module = importlib.import_module(args._module)
-    return int(module.run(args) or 0)
+    arguments = sys.argv[1:] if argv is None else argv
+    return run_command("rewardboard", "RewardBoard: a reward model leaderboard.", COMMANDS, arguments)
 
 
 if __name__ == "__main__":

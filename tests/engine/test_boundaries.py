@@ -83,3 +83,22 @@ def test_the_engine_command_line_evaluates_end_to_end(llama_template: Path, tmp_
     assert record["attention"] == "varlen" and record["padding"] == "none (packed)"
     assert record["batch_tokens"] >= 2048 and record["batch_tokens_rule"].startswith("cpu: ")
     assert "attention varlen" in completed.stdout
+
+
+def test_rewardboard_evaluate_loads_no_web_code() -> None:
+    # The command table imports only the chosen command's module: evaluate starts without the web app.
+    code = "import sys, app.cli; app.cli.main(['evaluate', '--help'])"
+    completed = subprocess.run(
+        [sys.executable, "-c", code + "\n"], capture_output=True, text=True, cwd=ENGINE.parents[1]
+    )
+    assert "--benchmark" in completed.stdout
+    probe = (
+        "import sys, contextlib, io, app.cli\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    app.cli.main(['evaluate', '--help'])\n"
+        "print(sorted(m for m in ('fastapi', 'sqlalchemy', 'celery', 'torch') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ENGINE.parents[1]
+    )
+    assert loaded.stdout.strip() == "[]"

@@ -6,11 +6,11 @@ imported, so ``aggregate`` never loads torch and ``evaluate`` loads it when the 
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 from typing import Final
+
+from worker.engine.command_table import run_command
 
 COMMANDS: Final = {
     "evaluate": ("worker.engine.cli_evaluate", "score a reward model on a benchmark"),
@@ -19,17 +19,8 @@ COMMANDS: Final = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="python -m worker.engine", description=__doc__.splitlines()[0])
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    chosen = next((word for word in arguments if not word.startswith("-")), None)
-    for name, (module_name, help_text) in COMMANDS.items():
-        subparser = subparsers.add_parser(name, help=help_text, description=help_text)
-        if name == chosen:
-            importlib.import_module(module_name).add_arguments(subparser, name)
-    args = parser.parse_args(arguments)
-    module = importlib.import_module(COMMANDS[args.command][0])
-    return int(module.run(args) or 0)
+    arguments = sys.argv[1:] if argv is None else argv
+    return run_command("python -m worker.engine", __doc__.splitlines()[0], COMMANDS, arguments)
 
 
 if __name__ == "__main__":

@@ -88,6 +88,9 @@ def rank_upper_bounds(bounds: Iterable[Sequence[Any]]) -> dict[int, int]:
     return {row[0]: 1 + len(lows) - bisect_right(lows, row[3]) for row in rows}
 
 
+_ROW_FIELDS = frozenset(LeaderboardRow.model_fields)
+
+
 def _row(
     row: RowMapping,
     sections: list[str],
@@ -99,7 +102,7 @@ def _row(
         name: bounds(stored[name].low, stored[name].high) if name in stored else None for name in sections
     }
     kind = KINDS.get(row["model_type"])
-    fields = {name: row[name] for name in LeaderboardRow.model_fields if name in row}
+    fields = {name: value for name, value in row.items() if name in _ROW_FIELDS}
     return LeaderboardRow.model_validate(
         {
             **fields,

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator
 
-from worker.engine.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK
+from app.schemas.query import BenchmarkId, QueryModel
+from worker.engine.benchmarks import DEFAULT_BENCHMARK
 
 MIN_MODELS = 2
 MAX_MODELS = 4
 
 
-class CompareQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    benchmark: str = Field(default=DEFAULT_BENCHMARK, max_length=50, description="benchmark id")
+class CompareQuery(QueryModel):
+    benchmark: BenchmarkId = DEFAULT_BENCHMARK
     models: list[str] = Field(
         default_factory=list,
         description=f"{MIN_MODELS} to {MAX_MODELS} model ids, comma-separated (or the parameter repeated)",
@@ -23,20 +22,6 @@ class CompareQuery(BaseModel):
     subset: str | None = Field(default=None, max_length=50, description="only disagreements in this subset")
     page: int = Field(default=1, ge=1, le=100_000)
     per_page: int = Field(default=20, ge=1, le=200)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _blank_is_unset(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {key: value for key, value in data.items() if value != ""}
-        return data
-
-    @field_validator("benchmark")
-    @classmethod
-    def _known_benchmark(cls, value: str) -> str:
-        if value not in BENCHMARKS:
-            raise ValueError(f"unknown benchmark; known: {', '.join(BENCHMARKS)}")
-        return value
 
     @field_validator("models", mode="before")
     @classmethod

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from app.db.models import ResultSource
-from worker.engine.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK, get_benchmark
+from app.schemas.query import BenchmarkId, QueryModel
+from worker.engine.benchmarks import DEFAULT_BENCHMARK, get_benchmark
 
 TEXT_SORT_KEYS = frozenset({"rank", "model", "type", "source"})
 PLAIN_SORT_KEYS = ("rank", "model", "type", "score", "parameters", "source", "date")
@@ -24,16 +25,10 @@ def sort_keys(benchmark: str) -> tuple[str, ...]:
     return (*PLAIN_SORT_KEYS, *(section.slug for section in get_benchmark(benchmark).sections))
 
 
-class LeaderboardQuery(BaseModel):
+class LeaderboardQuery(QueryModel):
     """Benchmark, filters, sort and page of a leaderboard view; the same names in the page URL and the API."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    benchmark: str = Field(
-        default=DEFAULT_BENCHMARK,
-        max_length=50,
-        description=f"benchmark id: {', '.join(BENCHMARKS)}",
-    )
+    benchmark: BenchmarkId = DEFAULT_BENCHMARK
     sort: str = Field(
         default="score",
         max_length=50,
@@ -52,21 +47,6 @@ class LeaderboardQuery(BaseModel):
     )
     page: int = Field(default=1, ge=1, le=100_000)
     per_page: int = Field(default=100, ge=1, le=1000)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _blank_is_unset(cls, data: Any) -> Any:
-        """An empty form field (``?q=&source=``, as a GET form sends it) means "not set"."""
-        if isinstance(data, dict):
-            return {key: value for key, value in data.items() if value != ""}
-        return data
-
-    @field_validator("benchmark")
-    @classmethod
-    def _known_benchmark(cls, value: str) -> str:
-        if value not in BENCHMARKS:
-            raise ValueError(f"unknown benchmark; known: {', '.join(BENCHMARKS)}")
-        return value
 
     @model_validator(mode="after")
     def _known_sort(self) -> LeaderboardQuery:

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field
 
 from app.db.models import ResultSource
-from worker.engine.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK
+from app.schemas.query import BenchmarkId, QueryModel
+from worker.engine.benchmarks import DEFAULT_BENCHMARK
 
 
-class PlotQuery(BaseModel):
+class PlotQuery(QueryModel):
     """What a plot shows: a benchmark board (with the leaderboard's filters) or one model's result."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    benchmark: str = Field(default=DEFAULT_BENCHMARK, max_length=50, description="benchmark id")
+    benchmark: BenchmarkId = DEFAULT_BENCHMARK
     model_type: str | None = Field(default=None, max_length=50, description="only this model type (key)")
     q: str | None = Field(default=None, max_length=200, description="only models whose id contains this")
     source: ResultSource | None = Field(default=None, description="only evaluated or only imported results")
@@ -29,20 +28,6 @@ class PlotQuery(BaseModel):
 
     def cache_key(self) -> tuple[object, ...]:
         return (self.benchmark, self.model_type, self.q, self.source, self.x, self.y, self.model, self.result)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _blank_is_unset(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {key: value for key, value in data.items() if value != ""}
-        return data
-
-    @field_validator("benchmark")
-    @classmethod
-    def _known_benchmark(cls, value: str) -> str:
-        if value not in BENCHMARKS:
-            raise ValueError(f"unknown benchmark; known: {', '.join(BENCHMARKS)}")
-        return value
 
 
 class PlotCell(BaseModel):

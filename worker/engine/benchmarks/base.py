@@ -187,6 +187,11 @@ class Benchmark(ABC):
         """What a seeded per-subset sample draws as one unit: examples scored together stay together."""
         return str(example.id)
 
+    def graded_subset(self, subset: str) -> bool:
+        """True where every candidate needs a score of its own, not a pick (RewardBench 2's Ties): a judge
+        rates each answer there."""
+        return False
+
     def check_selection(self, examples: Sequence[Example]) -> None:  # noqa: B027 - most need no check
         """Raise ``DatasetError`` when these examples cannot be scored together (checked before the model)."""
 

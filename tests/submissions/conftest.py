@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 from app.api.routes.submissions import get_hub_client, get_sender
 from app.config import Settings
 from app.services.hub import HubClient
+from app.services.queues import Route
 from tests.conftest import engine_url
 from tests.support.hub_server import HubServer
 
@@ -115,16 +116,18 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
 @dataclass
 class SentMessages:
     ids: list[int] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
     fail: bool = False
 
-    def __call__(self, submission_id: int) -> None:
+    def __call__(self, submission_id: int, route: Route) -> None:
         if self.fail:
             raise ConnectionError("broker down (test)")
         self.ids.append(submission_id)
+        self.routes.append(route)
 
 
 def build_client(
-    app: FastAPI, hub: HubServer, cache_dir: Path, send: Callable[[int], None] | None
+    app: FastAPI, hub: HubServer, cache_dir: Path, send: Callable[[int, Route], None] | None
 ) -> TestClient:
     app.dependency_overrides[get_hub_client] = lambda: HubClient(hub.url, cache_dir=cache_dir)
     if send is not None:
@@ -152,13 +155,7 @@ def client(settings: Settings, hub: HubServer, tmp_path: Path, sent: SentMessage
 
 
 def submission_body(model: str = GOOD, **overrides: Any) -> dict[str, Any]:
-    return {
-        "model": model,
-        "revision": "main",
-        "model_type": "classifier",
-        "chat_template": "auto",
-        **overrides,
-    }
+    return {"model": model, "revision": "main", "model_type": "classifier", **overrides}
 
 
 # Processes --------------------------------------------------------------------------------------------------

@@ -63,6 +63,7 @@ class ModelMetadata:
     tokenizer: Any | None = None
     card: Mapping[str, Any] | None = None
     parameter_count: int | None = None
+    tokenizer_error: str | None = None  # why the tokenizer did not load
 
     @property
     def architectures(self) -> list[str]:
@@ -121,6 +122,11 @@ class ModelKind:
     ranked_with_others: bool = True
     # A run's expected duration and time limit, relative to a classifier's on the same model size.
     run_time_factor: float = 1.0
+    # Names of the checks ``check_model`` gives (reported as skipped when their inputs failed).
+    model_check_names: tuple[str, ...] = ("architecture", "tokenizer")
+    # Roles of the related models the kind may need, and the names of ``check_related``'s checks.
+    related_roles: tuple[str, ...] = ()
+    related_check_names: tuple[str, ...] = ()
 
     def __init__(self, key: str, label: str, description: str, **overrides: Any) -> None:
         self.key = key
@@ -175,6 +181,10 @@ class ModelKind:
     def check_model(self, model: ModelMetadata, settings: KindSettings) -> list[KindCheck]:
         """Checks over the model's metadata: its head, its tokenizer and template, what the kind needs."""
         return []
+
+    def needs_card(self, settings: KindSettings) -> bool:
+        """Whether the submit checks must read the model card (a reference taken from its base_model)."""
+        return False
 
     def related_models(self, model: ModelMetadata, settings: KindSettings) -> list[RelatedModel]:
         """Other models the run needs; ``KindSettingsError`` when they cannot be named (no base model)."""
@@ -247,7 +257,7 @@ def settings_problems(error: ValidationError) -> str:
     """A pydantic validation error as one sentence naming each setting."""
     problems = []
     for item in error.errors():
-        location = ".".join(str(part) for part in item["loc"]) or "settings"
+        location = ".".join(["settings", *(str(part) for part in item["loc"])])
         message = str(item["msg"]).removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "is not a setting of this model type"
@@ -278,5 +288,6 @@ def causal_lm_head(model: ModelMetadata, purpose: str, name: str = "architecture
 def tokenizer_loads(model: ModelMetadata, name: str = "tokenizer") -> KindCheck | None:
     """A failed check when the tokenizer did not load; None when it did."""
     if model.tokenizer is None:
-        return KindCheck(name, False, f"The tokenizer of {model.repo_id} could not be loaded.")
+        reason = model.tokenizer_error or "no tokenizer files"
+        return KindCheck(name, False, f"The tokenizer could not be loaded: {reason}")
     return None

@@ -79,6 +79,8 @@ class DpoKind(ModelKind):
     settings_type: ClassVar[type[KindSettings]] = DpoSettings
     # Two forward passes (policy and reference) over every candidate, each with a vocabulary-wide softmax.
     run_time_factor = 2.5
+    related_roles = (REFERENCE,)
+    related_check_names = ("reference_architecture", "reference_tokenizer")
 
     @property
     def evaluable(self) -> bool:
@@ -110,6 +112,10 @@ class DpoKind(ModelKind):
             + (" and has a chat template." if model.has_chat_template else "; the Tulu template is used."),
         )
         return [causal_lm_head(model, "A DPO policy"), tokenizer]
+
+    def needs_card(self, settings: KindSettings) -> bool:
+        assert isinstance(settings, DpoSettings)
+        return settings.reference_from_card
 
     def related_models(self, model: ModelMetadata, settings: KindSettings) -> list[RelatedModel]:
         assert isinstance(settings, DpoSettings)
@@ -164,7 +170,8 @@ def tokenizers_match(model: ModelMetadata, related: ModelMetadata) -> KindCheck:
     """The policy's tokenizer scores both models: the reference must use the same vocabulary."""
     name = "reference_tokenizer"
     if related.tokenizer is None or model.tokenizer is None:
-        return KindCheck(name, False, f"The tokenizer of {related.repo_id} could not be loaded.")
+        reason = related.tokenizer_error or model.tokenizer_error or "no tokenizer files"
+        return KindCheck(name, False, f"The tokenizer of {related.repo_id} could not be loaded: {reason}")
     mine, theirs = model.tokenizer.get_vocab(), related.tokenizer.get_vocab()
     if mine != theirs:
         differing = len(set(mine.items()) ^ set(theirs.items()))

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import Field
 
 from worker.engine.benchmarks.base import Benchmark
-from worker.engine.model_kinds.base import KindCheck, KindSettings, ModelKind, ModelMetadata, causal_lm_head
+from worker.engine.model_kinds.base import (
+    KindCheck,
+    KindSettings,
+    ModelKind,
+    ModelMetadata,
+    causal_lm_head,
+    tokenizer_loads,
+)
 from worker.engine.model_kinds.classifier import ChatTemplateChoice
 
 if TYPE_CHECKING:
@@ -55,9 +62,5 @@ class DpoRefFreeKind(ModelKind):
         )
 
     def check_model(self, model: ModelMetadata, settings: KindSettings) -> list[KindCheck]:
-        tokenizer = (
-            KindCheck("tokenizer", True, "The tokenizer loads.")
-            if model.tokenizer is not None
-            else KindCheck("tokenizer", False, f"The tokenizer of {model.repo_id} could not be loaded.")
-        )
+        tokenizer = tokenizer_loads(model) or KindCheck("tokenizer", True, "The tokenizer loads.")
         return [causal_lm_head(model, "A DPO model"), tokenizer]

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     eval_max_time_limit_s: int = Field(default=48 * 60 * 60, description="no run's time limit is longer")
     queue_memory_tiers_gb: list[float] = Field(
         default_factory=lambda: [4.0, 16.0, 48.0, 80.0, 141.0],
-        description="device sizes (GB) with a queue each; a submission goes to the smallest that holds its run",
+        description="device sizes (GB), a queue each; a submission goes to the smallest that holds its run",
     )
     lease_seconds: int = 120
     max_retries: int = 2

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.routes import benchmark, leaderboard, models, submissions
+from app.api.routes import benchmark, leaderboard, models, series, submissions
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(leaderboard.router)
 api_router.include_router(models.router)
 api_router.include_router(benchmark.router)
 api_router.include_router(submissions.router)
+api_router.include_router(series.router)

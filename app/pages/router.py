@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.pages import about, benchmark, leaderboard, models, submissions
+from app.pages import about, benchmark, leaderboard, models, series, submissions
 
 pages_router = APIRouter(include_in_schema=False)
 pages_router.include_router(leaderboard.router)
@@ -12,3 +12,4 @@ pages_router.include_router(benchmark.router)
 pages_router.include_router(models.router)
 pages_router.include_router(about.router)
 pages_router.include_router(submissions.router)
+pages_router.include_router(series.router)

@@ -41,6 +41,7 @@ def leaderboard_page(session: Session, query: LeaderboardQuery) -> LeaderboardPa
         search=query.q,
         source=query.source,
         partial=query.partial,
+        apart_types=apart_types(query.model_type),
     )
     sort = f"section_{slugs.index(query.sort)}" if query.sort in slugs else query.sort
     rows, total = repo.leaderboard_rows(
@@ -68,6 +69,11 @@ def leaderboard_page(session: Session, query: LeaderboardQuery) -> LeaderboardPa
         order=query.direction,
         rows=[_row(row, sections) for row in rows],
     )
+
+
+def apart_types(asked: str | None) -> tuple[str, ...]:
+    """Types shown apart from the main ranking (upstream hides DPO Ref. Free), unless asked for."""
+    return tuple(key for key, kind in KINDS.items() if not kind.ranked_with_others and key != asked)
 
 
 def _row(row: RowMapping, sections: list[str]) -> LeaderboardRow:

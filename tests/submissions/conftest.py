@@ -47,21 +47,43 @@ BAD_TOKENIZER = "tiny-org/bad-tokenizer"
 PRIVATE = "tiny-org/private-rm"
 GATED = "tiny-org/gated-rm"
 NO_METADATA = "tiny-org/no-safetensors-info"
+# Causal LMs for the other kinds: a DPO policy whose card names its SFT reference, that reference, a model
+# with another vocabulary, judges that always answer "[[A]]", never answer readably, or always "Score: 4".
+DPO_POLICY = "tiny-org/dpo-policy"
+DPO_SFT = "tiny-org/dpo-sft"
+OTHER_VOCAB = "tiny-org/other-vocab-lm"
+JUDGE_A = "tiny-org/judge-always-a"
+JUDGE_MUTE = "tiny-org/judge-mute"
+JUDGE_FOUR = "tiny-org/judge-score-four"
+NO_TEMPLATE_LM = "tiny-org/lm-no-template"
 # Copies of the good model under other names, for tests that need models never submitted before.
 SPARE = tuple(f"spare-org/rm-{index}" for index in range(8))
 
 
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from tests.support.tiny_models import build_tiny_causal_lm, build_tiny_classifier, build_tokenizer
+    from tests.support.tiny_models import (
+        build_tiny_causal_lm,
+        build_tiny_classifier,
+        build_tiny_judge,
+        build_tokenizer,
+    )
 
     root = tmp_path_factory.mktemp("tiny-models")
     tokenizer = build_tokenizer()
+    lm_tokenizer = build_tokenizer()
     return {
         "good": build_tiny_classifier(root / "good", tokenizer=tokenizer),
         "plain": build_tiny_classifier(root / "plain", chat_template=None, seed=1),
         "two_labels": build_tiny_classifier(root / "two-labels", num_labels=2, tokenizer=tokenizer),
         "causal": build_tiny_causal_lm(root / "causal"),
+        "policy": build_tiny_causal_lm(root / "policy", seed=1, tokenizer=lm_tokenizer, base_model=DPO_SFT),
+        "sft": build_tiny_causal_lm(root / "sft", seed=2, tokenizer=lm_tokenizer),
+        "other_vocab": build_tiny_causal_lm(root / "other-vocab", tokenizer=build_tokenizer(vocab_size=400)),
+        "no_template_lm": build_tiny_causal_lm(root / "no-template-lm", chat_template=None),
+        "judge_a": build_tiny_judge(root / "judge-a", ["[[A]]"]),
+        "judge_mute": build_tiny_judge(root / "judge-mute", ["I cannot decide."]),
+        "judge_four": build_tiny_judge(root / "judge-four", ["Score: 4"]),
     }
 
 
@@ -93,6 +115,13 @@ def hub(tiny_models: dict[str, Path]) -> Iterator[HubServer]:
     server.add_repo_from_dir(NO_METADATA, good, safetensors_info=False)
     for name in SPARE:
         server.add_repo_from_dir(name, good)
+    server.add_repo_from_dir(DPO_POLICY, tiny_models["policy"])
+    server.add_repo_from_dir(DPO_SFT, tiny_models["sft"])
+    server.add_repo_from_dir(OTHER_VOCAB, tiny_models["other_vocab"])
+    server.add_repo_from_dir(NO_TEMPLATE_LM, tiny_models["no_template_lm"])
+    server.add_repo_from_dir(JUDGE_A, tiny_models["judge_a"])
+    server.add_repo_from_dir(JUDGE_MUTE, tiny_models["judge_mute"])
+    server.add_repo_from_dir(JUDGE_FOUR, tiny_models["judge_four"])
     yield server
     server.stop()
 

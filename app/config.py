@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     broker_url: str = ""
     weights_cache_dir: Path | None = None
     dataset_path: str = ""
+    dataset_paths: dict[str, str] = Field(
+        default_factory=dict, description="benchmark id -> local copy of its data; else dataset_path"
+    )
 
     environment: Literal["", "development", "production"] = Field(
         default="", description="empty: development on the embedded SQLite default, production otherwise"
@@ -108,6 +111,10 @@ class Settings(BaseSettings):
         if self.broker_url:
             return self.broker_url
         return f"sqla+sqlite:///{(self.data_dir / 'broker.db').as_posix()}"
+
+    def dataset_for(self, benchmark: str) -> str | None:
+        """The operator's local copy of a benchmark's data, if any (None: its pinned Hub dataset)."""
+        return self.dataset_paths.get(benchmark) or self.dataset_path or None
 
     def resolved_weights_cache(self) -> Path:
         return self.weights_cache_dir or self.data_dir / "weights"

@@ -61,12 +61,16 @@ def celery_config(
     }
 
 
-def make_celery(settings: Settings) -> Celery:
-    broker_url = settings.resolved_broker_url()
+def _prepare(broker_url: str) -> None:
     if broker_url.startswith("sqla+sqlite:///"):
         database = broker_url.removeprefix("sqla+sqlite:///")
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_celery(settings: Settings) -> Celery:
+    broker_url = settings.resolved_broker_url()
+    _prepare(broker_url)
     celery = Celery("rewardboard")
     celery.conf.update(
         celery_config(
@@ -81,6 +85,7 @@ def make_celery(settings: Settings) -> Celery:
 
 @lru_cache(maxsize=4)
 def _publisher(broker_url: str, hard_limit: int, longest_limit: int, queue: str) -> Celery:
+    _prepare(broker_url)
     celery = Celery("rewardboard")
     celery.conf.update(celery_config(broker_url, hard_limit, longest_limit=longest_limit, queue=queue))
     return celery

@@ -179,7 +179,7 @@ def run_config(
         model_type=request.model_type,
         kind_settings=kind.describe_settings(chosen),
         max_length=settings.eval_max_length,
-        dataset=settings.dataset_path or None,
+        dataset=settings.dataset_for(request.benchmark),
         limit_per_subset=settings.eval_limit_per_subset,
         extra_parts=list(request.extra_parts),
     )

@@ -33,6 +33,7 @@ from tests.support.hub_server import HubServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DATA = REPO_ROOT / "tests" / "data" / "rewardbench_sample.jsonl"
+SAMPLE_DATA_V2 = REPO_ROOT / "tests" / "data" / "rewardbench2_sample.jsonl"
 REDIS_ENV = "TEST_REDIS_URL"
 TEST_SECRET_KEY = "test-only-secret-key-for-the-test-suite"
 
@@ -132,6 +133,7 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         "data_dir": data_dir,
         "broker_url": f"sqla+sqlite:///{(data_dir / 'broker.db').as_posix()}",
         "dataset_path": str(SAMPLE_DATA),
+        "dataset_paths": {"rewardbench-v2": str(SAMPLE_DATA_V2)},
         "eval_limit_per_subset": 1,
         "secret_key": TEST_SECRET_KEY,
         # Tests submit many models from one address; the tests of these limits set them low.
@@ -254,6 +256,7 @@ def worker_env(settings: Settings, hub: HubServer, home: Path, **extra: str) -> 
             "HF_HUB_DISABLE_PROGRESS_BARS": "1",
             "TOKENIZERS_PARALLELISM": "false",
             "DATASET_PATH": str(SAMPLE_DATA),
+            "DATASET_PATHS": json.dumps({"rewardbench-v2": str(SAMPLE_DATA_V2)}),
             "EVAL_LIMIT_PER_SUBSET": str(settings.eval_limit_per_subset or 1),
             "EVAL_BATCH_TOKENS": "2048",
             "RECONCILE_INTERVAL_S": "1",

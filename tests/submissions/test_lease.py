@@ -101,11 +101,25 @@ def test_reconciler_sends_undelivered_and_requeues_expired_leases(
     now = datetime.now(UTC)
     assert claim(db_session_factory, lost, "dead-worker", now - timedelta(seconds=120)) == 1
     sent: list[int] = []
-    report = reconcile(db_session_factory, recorder(sent), settings=SETTINGS, dispatch_grace_s=0, stalled_queue_s=600, now=now)
+    report = reconcile(
+        db_session_factory,
+        recorder(sent),
+        settings=SETTINGS,
+        dispatch_grace_s=0,
+        stalled_queue_s=600,
+        now=now,
+    )
     assert report.requeued == [lost]
     assert sorted(report.sent) == sorted([fresh, lost]) == sorted(sent)
     # A second pass finds nothing to do: everything is marked as sent.
-    again = reconcile(db_session_factory, recorder(sent), settings=SETTINGS, dispatch_grace_s=0, stalled_queue_s=600, now=now)
+    again = reconcile(
+        db_session_factory,
+        recorder(sent),
+        settings=SETTINGS,
+        dispatch_grace_s=0,
+        stalled_queue_s=600,
+        now=now,
+    )
     assert (again.requeued, again.sent) == ([], [])
     with unit_of_work(db_session_factory) as session:
         row = repo.get_submission(session, lost)
@@ -118,7 +132,9 @@ def test_reconciler_leaves_fresh_submissions_to_the_web_process(
 ) -> None:
     new_submission(db_session_factory)
     sent: list[int] = []
-    report = reconcile(db_session_factory, recorder(sent), settings=SETTINGS, dispatch_grace_s=3600, stalled_queue_s=600)
+    report = reconcile(
+        db_session_factory, recorder(sent), settings=SETTINGS, dispatch_grace_s=3600, stalled_queue_s=600
+    )
     assert report.sent == [] and sent == []
 
 
@@ -144,7 +160,14 @@ def test_stalled_queue_head_is_sent_again(db_session_factory: sessionmaker[Sessi
     sent: list[int] = []
     assert dispatch(db_session_factory, recorder(sent), submission_id, SETTINGS)
     later = datetime.now(UTC) + timedelta(hours=1)
-    report = reconcile(db_session_factory, recorder(sent), settings=SETTINGS, dispatch_grace_s=0, stalled_queue_s=600, now=later)
+    report = reconcile(
+        db_session_factory,
+        recorder(sent),
+        settings=SETTINGS,
+        dispatch_grace_s=0,
+        stalled_queue_s=600,
+        now=later,
+    )
     assert report.sent == [submission_id] and sent == [submission_id, submission_id]
 
 

@@ -20,8 +20,8 @@ def form_token(client: TestClient) -> str:
 
 
 def form(model: str = GOOD, **extra: Any) -> dict[str, Any]:
-    return {"model": model, "revision": "main", "model_type": "classifier", "classifier.chat_template": "auto",
-            **extra}  # fmt: skip
+    fields = {"model": model, "revision": "main", "model_type": "classifier"}
+    return {**fields, "classifier.chat_template": "auto", **extra}
 
 
 def test_submit_page_shows_the_form(client: TestClient) -> None:

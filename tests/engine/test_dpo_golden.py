@@ -57,8 +57,9 @@ def test_dpo_decisions_equal_upstreams(name: str, dataset: Path, tmp_path: Path)
         key = (pair["subset"], str(pair["id"]))
         ours = scored[key]
         assert int(ours.outcome or 0) == pair["result"], key
-        assert math.isclose(ours.scores[0], pair["score_chosen"], abs_tol=ATOL), key
-        assert math.isclose(ours.scores[1], pair["score_rejected"], abs_tol=ATOL), key
+        chosen_score, rejected_score = (float(score or 0.0) for score in ours.scores)
+        assert math.isclose(chosen_score, pair["score_chosen"], abs_tol=ATOL), key
+        assert math.isclose(rejected_score, pair["score_rejected"], abs_tol=ATOL), key
         example = examples[key]
         chosen, rejected = candidate_sequences(
             tokenizer,

@@ -17,6 +17,7 @@ from worker.engine.dpo_tokens import candidate_sequences, full_text, prompt_text
 from worker.engine.errors import InvalidModelError, InvalidSpecError
 from worker.engine.runner import run_evaluation
 from worker.engine.spec import EvaluationSpec
+from worker.engine.types import Message
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "rewardbench_sample.jsonl"
 
@@ -40,7 +41,7 @@ def tokenizer(models: dict[str, Path]) -> Any:
 
 
 def test_response_is_the_text_without_the_prompt_header_included(tokenizer: Any) -> None:
-    conversation = (("user", "What is 6 x 7?"),)
+    conversation: tuple[Message, ...] = (("user", "What is 6 x 7?"),)
     prompt = prompt_text(tokenizer, "tokenizer", conversation)
     assert prompt == "<|user|>\nWhat is 6 x 7?\n"
     assert full_text(tokenizer, "tokenizer", conversation, "42") == prompt + "<|assistant|>\n42\n"
@@ -62,7 +63,7 @@ def test_response_is_the_text_without_the_prompt_header_included(tokenizer: Any)
 
 def test_every_copy_of_the_prompt_is_removed_from_the_response(tokenizer: Any) -> None:
     """Upstream's ``text.replace(prompt, "")``: a response quoting the whole prompt loses that quote too."""
-    conversation = (("user", "Echo"),)
+    conversation: tuple[Message, ...] = (("user", "Echo"),)
     prompt = prompt_text(tokenizer, "tulu", conversation)
     echoing = f"You said:\n{prompt}"
     (sequence,) = candidate_sequences(tokenizer, "tulu", conversation, [echoing], bos_id=1, eos_id=2)
@@ -71,7 +72,7 @@ def test_every_copy_of_the_prompt_is_removed_from_the_response(tokenizer: Any) -
 
 
 def test_truncation_keeps_the_prompts_end_then_cuts_responses(tokenizer: Any) -> None:
-    conversation = (("user", "alpha beta gamma delta " * 10),)
+    conversation: tuple[Message, ...] = (("user", "alpha beta gamma delta " * 10),)
     short, long = "ok", "answer words here " * 10
     sequences = candidate_sequences(
         tokenizer,

@@ -3,6 +3,7 @@ shown on the leaderboard under its own type, on RewardBench v1 and 2; a series o
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -132,3 +133,41 @@ def test_each_kind_is_evaluated_and_listed_under_its_type(
         assert {(V1, "dpo"), (V1, "judge-rubric"), (V1, "judge-pairwise")} <= set(tracks)
         page = client.get(f"/series/{JUDGE_A}").text
         assert page.count("DPO Ref. Free") >= 1 and "Rubric judge" in page and JUDGE_A in page
+
+
+def test_a_worker_takes_only_the_queues_its_device_holds(
+    tmp_path: Path,
+    hub: HubServer,
+    sqlite_url: str,
+    sqlite_engine: Any,
+    start_worker: Callable[[dict[str, str]], Process],
+) -> None:
+    # Tiers of 1 and 2 GB: a tiny model's run (its weights and about 1 GB besides) goes to the 2 GB queue.
+    settings = make_settings(sqlite_url, tmp_path / "data", queue_memory_tiers_gb=[1.0, 2.0])
+    tiers = {"QUEUE_MEMORY_TIERS_GB": "[1.0, 2.0]"}
+    small = start_worker(worker_env(settings, hub, tmp_path, WORKER_MEMORY_GB="1.5", **tiers))
+    with build_client(create_app(settings), hub, tmp_path / "cache", send=None) as client:
+        created = client.post(
+            "/api/v1/submissions", json=submission_body(DPO_POLICY, model_type="dpo-ref-free")
+        )
+        assert created.status_code == 201, created.text
+        body = created.json()["submission"]
+        assert body["queue"] == "evaluations-2g" and body["sent_to_worker"] is True
+        url = f"/api/v1/submissions/{body['id']}"
+        wait_until(lambda: "ready" in small.tail(200), timeout=120, what="the small worker to start")
+        assert "evaluations-1g" in small.tail(200) and "evaluations-2g" not in small.tail(200)
+        for _ in range(8):  # the small worker leaves it queued
+            assert client.get(url).json()["status"] == "queued"
+            time.sleep(1)
+        large = start_worker(worker_env(settings, hub, tmp_path, WORKER_MEMORY_GB="4", **tiers))
+
+        def finished() -> dict[str, Any] | None:
+            current: dict[str, Any] = client.get(url).json()
+            return current if current["status"] in ("succeeded", "failed") else None
+
+        try:
+            done = wait_until(finished, timeout=300, what="the large worker to run it")
+        except AssertionError:
+            raise AssertionError(large.tail()) from None
+        assert done["status"] == "succeeded", (done, large.tail())
+        assert "evaluations-2g" in large.tail(400)

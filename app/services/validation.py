@@ -290,7 +290,9 @@ class _Validator:
                 f"{kind.label} results are imported from published files only; models of this type cannot "
                 f"be submitted. Evaluable types: {', '.join(evaluable_kinds())}.",
             )
-        settings = ", ".join(f"{key}={value}" for key, value in self.request.settings.items())
+        settings = ", ".join(
+            f"{key}={value}" for key, value in self.request.settings.items() if value is not None
+        )
         return Check("model_type", True, f"{kind.label}: {kind.description} Settings: {settings or 'none'}.")
 
     def check_iteration_of(self) -> Check:

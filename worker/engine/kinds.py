@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final
 
 from worker.engine.benchmarks.base import Benchmark
 from worker.engine.errors import InvalidSpecError
-from worker.engine.model_kinds.base import KindSettings, ModelKind
+from worker.engine.model_kinds.base import ModelKind
 from worker.engine.model_kinds.classifier import ClassifierKind
 from worker.engine.model_kinds.dpo import DpoKind
 from worker.engine.model_kinds.dpo_ref_free import DpoRefFreeKind
@@ -103,11 +103,6 @@ def kind_for_label(text: str) -> ModelKind | None:
         ),
         None,
     )
-
-
-def kind_settings(spec: EvaluationSpec) -> KindSettings:
-    """The spec's kind settings, typed and checked by its kind."""
-    return get_kind(spec.model_type).parse_settings(spec.kind_settings)
 
 
 def build_adapter(spec: EvaluationSpec, benchmark: Benchmark) -> RewardAdapter:

@@ -230,6 +230,7 @@ class SettingField:
 
 
 def setting_field(name: str, info: Any) -> SettingField:
+    """A pydantic field as a form field: a Literal is a select, a bool a checkbox, an int a number."""
     from typing import Literal, get_args, get_origin
 
     annotation = info.annotation
@@ -240,13 +241,12 @@ def setting_field(name: str, info: Any) -> SettingField:
         minimum = getattr(constraint, "ge", minimum)
         maximum = getattr(constraint, "le", maximum)
     default = None if info.is_required() else info.default
+    label, help_text = info.title or _label(name), info.description or ""
     if get_origin(base) is Literal:
-        return SettingField(name, info.title or _label(name), "select", tuple(map(str, get_args(base))),
-                            default, info.description or "")  # fmt: skip
+        choices = tuple(str(choice) for choice in get_args(base))
+        return SettingField(name, label, "select", choices, default, help_text)
     kind = "checkbox" if base is bool else "number" if base is int else "text"
-    return SettingField(
-        name, info.title or _label(name), kind, (), default, info.description or "", minimum, maximum
-    )
+    return SettingField(name, label, kind, (), default, help_text, minimum, maximum)
 
 
 def _label(name: str) -> str:

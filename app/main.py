@@ -23,6 +23,7 @@ from app.schemas.leaderboard import LEADERBOARD_RULE
 from app.services.client_limits import SlidingWindowLimiter
 from app.services.hub_gate import HubGate
 from app.services.leaderboard_cache import LeaderboardCache
+from app.services.live import StreamGauge
 from app.templating import STATIC_DIR
 
 DESCRIPTION = """
@@ -41,6 +42,12 @@ Errors are JSON `{"detail": "..."}`: 404 for an unknown model, benchmark, sectio
 parameters, 413 for a body over the size limit, 429 (with `Retry-After`) past a submission or check
 limit, 503 (with `Retry-After`) while the Hub or the database cannot answer, 500 for anything unexpected.
 GET answers carry an `ETag`; send it back in `If-None-Match` for a 304. Every GET route answers HEAD.
+
+**Intervals.** Evaluated results carry 95% bootstrap intervals of the Score and each section
+(`score_interval`, `section_intervals`); `rank_ub` is the rank upper bound (results whose intervals overlap
+share it); `interval_note` says why a row has none. **Plots** at `/api/v1/plots/{name}`, **comparisons** at
+`/api/v1/compare`, a submission's live **status** at `/api/v1/submissions/{id}/status` and the same as
+server-sent events at `/api/v1/submissions/{id}/events` (the queue: `/api/v1/queue`, `/api/v1/queue/events`).
 """.replace("RULE", LEADERBOARD_RULE)
 
 
@@ -54,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.session_factory = session_factory(engine)
     app.state.leaderboard_cache = LeaderboardCache(ttl_seconds=settings.leaderboard_cache_seconds)
+    app.state.live_streams = StreamGauge()
     app.state.hub_gate = HubGate(
         slots=settings.hub_concurrency, wait_s=settings.hub_queue_wait_s, deadline_s=settings.hub_deadline_s
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -47,6 +49,13 @@ def format_number(value: float) -> str:
     return f"{value:g}"
 
 
+def format_interval(bounds: Sequence[float] | None) -> Markup:
+    """A 95% interval [low, high] as the small line under a score ("70.1–74.5"); nothing without one."""
+    if not bounds:
+        return Markup("")
+    return Markup('<span class="ci">{}–{}</span>').format(format_score(bounds[0]), format_score(bounds[1]))
+
+
 def model_path(name: str) -> str:
     """The URL path of a model page: org/name stays two segments; API names are one, escaped."""
     return quote(name, safe="/")
@@ -59,4 +68,5 @@ templates.env.filters["params"] = format_parameters
 templates.env.filters["dt"] = format_datetime
 templates.env.filters["model_path"] = model_path
 templates.env.filters["number"] = format_number
+templates.env.filters["ci"] = format_interval
 templates.env.globals["nav_items"] = NAV_ITEMS

@@ -1,7 +1,8 @@
 """Pair-for-pair agreement of `rewardboard evaluate` with the upstream `rewardbench` package, on CPU in fp32.
 
 For each tiny model (built here with tests/support/tiny_models.py) this script
-1. runs our engine: `rewardboard evaluate MODEL --dataset FILE --dtype float32 --device cpu` (per-example and
+1. runs our engine: `python -m worker.engine evaluate MODEL --dataset FILE --dtype float32 --device cpu` (the
+   command modules of `rewardboard evaluate`, without the web app; per-example and
    results files), plus worker.engine.formatting for our rendered texts and token ids;
 2. runs the reference: bench/reference_glue.py under ``--reference-python`` (a separate venv with PyPI's
    `rewardbench` and the transformers it pins), which calls the package's own formatting, pipeline and
@@ -48,6 +49,8 @@ from tests.support.tiny_models import (  # noqa: E402
 GLUE = Path(__file__).resolve().parent / "reference_glue.py"
 DEFAULT_DATA = REPO / "tests" / "data" / "rewardbench_sample.jsonl"
 SECTIONS = ("Chat", "Chat Hard", "Safety", "Reasoning")
+PRIOR_SUBSETS = ("anthropic_helpful", "anthropic_hhh", "shp", "summarize")
+DEFAULT_PRIOR = REPO / "tests" / "data" / "prior_sets_sample.jsonl"
 GENERIC = "PreTrainedTokenizerFast"
 LLAMA = "LlamaTokenizerFast"
 
@@ -182,36 +185,27 @@ def reference_copy(source: Path, target: Path, tokenizer_class: str) -> Path:
 
 
 def run_ours(
-    model: Path, dataset: Path, out: Path
+    model: Path, dataset: Path, out: Path, prior_sets: Path | None = None
 ) -> tuple[dict[tuple[str, int], dict[str, Any]], dict[str, Any]]:
+    """``rewardboard evaluate`` (the engine's command module, in-process) and its two output files."""
+    from worker.engine import cli_evaluate
+
     per_example, results = out / "ours.jsonl", out / "ours.json"
-    rewardboard = Path(sys.executable).with_name("rewardboard")
-    command = [str(rewardboard)] if rewardboard.exists() else [sys.executable, "-m", "app.cli"]
-    subprocess.run(
-        [
-            *command,
-            "evaluate",
-            str(model),
-            "--dataset",
-            str(dataset),
-            "--dtype",
-            "float32",
-            "--device",
-            "cpu",
-            "--per-example",
-            str(per_example),
-            "--output",
-            str(results),
-            "--no-progress",
-        ],
-        check=True,
-        cwd=REPO,
-    )
+    parser = argparse.ArgumentParser(prog="rewardboard evaluate")
+    cli_evaluate.add_arguments(parser, "evaluate")
+    argv = [str(model), "--dataset", str(dataset), "--dtype", "float32", "--device", "cpu", "--no-progress"]
+    argv += ["--per-example", str(per_example), "--output", str(results)]
+    if prior_sets is not None:
+        argv += ["--extra-part", f"prior-sets={prior_sets}"]
+    if cli_evaluate.run(parser.parse_args(argv)) != 0:
+        raise RuntimeError(f"our evaluate failed on {model}")
     rows = {(row["subset"], row["id"]): row for row in _read_jsonl(per_example)}
     return rows, json.loads(results.read_text(encoding="utf-8"))
 
 
-def our_encodings(model: Path, dataset: Path) -> dict[tuple[str, int], dict[str, Any]]:
+def our_encodings(
+    model: Path, dataset: Path, prior_sets: Path | None = None
+) -> dict[tuple[str, int], dict[str, Any]]:
     """Our rendered texts and token ids per pair, through the engine's own formatting module."""
     from worker.engine.adapters.hf_loading import load_config, load_tokenizer, saved_tokenizer_class
     from worker.engine.benchmarks import get_benchmark
@@ -223,11 +217,13 @@ def our_encodings(model: Path, dataset: Path) -> dict[tuple[str, int], dict[str,
     model_type = getattr(load_config(model, str(model)), "model_type", None)
     tulu_eos = upstream_appends_eos(saved_tokenizer_class(model), model_type)
     encoder = Encoder(tokenizer, resolve_template(tokenizer, "auto"), 2048, tulu_eos=tulu_eos)
-    encoded: dict[tuple[str, int | str], dict[str, Any]] = {}
-    for pair in load_dataset(get_benchmark("rewardbench-v1"), str(dataset)).examples:
+    encoded: dict[tuple[str, int], dict[str, Any]] = {}
+    extra = {"prior-sets": str(prior_sets)} if prior_sets is not None else None
+    for pair in load_dataset(get_benchmark("rewardbench-v1"), str(dataset), extra_parts=extra).examples:
         texts = encoder.texts(pair.conversation, pair.candidates)
         chosen, rejected = encoder.encode(texts)
-        encoded[(pair.subset, int(pair.id))] = {
+        assert isinstance(pair.id, int)  # RewardBench v1 ids are integers
+        encoded[(pair.subset, pair.id)] = {
             "template": encoder.template,
             "texts": texts,
             "ids": [list(chosen.ids), list(rejected.ids)],
@@ -238,11 +234,13 @@ def our_encodings(model: Path, dataset: Path) -> dict[tuple[str, int], dict[str,
 
 
 def run_reference(
-    python: str, model: Path, dataset: Path, out: Path
+    python: str, model: Path, dataset: Path, out: Path, prior_sets: Path | None = None
 ) -> tuple[dict[tuple[str, int], dict[str, Any]], dict[str, Any]]:
     pairs, summary = out / "ref.jsonl", out / "ref.json"
     command = [python, str(GLUE), "--model", str(model), "--dataset", str(dataset)]
     command += ["--out", str(pairs), "--summary", str(summary)]
+    if prior_sets is not None:
+        command += ["--prior-sets", str(prior_sets)]
     subprocess.run(
         command,
         check=True,
@@ -316,6 +314,10 @@ def compare(
     agreement.subsets_equal = our_acc == ref_acc
     ref_sections = ref_summary["sections"]
     agreement.sections_max_diff = max(abs(our_results["sections"][s] - ref_sections[s]) for s in SECTIONS)
+    prior = [ref_acc[name] for name in PRIOR_SUBSETS if name in ref_acc]
+    if prior:  # the leaderboard's Prior Sets: the plain mean of the four accuracies (run_rm.py has none)
+        prior_diff = abs(our_results["sections"]["Prior Sets"] - sum(prior) / len(prior))
+        agreement.sections_max_diff = max(agreement.sections_max_diff, prior_diff)
     agreement.score_ours = float(our_results["score"])
     agreement.score_ref = sum(ref_sections[s] for s in SECTIONS) / len(SECTIONS)
     return agreement
@@ -362,6 +364,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reference-python", required=True, help="python of the venv with `rewardbench`")
     parser.add_argument("--dataset", type=Path, default=DEFAULT_DATA)
     parser.add_argument(
+        "--prior-sets",
+        default=str(DEFAULT_PRIOR),
+        help="prior-sets rows (JSONL) scored too, multi-turn; '' for none (default: the committed sample)",
+    )
+    parser.add_argument(
         "--models", default=",".join(CASES), help=f"comma-separated, from: {', '.join(CASES)}"
     )
     parser.add_argument("--work-dir", type=Path, default=None, help="keep models and outputs here")
@@ -374,6 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
     dataset = args.dataset.resolve()
+    prior_sets = Path(args.prior_sets).resolve() if args.prior_sets else None
     with tempfile.TemporaryDirectory(prefix="rb-compare-") as tmp:
         root = (args.work_dir or Path(tmp)).resolve()
         root.mkdir(parents=True, exist_ok=True)
@@ -386,10 +394,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = root / f"{name}.out"
             out.mkdir(exist_ok=True)
             t0 = time.perf_counter()
-            ours, our_results = run_ours(ours_dir, dataset, out)
-            encodings = our_encodings(ours_dir, dataset)
+            ours, our_results = run_ours(ours_dir, dataset, out, prior_sets)
+            encodings = our_encodings(ours_dir, dataset, prior_sets)
             t1 = time.perf_counter()
-            ref, ref_summary = run_reference(args.reference_python, ref_dir, dataset, out)
+            ref, ref_summary = run_reference(args.reference_python, ref_dir, dataset, out, prior_sets)
             t2 = time.perf_counter()
             agreement = compare(name, ours, our_results, encodings, ref, ref_summary, args.atol)
             agreement.seconds_ours, agreement.seconds_ref = t1 - t0, t2 - t1

@@ -15,6 +15,12 @@ never under the project venv. It contains no upstream code: it calls the package
   run_rm's kwargs (`truncation=True, padding=True, max_length`), strict `>` for the result;
 - aggregation: per-subset `sum(results) / len(results)` and `calculate_scores_per_section`.
 
+With ``--prior-sets FILE`` (rows in the form upstream's combined load gives them: ``subset`` = the Hub split,
+``subsubset`` = the split's own subset column) it also runs the prior sets the way ``run_rm.py --pref_sets``
+does: `load_eval_dataset(core_set=False, ...)` (multi-turn prompts through `prepare_dialogue_from_tokenizer`
+or FastChat's `prepare_dialogue`), its Hub download swapped for a DatasetDict of the file's splits, scored as
+a pass of its own after the core rows.
+
 The one workaround: `RewardBenchPipeline.__call__` moves its inputs with `.to("cuda")`; this process
 redirects `BatchEncoding.to("cuda...")` to the CPU instead of editing the package.
 
@@ -32,6 +38,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+SIDES = ("chosen", "rejected")
 
 
 def _cpu_only_batch_encoding() -> None:
@@ -53,6 +61,20 @@ def _local_dataset(path: Path) -> Any:
     import datasets
 
     return datasets.load_dataset("json", data_files=str(path), split="train")
+
+
+def _prior_splits(path: Path) -> Any:
+    """The prior-sets file as the Hub's DatasetDict: one split per subset, each with its own subset column."""
+    import datasets
+
+    splits: dict[str, list[dict[str, Any]]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            split = row.pop("subset")
+            row["subset"] = row.pop("subsubset", "")
+            splits.setdefault(split, []).append(row)
+    return datasets.DatasetDict({name: datasets.Dataset.from_list(rows) for name, rows in splits.items()})
 
 
 def _real_ids(
@@ -79,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chat-template", default="tulu", help="FastChat template (run_rm default: tulu)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--max-length", type=int, default=2048)
+    parser.add_argument("--prior-sets", type=Path, help="prior-sets rows (JSONL) to score too")
     args = parser.parse_args(argv)
 
     import numpy as np
@@ -96,7 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     _cpu_only_batch_encoding()
     local = _local_dataset(args.dataset)
-    rewardbench.utils.load_dataset = lambda *_a, **_k: local  # the Hub download, nothing else
+    prior_splits = _prior_splits(args.prior_sets) if args.prior_sets is not None else None
+
+    def hub_stand_in(name: str, *_a: Any, **_k: Any) -> Any:  # the Hub download, nothing else
+        return prior_splits if name == rewardbench.utils.EXTRA_PREF_SETS else local
+
+    rewardbench.utils.load_dataset = hub_stand_in
 
     accelerator = Accelerator(cpu=True)
     conv = get_conv_template(args.chat_template)
@@ -112,8 +140,20 @@ def main(argv: list[str] | None = None) -> int:
         logger=None,
         keep_columns=["text_chosen", "text_rejected", "id"],
     )
-    ids = dataset["id"]
-    dataset = dataset.remove_columns("id")
+    ids = list(dataset["id"])
+    parts = [dataset.remove_columns("id")]
+    if prior_splits is not None:
+        prior, prior_subsets = load_eval_dataset(
+            core_set=False,
+            conv=conv,
+            custom_dialogue_formatting=False,
+            tokenizer=tokenizer,
+            logger=None,
+            keep_columns=["text_chosen", "text_rejected", "id"],
+        )
+        ids += prior["id"]
+        subsets = [*subsets, *prior_subsets]
+        parts.append(prior.remove_columns("id"))
 
     model = config["model_builder"](
         str(args.model), device_map="cpu", torch_dtype=torch.float32, trust_remote_code=False
@@ -136,16 +176,20 @@ def main(argv: list[str] | None = None) -> int:
         "function_to_apply": "none",
         "return_token_type_ids": False,
     }
-    loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, shuffle=False, drop_last=False)
-    loader, prepared = accelerator.prepare(loader, reward_pipe.model)
-    reward_pipe.model = prepared
+    reward_pipe.model = accelerator.prepare(reward_pipe.model)
+    loaders = [
+        accelerator.prepare(
+            torch.utils.data.DataLoader(part, batch_size=args.batch_size, shuffle=False, drop_last=False)
+        )
+        for part in parts
+    ]
 
     pad_id = int(reward_pipe.tokenizer.pad_token_id)
     results: list[int] = []
     scores: dict[str, list[float]] = {"chosen": [], "rejected": []}
     tokens: dict[str, list[list[int]]] = {"chosen": [], "rejected": []}
     masked: dict[str, list[bool]] = {"chosen": [], "rejected": []}
-    for batch in loader:
+    for batch in (batch for loader in loaders for batch in loader):
         side_scores = {}
         for side in ("chosen", "rejected"):
             texts = batch[f"text_{side}"]
@@ -168,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         grouped[str(subset)] = sum(chosen_results) / len(chosen_results)
     sections = calculate_scores_per_section(EXAMPLE_COUNTS, SUBSET_MAPPING, grouped)
 
-    texts = {side: dataset[f"text_{side}"] for side in ("chosen", "rejected")}
+    texts = {side: [text for part in parts for text in part[f"text_{side}"]] for side in SIDES}
     with args.out.open("w", encoding="utf-8") as out:
         for i, pair_id in enumerate(ids):
             row = {

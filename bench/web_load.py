@@ -45,7 +45,9 @@ sys.path.insert(0, str(ROOT))
 
 from app.commands.database import upgrade  # noqa: E402
 from app.db.session import make_engine  # noqa: E402
+from app.services.intervals import Interval, bootstrap  # noqa: E402
 from worker.engine.benchmarks import get_benchmark  # noqa: E402
+from worker.engine.types import ScoredExample  # noqa: E402
 
 V1 = get_benchmark("rewardbench-v1")
 SUBSETS = {subset.name: subset for subset in V1.required_subsets(("core",))}
@@ -105,7 +107,17 @@ class FillStats:
     seconds: float
 
 
-def fill(url: str, models: int, seed: int) -> FillStats:
+def scored_examples(correct: dict[str, int], subset_ids: dict[str, int]) -> Iterator[ScoredExample]:
+    """One model's pair rows as the engine's scored examples: the first ``correct[subset]`` right."""
+    for name, subset in SUBSETS.items():
+        for i in range(subset.rows):
+            right = i < correct[name]
+            yield ScoredExample(
+                name, subset_ids[name] + i, (0.9, 0.1) if right else (0.1, 0.9), 1, float(right)
+            )
+
+
+def fill(url: str, models: int, seed: int, interval_resamples: int) -> FillStats:
     """Synthetic but consistent data: pair rows add up to the subset accuracies, which make the aggregates."""
     started = time.perf_counter()
     engine = make_engine(url)
@@ -118,6 +130,8 @@ def fill(url: str, models: int, seed: int) -> FillStats:
     correct_by_model: list[dict[str, int]] = []
     section_lines: list[str] = []
     for m in range(1, models + 1):
+        if m % 100 == 0:
+            print(f"  {m} of {models} models (intervals: {interval_resamples} resamples each)", flush=True)
         model_type = MODEL_TYPES[m % len(MODEL_TYPES)]
         hub_id = f"bench-org-{m % 40:02d}/reward-model-{m:04d}"
         params = rng.choice((None, 350_000_000, 2_000_000_000, 7_000_000_000, 13_000_000_000))
@@ -132,11 +146,18 @@ def fill(url: str, models: int, seed: int) -> FillStats:
         agg = aggregate(accuracies)
         imported = m % 10 == 0
         source, detail = ("imported", f"bench-{m:04d}.json") if imported else ("evaluated", NULL)
+        # The stored intervals come from the real bootstrap over the same examples the pair rows hold.
+        intervals = bootstrap(V1, list(scored_examples(correct, subset_ids)), resamples=interval_resamples)
+        score_bounds = intervals.score or Interval(agg.score or 0.0, agg.score or 0.0)
         result_lines.append(
             f"{m}\t{m}\t{NULL}\trewardbench-v1\t\t{CURRENT_SCORING_VERSION}\tmain\t{NULL}\t{model_type}\t"
-            f"tokenizer\t{{}}\t{agg.score}\tt\t{{}}\t{source}\t{detail}\tt\t{now}\n"
+            f"tokenizer\t{{}}\t{agg.score}\t{score_bounds.low}\t{score_bounds.high}\t{intervals.status.value}\t"
+            f"{intervals.version}\tt\t{{}}\t{source}\t{detail}\tt\t{now}\n"
         )
-        section_lines += [f"{m}\t{section}\t{value}\n" for section, value in agg.sections.items()]
+        section_lines += [
+            f"{m}\t{section}\t{value}\t{intervals.sections[section].low}\t{intervals.sections[section].high}\n"
+            for section, value in agg.sections.items()
+        ]
         for name, subset in SUBSETS.items():
             subset_lines.append(f"{m}\t{name}\t{subset.rows}\t{correct[name]}\t{accuracies[name]}\n")
 
@@ -160,11 +181,11 @@ def fill(url: str, models: int, seed: int) -> FillStats:
             cursor,
             "evaluation_result",
             "id, reward_model_id, submission_id, benchmark, benchmark_version, scoring_version, revision, "
-            "commit, model_type, chat_template, config, score, complete, reproducibility, source, "
-            "source_detail, is_current, created_at",
+            "commit, model_type, chat_template, config, score, score_low, score_high, interval_status, "
+            "interval_version, complete, reproducibility, source, source_detail, is_current, created_at",
             iter(result_lines),
         )
-        _copy(cursor, "section_score", "result_id, section, value", iter(section_lines))
+        _copy(cursor, "section_score", "result_id, section, value, low, high", iter(section_lines))
         subsets = _copy(cursor, "subset_score", "result_id, subset, n, correct, value", iter(subset_lines))
         pairs = _copy(
             cursor,
@@ -408,6 +429,12 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured path")
     parser.add_argument("--seed", type=int, default=20240320)
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument(
+        "--interval-resamples",
+        type=int,
+        default=200,
+        help="bootstrap resamples per model when filling (the service uses 1000; fewer keeps the fill short)",
+    )
     parser.add_argument("--stall-hub", action="store_true", help="also measure / while the Hub stalls")
     parser.add_argument("--stall-connections", type=int, default=200)
     parser.add_argument("--stalled-validations", type=int, default=50)
@@ -420,7 +447,7 @@ def main() -> int:
         "workers": args.workers,
     }
     if needs_fill:
-        stats = fill(url, args.models, args.seed)
+        stats = fill(url, args.models, args.seed, args.interval_resamples)
         report["fill"] = asdict(stats)
         print(
             f"filled {stats.models} models, {stats.subset_rows} subset rows, {stats.pair_rows} pair rows "

@@ -94,7 +94,7 @@ def _evaluate(spec: RunSpec, settings: WorkerSettings, heartbeat: Heartbeat) -> 
         cache_dir=str(use_weights_cache(settings)),
         generation_backend=settings.eval_generation_backend,
     )
-    return run_evaluation(evaluation, heartbeat.progress)
+    return run_evaluation(evaluation, heartbeat.progress, on_subset=heartbeat.scoring_subset)
 
 
 class Heartbeat:
@@ -108,8 +108,9 @@ class Heartbeat:
         self.delay = settings.eval_progress_delay_s
         self.done = 0
         self.total = 0
+        self.subset: str | None = None
         self.lost = False
-        self._written = (-1, -1)
+        self._written: tuple[int, int, str | None] = (-1, -1, None)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lease-heartbeat", daemon=True)
@@ -131,6 +132,10 @@ class Heartbeat:
         if self.delay:
             time.sleep(self.delay)
 
+    def scoring_subset(self, subset: str) -> None:
+        """The engine's subset callback: the examples being scored now are mostly from ``subset``."""
+        self.subset = subset
+
     def _run(self) -> None:
         last = 0.0
         while not self._stop.is_set():
@@ -138,7 +143,7 @@ class Heartbeat:
             self._wake.clear()
             if self._stop.is_set():
                 return
-            changed = (self.done, self.total) != self._written
+            changed = (self.done, self.total, self.subset) != self._written
             if not changed and time.monotonic() - last < self.interval * 0.8:
                 continue
             try:
@@ -152,11 +157,11 @@ class Heartbeat:
                 self._stop.wait(0.5)  # at most two progress writes a second
 
     def _beat(self) -> None:
-        done, total = self.done, self.total
+        done, total, subset = self.done, self.total, self.subset
         held = runs.heartbeat(
-            self.factory, self.spec, lease_seconds=self.lease_seconds, done=done, total=total
+            self.factory, self.spec, lease_seconds=self.lease_seconds, done=done, total=total, subset=subset
         )
-        self._written = (done, total)
+        self._written = (done, total, subset)
         self.lost = not held
 
 

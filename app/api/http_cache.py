@@ -1,4 +1,5 @@
-"""ETag and Cache-Control for GET responses, with 304 on a matching If-None-Match (pure ASGI, buffered)."""
+"""ETag and Cache-Control for GET responses, with 304 on a matching If-None-Match (pure ASGI, buffered;
+server-sent event streams pass through unbuffered)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 API_CACHE_CONTROL = "public, max-age=10"
 PAGE_CACHE_CONTROL = "no-cache"
+EVENT_STREAM = "text/event-stream"
 
 
 def make_etag(body: bytes) -> str:
@@ -40,8 +42,9 @@ class ETagMiddleware:
         async def buffered_send(message: Message) -> None:
             nonlocal start
             if message["type"] == "http.response.start":
-                if message["status"] != 200:
-                    await send(message)
+                streaming = Headers(raw=message["headers"]).get("content-type", "").startswith(EVENT_STREAM)
+                if message["status"] != 200 or streaming:
+                    await send(message)  # event streams go out as they come, never buffered
                     return
                 start = message
                 return

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.routes import benchmark, leaderboard, models, series, submissions
+from app.api.routes import benchmark, compare, leaderboard, live, models, plots, series, submissions
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(leaderboard.router)
 api_router.include_router(models.router)
 api_router.include_router(benchmark.router)
+api_router.include_router(live.router)
 api_router.include_router(submissions.router)
+api_router.include_router(plots.router)
+api_router.include_router(compare.router)
 api_router.include_router(series.router)

@@ -52,9 +52,20 @@ def _migrate(engine: Engine, step: Callable[[Config], None]) -> None:
                 connection.commit()
 
 
+def refresh_stale_intervals(engine: Engine) -> int:
+    """Compute the intervals of results that have none, or whose scoring version changed since; how many."""
+    from app.services.intervals import refresh_intervals
+
+    with session_scope(engine) as session:
+        return refresh_intervals(session)
+
+
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     actions = parser.add_subparsers(dest="db_action", required=True)
-    up = actions.add_parser("upgrade", help="migrate to the newest schema, then seed an empty database")
+    up = actions.add_parser(
+        "upgrade",
+        help="migrate to the newest schema, seed an empty database, compute the intervals results lack",
+    )
     up.add_argument("revision", nargs="?", default="head")
     up.add_argument("--no-seed", action="store_true", help="do not import the published seed results")
     down = actions.add_parser("downgrade", help="migrate down to a revision (base = drop everything)")
@@ -75,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
                     seeded = seed_if_empty(session)
                 if seeded:
                     print(f"seeded {len(seeded)} published results into an empty database")
+            if args.revision == "head":
+                refreshed = refresh_stale_intervals(engine)
+                if refreshed:
+                    print(f"computed the intervals of {refreshed} results")
         elif args.db_action == "downgrade":
             downgrade(engine, args.revision)
         else:

@@ -94,7 +94,8 @@ def work(settings: Settings, *, concurrency: int, loglevel: str, memory_gb: floa
 
 
 def prepare_database(settings: Settings, *, seed: bool) -> None:
-    """Migrate to the newest schema; seed the published results into an empty database."""
+    """Migrate to the newest schema; seed the published results into an empty database; compute the
+    intervals that results lack or that an older scoring version made stale."""
     from app.commands.database import upgrade
     from app.db.session import make_engine, session_scope
 
@@ -110,6 +111,11 @@ def prepare_database(settings: Settings, *, seed: bool) -> None:
                 seeded = seed_if_empty(session)
             if seeded:
                 print(f"seeded {len(seeded)} published results into the empty database", flush=True)
+        from app.commands.database import refresh_stale_intervals
+
+        refreshed = refresh_stale_intervals(engine)
+        if refreshed:
+            print(f"computed the intervals of {refreshed} results", flush=True)
     finally:
         engine.dispose()
 

@@ -102,6 +102,7 @@ class Submission(Base):
     failure_message: Mapped[str | None] = mapped_column(Text)
     progress_done: Mapped[int] = mapped_column(Integer, default=0)
     progress_total: Mapped[int] = mapped_column(Integer, default=0)
+    progress_subset: Mapped[str | None] = mapped_column(String(50))  # the subset being scored now
     submitter: Mapped[str | None] = mapped_column(String(200))
     client_address: Mapped[str | None] = mapped_column(String(64))
     queue: Mapped[str | None] = mapped_column(String(50))
@@ -157,6 +158,13 @@ class EvaluationResult(Base):
     chat_template: Mapped[str] = mapped_column(String(100), default="")
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     score: Mapped[float | None] = mapped_column(Float)
+    # The 95% bootstrap interval of the Score (see app.services.intervals); ``interval_status`` says whether
+    # one was computed ("computed"), or why not ("no_examples", "undefined"); None: not computed yet.
+    # ``interval_version`` names the scoring version and method it was computed under.
+    score_low: Mapped[float | None] = mapped_column(Float)
+    score_high: Mapped[float | None] = mapped_column(Float)
+    interval_status: Mapped[str | None] = mapped_column(String(20))
+    interval_version: Mapped[str | None] = mapped_column(String(120))
     complete: Mapped[bool] = mapped_column(Boolean, default=True)
     published_score: Mapped[float | None] = mapped_column(Float)
     published_formula: Mapped[str | None] = mapped_column(String(50))
@@ -180,6 +188,8 @@ class SectionScore(Base):
     result_id: Mapped[int] = mapped_column(ForeignKey("evaluation_result.id", ondelete="CASCADE"))
     section: Mapped[str] = mapped_column(String(50))
     value: Mapped[float] = mapped_column(Float)
+    low: Mapped[float | None] = mapped_column(Float)  # the 95% bootstrap interval, when computed
+    high: Mapped[float | None] = mapped_column(Float)
 
 
 class SubsetScore(Base):

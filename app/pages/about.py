@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 from app.pages.rendering import html_response, render_html
 from app.schemas.leaderboard import LEADERBOARD_RULE
 from app.services.benchmark_info import list_benchmarks
+from app.services.intervals import INTERVAL_METHOD_TEXT, RANK_TEXT
 
 router = APIRouter()
 
@@ -16,6 +17,13 @@ router = APIRouter()
 def about() -> HTMLResponse:
     """How the leaderboards are computed."""
     body = render_html(
-        "about.html", {"active_nav": "About", "benchmarks": list_benchmarks(), "rule": LEADERBOARD_RULE}
+        "about.html",
+        {
+            "active_nav": "About",
+            "benchmarks": list_benchmarks(),
+            "rule": LEADERBOARD_RULE,
+            "interval_method": INTERVAL_METHOD_TEXT,
+            "rank_rule": RANK_TEXT,
+        },
     )
     return html_response(body)

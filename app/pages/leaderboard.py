@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from typing import Annotated
 
@@ -11,10 +12,12 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import LeaderboardCacheDep, SessionFactoryDep, query_model
-from app.pages.rendering import html_response, leaderboard_url, render_html, sort_url
-from app.schemas.leaderboard import LEADERBOARD_RULE, LeaderboardPage, LeaderboardQuery
+from app.pages.rendering import html_response, leaderboard_url, page_url, render_html, sort_url
+from app.schemas.leaderboard import LEADERBOARD_RULE, LeaderboardPage, LeaderboardQuery, sort_keys
+from app.schemas.plots import PlotQuery
 from app.services.leaderboard import leaderboard_page, model_types
 from app.services.leaderboard_cache import cached_body
+from app.services.plots import REFUSAL_AXES, board_params, versus_axes
 from worker.engine.benchmarks import BENCHMARKS, get_benchmark
 
 router = APIRouter()
@@ -35,28 +38,100 @@ def _columns(page: LeaderboardPage) -> list[tuple[str, str]]:
     return [*columns, ("parameters", "Parameters"), ("source", "Source")]
 
 
+def _tab_url(query: LeaderboardQuery, benchmark: str) -> str:
+    """The same view on another benchmark: filters kept, a sort by a section it lacks back to Score."""
+    keeps_sort = query.sort in sort_keys(benchmark)
+    return leaderboard_url(
+        query,
+        benchmark=benchmark,
+        sort=query.sort if keeps_sort else "score",
+        order=query.order if keeps_sort else None,
+        page=1,
+    )
+
+
+def _sort_choices(benchmark: str) -> list[tuple[str, str]]:
+    definition = get_benchmark(benchmark)
+    plain = [("score", "Score"), ("rank", "Rank"), ("model", "Model"), ("type", "Type")]
+    sections = [(section.slug, section.name) for section in definition.sections]
+    return [*plain, *sections, ("parameters", "Parameters"), ("source", "Source"), ("date", "Date")]
+
+
+@dataclass(frozen=True, slots=True)
+class PlotLink:
+    """A board plot as the leaderboard shows it: an image of its SVG that links to its page and table."""
+
+    ident: str
+    title: str
+    alt: str
+    params: dict[str, str]
+    name: str
+
+    @property
+    def page_url(self) -> str:
+        return page_url(f"/plots/{self.name}", self.params)
+
+    @property
+    def svg_url(self) -> str:
+        return page_url(f"/plots/{self.name}.svg", self.params)
+
+    @property
+    def api_url(self) -> str:
+        return page_url(f"/api/v1/plots/{self.name}", self.params)
+
+
+def _board_plots(query: LeaderboardQuery) -> dict[str, object]:
+    """The view's Score-against-parameters plot (an image: the page stays light) and its two-part plot."""
+    if query.partial:
+        return {"plot": None}
+    plot_query = PlotQuery(
+        benchmark=query.benchmark, model_type=query.model_type, q=query.q, source=query.source
+    )
+    definition = get_benchmark(query.benchmark)
+    params = board_params(plot_query)
+    x, y = versus_axes(definition, plot_query)
+    refusal = (x, y) == REFUSAL_AXES
+    plot = PlotLink(
+        "score-vs-parameters",
+        f"{definition.label}: Score against parameter count",
+        "Score against parameter count (log scale) of the ranked models in this view, by model type; "
+        "the numbers are in the plot's table.",
+        params,
+        "score-vs-parameters",
+    )
+    versus = PlotLink(
+        "versus",
+        f"The refusal picture: {y} against {x}" if refusal else f"Plot {y} against {x}",
+        f"{y} against {x} across the ranked models in this view.",
+        {**params, "x": x, "y": y},
+        "versus",
+    )
+    return {"plot": plot, "versus": versus}
+
+
 def render_leaderboard(session: Session, query: LeaderboardQuery) -> bytes:
     page = leaderboard_page(session, query)
     columns = _columns(page)
     pages = max(1, -(-page.total // query.per_page))
     csv_query = leaderboard_url(query, format="csv", page=1, per_page=1000).partition("?")[2]
+    definition = get_benchmark(query.benchmark)
+    choices = _sort_choices(query.benchmark)
     return render_html(
         "leaderboard.html",
         {
             "active_nav": "Leaderboard",
             "page": page,
             "query": query,
-            "benchmark": get_benchmark(query.benchmark),
+            "benchmark": definition,
             "tabs": [
-                (
-                    definition.label,
-                    leaderboard_url(query, benchmark=definition.id, sort="score", page=1, order=None),
-                    definition.id == query.benchmark,
-                )
-                for definition in BENCHMARKS.values()
+                (other.label, _tab_url(query, other.id), other.id == query.benchmark)
+                for other in BENCHMARKS.values()
             ],
             "columns": columns,
+            "section_keys": {section.slug for section in definition.sections},
             "sort_links": {key: sort_url(query, key) for key, _ in columns if key != "published"},
+            "sort_choices": choices,
+            "sort_label": dict(choices).get(query.sort, query.sort),
             "model_types": model_types(session, query.benchmark),
             "rule": LEADERBOARD_RULE,
             "pages": pages,
@@ -64,6 +139,8 @@ def render_leaderboard(session: Session, query: LeaderboardQuery) -> bytes:
             "next_url": leaderboard_url(query, page=query.page + 1) if query.page < pages else None,
             "partial_url": leaderboard_url(query, partial=not query.partial, page=1),
             "csv_url": "/api/v1/leaderboard?" + csv_query,
+            "interval_notes": sorted({row.interval_note for row in page.rows if row.interval_note}),
+            **_board_plots(query),
         },
     )
 

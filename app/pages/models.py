@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from app.api.deps import SessionDep
 from app.pages.rendering import html_response, page_url, render_html
 from app.services.model_detail import model_view
+from app.services.plots import result_margins_plot, result_sections_plot, result_subset_strip
 from worker.engine.benchmarks import BENCHMARKS
 
 router = APIRouter()
@@ -58,6 +59,13 @@ def _render(
     filters = {"result": result, "subset": subset, "wrong_only": "true" if wrong_only else None}
     pages = max(1, -(-examples.total // PER_PAGE)) if examples else 1
     definition = BENCHMARKS.get(shown.benchmark) if shown else None
+    result_plots = []
+    if shown is not None:
+        result_plots.append(result_sections_plot(detail.model, detail.display_name, shown))
+        if shown.subsets:
+            result_plots.append(result_subset_strip(session, detail.model, detail.display_name, shown))
+        if shown.has_examples:
+            result_plots.append(result_margins_plot(session, detail.model, detail.display_name, shown))
     body = render_html(
         "model.html",
         {
@@ -72,6 +80,12 @@ def _render(
             "prev_url": page_url(base, {**filters, "page": page - 1}) + "#examples" if page > 1 else None,
             "next_url": page_url(base, {**filters, "page": page + 1}) + "#examples" if page < pages else None,
             "result_url": lambda result_id: page_url(base, {"result": result_id}),
+            "plots": result_plots,
+            "compare_url": _compare_url(detail.model, shown.benchmark) if shown else None,
         },
     )
     return html_response(body)
+
+
+def _compare_url(model: str, benchmark: str) -> str:
+    return page_url("/compare", {"benchmark": benchmark, "models": model})

@@ -24,6 +24,7 @@ from app.errors import DomainError, NotFoundError
 from app.http.csrf import CSRF_COOKIE, CSRF_FIELD, csrf_ok, sign_csrf_nonce, valid_csrf_token
 from app.services import submissions as service
 from app.services.hub_gate import Deadline
+from app.services.live import live_status
 from app.services.validation import SubmissionRequest, ValidationReport
 from app.templating import templates
 from worker.engine.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK
@@ -47,7 +48,6 @@ def _form_page(
     context = {
         "active_nav": "Submit",
         "kinds": kind_forms(),
-        "benchmarks": [(key, definition.label) for key, definition in BENCHMARKS.items()],
         "signed_in": user.get("name") if isinstance(user, dict) else None,
         "sign_in_available": settings.oauth_enabled,
         "sign_in_required": settings.submit_requires_sign_in,
@@ -58,8 +58,13 @@ def _form_page(
             "model_type": DEFAULT_KIND,
             "benchmark": DEFAULT_BENCHMARK,
             "settings": {},
+            "extra_parts": [],
             **(values or {}),
         },
+        "benchmarks": [
+            (benchmark, [part for part in benchmark.parts if part.optional])
+            for benchmark in BENCHMARKS.values()
+        ],
         **extra,
     }
     response = templates.TemplateResponse(request, "submit.html", context, status_code=status_code)
@@ -88,6 +93,7 @@ async def submit_post(
     revision: Annotated[str, Form()] = "main",
     model_type: Annotated[str, Form()] = DEFAULT_KIND,
     benchmark: Annotated[str, Form()] = DEFAULT_BENCHMARK,
+    extra_parts: Annotated[list[str] | None, Form()] = None,
     iteration_of: Annotated[str, Form()] = "",
     action: Annotated[str, Form()] = "submit",
     csrf_token: Annotated[str, Form()] = "",
@@ -111,6 +117,7 @@ async def submit_post(
         "model_type": model_type,
         "settings": kind_values,
         "benchmark": benchmark,
+        "extra_parts": list(extra_parts or []),
         "iteration_of": iteration_of.strip() or None,
     }
     if problems:
@@ -214,5 +221,10 @@ def submission_page(
     view = service.describe(session, submission_id)
     if view is None:
         raise NotFoundError(f"Submission {submission_id} does not exist.")
-    context = {"active_nav": "Queue", "submission": view, "duration": service.format_duration}
+    context = {
+        "active_nav": "Queue",
+        "submission": view,
+        "live": live_status(session, view),
+        "duration": service.format_duration,
+    }
     return templates.TemplateResponse(request, "submission.html", context)

@@ -72,7 +72,14 @@ class RankedEntry(BaseModel):
     model_type: str
     model_type_label: str
     value: float = Field(description="the section or subset value, in [0, 1] (Ties can exceed 1)")
+    value_interval: list[float] | None = Field(
+        default=None, description="95% bootstrap interval [low, high] of a section's value; null for subsets"
+    )
     score: float | None
+    score_interval: list[float] | None = Field(
+        default=None, description="95% bootstrap interval [low, high] of the Score; null without one"
+    )
+    interval_note: str | None = Field(default=None, description="why there is no interval, in words")
     source: ResultSource
     source_detail: str | None
     result_id: int

@@ -105,13 +105,25 @@ class LeaderboardApiQuery(LeaderboardQuery):
 
 class LeaderboardRow(BaseModel):
     rank: int | None = Field(description="rank by Score among the benchmark's ranked results (ties share)")
+    rank_ub: int | None = Field(
+        description="rank upper bound: 1 + the ranked results whose whole 95% Score interval lies above "
+        "this one's; results whose intervals overlap share it (without an interval, the Score stands for "
+        "both ends)"
+    )
     model: str = Field(description="Hub id (org/name), or an API model's name")
     display_name: str
     hub_repo: bool = Field(description="the model has a repository on the Hugging Face Hub")
     model_type: str = Field(description="kind key, e.g. classifier, dpo")
     model_type_label: str
     score: float | None = Field(description="today's Score of the benchmark, in [0, 1]")
+    score_interval: list[float] | None = Field(
+        description="95% bootstrap interval [low, high] of the Score; null without per-example scores"
+    )
     sections: dict[str, float | None] = Field(description="section name -> value in [0, 1]")
+    section_intervals: dict[str, list[float] | None] = Field(
+        description="section name -> 95% bootstrap interval [low, high], null without one"
+    )
+    interval_note: str | None = Field(description="why the row has no interval, in words; null if it has one")
     complete: bool = Field(description="the result covers the whole benchmark (only those are ranked)")
     published_score: float | None = Field(description="the Score a published board printed, if imported so")
     published_formula: str | None = Field(
@@ -138,4 +150,6 @@ class LeaderboardPage(BaseModel):
     per_page: int
     sort: str
     order: str
+    interval_method: str = Field(description="how the intervals are computed")
+    rank_rule: str = Field(description="what rank_ub means")
     rows: list[LeaderboardRow]

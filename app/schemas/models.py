@@ -35,7 +35,17 @@ class ResultRead(BaseModel):
     benchmark_version: str = Field(description="the dataset revision, else its fingerprint")
     scoring_version: str
     score: float | None
+    score_interval: list[float] | None = Field(
+        default=None, description="95% bootstrap interval [low, high] of the Score; null without one"
+    )
     sections: dict[str, float] = Field(description="section name -> value")
+    section_intervals: dict[str, list[float] | None] = Field(
+        default_factory=dict, description="section name -> 95% bootstrap interval [low, high]"
+    )
+    interval_note: str | None = Field(default=None, description="why there is no interval, in words")
+    interval_version: str | None = Field(
+        default=None, description="the scoring version and method the intervals were computed under"
+    )
     complete: bool = Field(description="covers the whole benchmark; partial results are never ranked")
     published_score: float | None
     published_formula: str | None

@@ -18,6 +18,7 @@ from app.schemas.benchmark import (
     SubsetRanking,
     SubsetRead,
 )
+from app.services.intervals import bounds, interval_note
 from worker.engine.benchmarks import BENCHMARKS, UnknownBenchmarkError, get_benchmark
 from worker.engine.benchmarks.base import Benchmark, Section, Subset
 from worker.engine.kinds import KINDS
@@ -137,7 +138,15 @@ def get_section(benchmark_id: str, slug: str) -> SectionRead:
 
 def _entry(row: RowMapping) -> RankedEntry:
     kind = KINDS.get(row["model_type"])
-    return RankedEntry.model_validate({**row, "model_type_label": kind.label if kind else row["model_type"]})
+    return RankedEntry.model_validate(
+        {
+            **row,
+            "model_type_label": kind.label if kind else row["model_type"],
+            "value_interval": bounds(row.get("low"), row.get("high")),
+            "score_interval": bounds(row["score_low"], row["score_high"]),
+            "interval_note": interval_note(row["interval_status"], row["source"]),
+        }
+    )
 
 
 def section_ranking(session: Session, benchmark_id: str, slug: str) -> SectionRanking:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import replace
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import RowMapping
 from sqlalchemy.orm import Session
 
 from app.db.repositories import leaderboard as repo
 from app.schemas.leaderboard import LeaderboardPage, LeaderboardQuery, LeaderboardRow
+from app.services.intervals import INTERVAL_METHOD_TEXT, RANK_TEXT, bounds, interval_note
 from worker.engine.benchmarks import get_benchmark
 from worker.engine.kinds import KINDS
 
@@ -28,6 +31,7 @@ CSV_TAIL: tuple[str, ...] = (
     "result_id",
     "created_at",
 )
+CSV_INTERVALS: tuple[str, ...] = ("rank_ub", "score_low", "score_high")
 
 
 def leaderboard_page(session: Session, query: LeaderboardQuery) -> LeaderboardPage:
@@ -43,18 +47,20 @@ def leaderboard_page(session: Session, query: LeaderboardQuery) -> LeaderboardPa
         partial=query.partial,
         apart_types=apart_types(query.model_type),
     )
-    sort = f"section_{slugs.index(query.sort)}" if query.sort in slugs else query.sort
-    rows, total = repo.leaderboard_rows(
+    sort_section = sections[slugs.index(query.sort)] if query.sort in slugs else None
+    rows = repo.leaderboard_rows(
         session,
         board,
-        sections=sections,
-        sort=sort,
+        sort="section" if sort_section is not None else query.sort,
+        sort_section=sort_section,
         descending=query.direction == "desc",
         offset=(query.page - 1) * query.per_page,
         limit=query.per_page,
     )
-    partial_runs = repo.count_current(
-        session, replace(board, model_type=None, search=None, source=None, partial=True)
+    total, partial_runs = repo.count_listed(session, board)
+    stored = repo.section_values(session, [row["result_id"] for row in rows])
+    upper_bounds = (
+        rank_upper_bounds(repo.ranked_score_bounds(session, definition.id)) if not query.partial else {}
     )
     return LeaderboardPage(
         benchmark=definition.id,
@@ -67,7 +73,9 @@ def leaderboard_page(session: Session, query: LeaderboardQuery) -> LeaderboardPa
         per_page=query.per_page,
         sort=query.sort,
         order=query.direction,
-        rows=[_row(row, sections) for row in rows],
+        interval_method=INTERVAL_METHOD_TEXT,
+        rank_rule=RANK_TEXT,
+        rows=[_row(row, sections, stored[row["result_id"]], upper_bounds) for row in rows],
     )
 
 
@@ -76,15 +84,37 @@ def apart_types(asked: str | None) -> tuple[str, ...]:
     return tuple(key for key, kind in KINDS.items() if not kind.ranked_with_others and key != asked)
 
 
-def _row(row: RowMapping, sections: list[str]) -> LeaderboardRow:
-    values = {name: row[f"section_{index}"] for index, name in enumerate(sections)}
+def rank_upper_bounds(bounds: Iterable[Sequence[Any]]) -> dict[int, int]:
+    """Result id -> 1 + the number of results whose low bound is above its high bound (LMArena's rank UB).
+
+    ``bounds`` are (result id, Score, low, high) with low = high = Score where there is no interval.
+    """
+    rows = list(bounds)
+    lows = sorted(row[2] for row in rows)
+    return {row[0]: 1 + len(lows) - bisect_right(lows, row[3]) for row in rows}
+
+
+def _row(
+    row: RowMapping,
+    sections: list[str],
+    stored: Mapping[str, repo.SectionValue],
+    upper_bounds: Mapping[int, int],
+) -> LeaderboardRow:
+    values = {name: stored[name].value if name in stored else None for name in sections}
+    intervals = {
+        name: bounds(stored[name].low, stored[name].high) if name in stored else None for name in sections
+    }
     kind = KINDS.get(row["model_type"])
     fields = {name: row[name] for name in LeaderboardRow.model_fields if name in row}
     return LeaderboardRow.model_validate(
         {
             **fields,
             "rank": row["rank"] if row["score"] is not None else None,
+            "rank_ub": upper_bounds.get(row["result_id"]) if row["score"] is not None else None,
+            "score_interval": bounds(row["score_low"], row["score_high"]),
             "sections": values,
+            "section_intervals": intervals,
+            "interval_note": interval_note(row["interval_status"], row["source"]),
             "model_type_label": kind.label if kind else row["model_type"],
         }
     )
@@ -99,8 +129,10 @@ def model_types(session: Session, benchmark: str) -> list[tuple[str, str]]:
 
 
 def csv_header(page: LeaderboardPage) -> list[str]:
-    slugs = [_csv_name(name) for name in page.sections]
-    return [*CSV_LEAD, *slugs, *CSV_TAIL]
+    """The columns of the download; the interval columns come after the older ones, which keep their place."""
+    names = [_csv_name(name) for name in page.sections]
+    bounds = [f"{name}_{end}" for name in names for end in ("low", "high")]
+    return [*CSV_LEAD, *names, *CSV_TAIL, *CSV_INTERVALS, *bounds, "interval_note"]
 
 
 # A spreadsheet reads a cell starting with one of these as a formula (tab and CR too, in some programs).
@@ -121,10 +153,15 @@ def leaderboard_csv(page: LeaderboardPage) -> str:
     writer.writerow(csv_header(page))
     for row in page.rows:
         document = row.model_dump(mode="json")
+        document["score_low"], document["score_high"] = document["score_interval"] or (None, None)
         sections = [document["sections"].get(name) for name in page.sections]
+        bounds: list[object] = []
+        for name in page.sections:
+            bounds += document["section_intervals"].get(name) or (None, None)
         lead = [document[name] for name in CSV_LEAD]
-        tail = [document[name] for name in CSV_TAIL]
-        writer.writerow([spreadsheet_safe(_cell(value)) for value in (*lead, *sections, *tail)])
+        tail = [document[name] for name in (*CSV_TAIL, *CSV_INTERVALS)]
+        cells = (*lead, *sections, *tail, *bounds, document["interval_note"])
+        writer.writerow([spreadsheet_safe(_cell(value)) for value in cells])
     return buffer.getvalue()
 
 

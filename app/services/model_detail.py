@@ -11,11 +11,23 @@ from app.db.models import EvaluationResult, RewardModel
 from app.db.repositories import models as repo
 from app.errors import NotFoundError
 from app.schemas.models import ExampleRead, ExamplesPage, ModelRead, ResultRead, SubsetScoreRead
+from app.services.intervals import bounds, interval_note
 from app.services.series import series_root
 from worker.engine.benchmarks import BENCHMARKS
 from worker.engine.kinds import KINDS
 
-_COMPUTED = frozenset({"subsets", "sections", "has_examples", "model_type_label", "benchmark_label"})
+_COMPUTED = frozenset(
+    {
+        "subsets",
+        "sections",
+        "has_examples",
+        "model_type_label",
+        "benchmark_label",
+        "score_interval",
+        "section_intervals",
+        "interval_note",
+    }
+)
 
 
 def _get_model(session: Session, hub_id: str) -> RewardModel:
@@ -32,8 +44,10 @@ def model_detail(session: Session, hub_id: str) -> ModelRead:
     ids = [result.id for result in results]
     by_id = {result.id: result for result in results}
     sections: dict[int, dict[str, float]] = defaultdict(dict)
+    intervals: dict[int, dict[str, list[float] | None]] = defaultdict(dict)
     for row in repo.sections_of_results(session, ids):
         sections[row.result_id][row.section] = row.value
+        intervals[row.result_id][row.section] = bounds(row.low, row.high)
     subsets: dict[int, list[SubsetScoreRead]] = defaultdict(list)
     for subset_row in repo.subsets_of_results(session, ids):
         definition = BENCHMARKS.get(by_id[subset_row.result_id].benchmark)
@@ -48,7 +62,9 @@ def model_detail(session: Session, hub_id: str) -> ModelRead:
         subsets[subset_row.result_id].append(read)
     with_examples = repo.results_with_examples(session, ids)
     reads = [
-        _result_read(result, sections[result.id], subsets[result.id], result.id in with_examples)
+        _result_read(
+            result, sections[result.id], intervals[result.id], subsets[result.id], result.id in with_examples
+        )
         for result in results
     ]
     return ModelRead(
@@ -67,6 +83,7 @@ def model_detail(session: Session, hub_id: str) -> ModelRead:
 def _result_read(
     result: EvaluationResult,
     sections: dict[str, float],
+    intervals: dict[str, list[float] | None],
     subsets: list[SubsetScoreRead],
     has_examples: bool,
 ) -> ResultRead:
@@ -81,6 +98,9 @@ def _result_read(
             "model_type_label": kind.label if kind else result.model_type,
             "benchmark_label": definition.label if definition else result.benchmark,
             "sections": {name: sections[name] for name in section_order if name in sections},
+            "section_intervals": {name: intervals.get(name) for name in section_order if name in sections},
+            "score_interval": bounds(result.score_low, result.score_high),
+            "interval_note": interval_note(result.interval_status, result.source),
             "subsets": sorted(subsets, key=lambda row: order.get(row.subset, len(order))),
             "has_examples": has_examples,
         }

@@ -75,7 +75,7 @@ class RunSpec:
     config: RunConfig
 
     def evaluation_spec(
-        self, *, batch_tokens: int, cache_dir: str | None, generation_backend: str = "auto"
+        self, *, batch_tokens: int | None, cache_dir: str | None, generation_backend: str = "auto"
     ) -> EvaluationSpec:
         return EvaluationSpec(
             model=self.hub_id,

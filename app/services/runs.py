@@ -66,8 +66,11 @@ def _spec(submission: Submission, attempt: int) -> RunSpec:
     )
 
 
-def heartbeat(factory: Factory, spec: RunSpec, *, lease_seconds: int, done: int, total: int) -> bool:
-    """Extend the lease and store progress; False when this run no longer holds the submission."""
+def heartbeat(
+    factory: Factory, spec: RunSpec, *, lease_seconds: int, done: int, total: int, subset: str | None = None
+) -> bool:
+    """Extend the lease and store progress (and the subset being scored); False when this run no longer
+    holds the submission."""
     with unit_of_work(factory) as session:
         return repo.heartbeat(
             session,
@@ -77,6 +80,7 @@ def heartbeat(factory: Factory, spec: RunSpec, *, lease_seconds: int, done: int,
             lease_seconds=lease_seconds,
             done=done,
             total=total,
+            subset=subset,
         )
 
 

@@ -79,6 +79,7 @@ class SubmissionView:
     failure_message: str | None
     progress_done: int
     progress_total: int
+    progress_subset: str | None
     attempt: int
     has_chat_template: bool | None
     sent_to_worker: bool
@@ -300,6 +301,11 @@ class _Estimator:
         return max(int(self.typical * _factor(run_config)), 1)
 
     def _remaining(self, submission: Submission) -> int:
+        if submission.progress_total and submission.progress_done and submission.started_at is not None:
+            # From this run's own pace: the time per example so far, times the examples left.
+            elapsed = max((self.now - _aware(submission.started_at)).total_seconds(), 0.0)
+            left = submission.progress_total - submission.progress_done
+            return int(elapsed / submission.progress_done * left)
         expected = self._expected(submission.run_config)
         if submission.progress_total:
             fraction = submission.progress_done / submission.progress_total
@@ -338,6 +344,7 @@ class _Estimator:
             failure_message=submission.failure_message,
             progress_done=submission.progress_done,
             progress_total=submission.progress_total,
+            progress_subset=submission.progress_subset,
             attempt=submission.attempt,
             has_chat_template=submission.has_chat_template,
             sent_to_worker=submission.enqueued_at is not None,

@@ -1,7 +1,7 @@
 """model kinds: submissions routed to memory queues, models as iterations of others (series)
 
 Revision ID: 9d4e2b7a61c3
-Revises: 3f1c9a7e5d21
+Revises: 9e4b2d7c1a60
 Create Date: 2026-12-08 10:00:00.000000
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = '9d4e2b7a61c3'
-down_revision: Union[str, Sequence[str], None] = '3f1c9a7e5d21'
+down_revision: Union[str, Sequence[str], None] = '9e4b2d7c1a60'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -7,7 +7,10 @@
 - ``board``: `rewardboard up` on the embedded default (SQLite + the SQLite broker) in a temporary DATA_DIR,
   with the database migrated, seeded with the published results and given one model whose display name is
   a script tag, before the service starts. Stopped with SIGINT, as Ctrl-C would.
-- ``visitor``: a fresh browser page per test that records every JavaScript dialog it is shown.
+- ``visitor``: a fresh browser page per test that records every JavaScript dialog it is shown, and every
+  console message about the Content-Security-Policy.
+- ``screenshots``: where tests keep their screenshots: the folder named by ``BROWSER_SCREENSHOTS`` when set
+  (CI keeps it as an artifact), else a pytest temporary folder.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Dialog, Page, sync_playwright
 
 from app.commands.database import upgrade
 from app.db.models import ResultSource, RewardModel
@@ -42,7 +46,7 @@ from tests.submissions.conftest import (
     worker_env,
 )
 from tests.support.hub_server import HubServer
-from tests.web.factories import make_result
+from tests.web.factories import accuracies_of, make_result, sample_pairs, scores_for
 
 CHROMIUM_ARGS = (
     "--no-sandbox",
@@ -57,6 +61,9 @@ NO_CHROMIUM = "chromium not installed (apt-get install chromium)"
 
 XSS_MODEL = "xss-org/script-rm"
 XSS_NAME = "<script>alert(1)</script>"
+# Two models evaluated on the sample with their per-example scores and texts stored: they can be compared.
+COMPARED = ("compare-org/alpha-rm", "compare-org/beta-rm")
+SCREENSHOTS_ENV = "BROWSER_SCREENSHOTS"
 
 
 @pytest.fixture(scope="session")
@@ -111,7 +118,8 @@ class Board:
 
 
 def prepare_database(data_dir: Path) -> None:
-    """Migrate, seed the published results and add a model whose display name is a script tag."""
+    """Migrate, seed the published results, add a model whose display name is a script tag and two models
+    with per-example scores (on the committed sample) that disagree on some examples."""
     engine = make_engine(f"sqlite:///{(data_dir / 'rewardboard.db').as_posix()}")
     try:
         upgrade(engine)
@@ -121,6 +129,15 @@ def prepare_database(data_dir: Path) -> None:
             model = session.get(RewardModel, result.reward_model_id)
             assert model is not None
             model.display_name = XSS_NAME
+            pairs = sample_pairs()
+            for name, wrong_every, parameters in zip(
+                COMPARED, (4, 3), (7_000_000_000, 2_000_000_000), strict=True
+            ):
+                scored = scores_for(pairs, wrong_every=wrong_every)
+                compared = make_result(session, name, accuracies_of(scored), scored=scored, examples=pairs)
+                model = session.get(RewardModel, compared.reward_model_id)
+                assert model is not None
+                model.parameter_count = parameters
     finally:
         engine.dispose()
 
@@ -164,14 +181,16 @@ class Visitor:
     page: Page
     base: str
     dialogs: list[str] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)
 
     def open(self, path: str) -> None:
         self.page.goto(self.base + path)
 
 
-@pytest.fixture
-def visitor(browser: Browser, board: Board) -> Iterator[Visitor]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+def open_visitor(browser: Browser, board: Board, **context_options: Any) -> tuple[BrowserContext, Visitor]:
+    """A fresh context and page (desktop size unless told otherwise) that records dialogs and CSP reports."""
+    options: dict[str, Any] = {"viewport": {"width": 1400, "height": 1000}, **context_options}
+    context = browser.new_context(**options)
     context.set_default_timeout(30_000)
     page = context.new_page()
     seen = Visitor(page, board.url)
@@ -180,8 +199,40 @@ def visitor(browser: Browser, board: Board) -> Iterator[Visitor]:
         seen.dialogs.append(f"{dialog.type}: {dialog.message}")
         dialog.dismiss()
 
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text or "Refused to" in message.text:
+            seen.csp_violations.append(message.text)
+
     page.on("dialog", on_dialog)
+    page.on("console", on_console)
+    return context, seen
+
+
+@pytest.fixture
+def visitor(browser: Browser, board: Board) -> Iterator[Visitor]:
+    context, seen = open_visitor(browser, board)
     try:
         yield seen
     finally:
         context.close()
+
+
+@pytest.fixture
+def phone(browser: Browser, board: Board) -> Iterator[Visitor]:
+    """A 390 x 844 touch screen (an iPhone's CSS size)."""
+    context, seen = open_visitor(
+        browser, board, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    try:
+        yield seen
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots are kept: $BROWSER_SCREENSHOTS (kept by CI), else a temporary folder."""
+    named = os.environ.get(SCREENSHOTS_ENV)
+    folder = Path(named) if named else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

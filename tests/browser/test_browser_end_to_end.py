@@ -14,11 +14,19 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import XSS_MODEL, XSS_NAME, Board, Visitor
-from tests.submissions.conftest import GOOD, wait_until
+from tests.submissions.conftest import GOOD
 
 pytestmark = pytest.mark.slow
 
 SCORE = re.compile(r"^\d{1,3}\.\d$")
+# Marks the document (a reload would lose the mark) and records each headline the live page shows.
+WATCH_HEADLINE = """() => {
+  window.sameDocument = true;
+  window.headlines = [];
+  const headline = document.getElementById("live-headline");
+  new MutationObserver(() => window.headlines.push(headline.textContent.trim()))
+    .observe(headline, {childList: true, characterData: true, subtree: true});
+}"""
 SEARCH = "gpm-gemma"  # three models with per-subset results (published result files)
 
 
@@ -121,7 +129,7 @@ def test_an_invalid_model_id_is_refused_in_words(visitor: Visitor) -> None:
     assert visitor.dialogs == []
 
 
-def test_submit_a_model_and_browse_its_results(visitor: Visitor, board: Board, tmp_path: Path) -> None:
+def test_submit_a_model_and_browse_its_results(visitor: Visitor, board: Board, screenshots: Path) -> None:
     page = visitor.page
     visitor.open("/submit")
     page.get_by_label("Model ID").fill(GOOD)
@@ -133,20 +141,39 @@ def test_submit_a_model_and_browse_its_results(visitor: Visitor, board: Board, t
         expect(checks.nth(index).locator("td").nth(1)).to_have_text("passed")
     expect(page.get_by_label("Model ID")).to_have_value(GOOD)
 
+    # A second tab on /queue follows the same run without a reload.
+    queue = page.context.new_page()
+    queue.goto(visitor.base + "/queue")
+    queue.evaluate("() => { window.sameDocument = true; }")
+    expect(queue.locator("[data-live-region]")).to_have_attribute("data-live-mode", "events")
+
     page.get_by_role("button", name="Submit", exact=True).click()
     expect(page).to_have_url(re.compile(r"/submissions/\d+$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(GOOD)
-    status = page.locator("dd.status")
-
-    def finished() -> bool:
-        page.reload()
-        return status.inner_text().strip() in ("succeeded", "failed", "cancelled")
-
+    headline = page.locator("#live-headline")
+    first_headline = headline.inner_text()
+    assert not first_headline.startswith("Finished"), first_headline
+    # Watch the page follow the run by itself: mark this document, record every headline it shows.
+    page.evaluate(WATCH_HEADLINE)
+    expect(page.locator("[data-live-region]")).to_have_attribute("data-live-mode", "events")
+    page.screenshot(path=str(screenshots / "submission-following.png"), full_page=True)
+    result_link = page.locator("a.result-link")
     try:
-        wait_until(finished, timeout=240, interval=1.0, what="the submission page to show it finished")
+        expect(result_link).to_be_visible(timeout=240_000)
     except AssertionError:
-        raise AssertionError(board.log()) from None
-    expect(status).to_have_text("succeeded")
+        raise AssertionError(f"{page.content()[-3000:]}\n{board.log()}") from None
+    assert page.evaluate("() => window.sameDocument === true"), "the page was reloaded"
+    shown = page.evaluate("() => window.headlines")
+    assert shown and shown[-1].startswith("Finished: Score"), shown
+    expect(page.locator("dd.status")).to_have_text("succeeded")
+    page.screenshot(path=str(screenshots / "submission-finished.png"), full_page=True)
+    expect(queue.locator("#queue-recent")).to_contain_text(GOOD, timeout=60_000)
+    assert queue.evaluate("() => window.sameDocument === true"), "the queue page was reloaded"
+    queue.screenshot(path=str(screenshots / "queue-after-the-run.png"), full_page=True)
+    queue.close()
+    result_link.click()
+    expect(page).to_have_url(re.compile(r"/models/tiny-org/good-rm\?result=\d+$"))
+    expect(page.locator("h1.model-name")).to_have_text(GOOD)
 
     # The worker runs one row a subset (EVAL_LIMIT_PER_SUBSET): a partial run, listed apart and unranked.
     visitor.open("/")
@@ -158,8 +185,8 @@ def test_submit_a_model_and_browse_its_results(visitor: Visitor, board: Board, t
     expect(row.locator("td.col-rank")).to_have_text("—")
     expect(row.locator("td.col-model .badge-partial")).to_be_visible()
     expect(row.locator("td.col-source")).to_have_text("evaluated")
-    expect(row.locator("td.col-score")).to_have_text(SCORE)
-    page.screenshot(path=str(tmp_path / "leaderboard.png"), full_page=True)
+    expect(row.locator("td.col-score .value")).to_have_text(SCORE)
+    page.screenshot(path=str(screenshots / "leaderboard-partial-runs.png"), full_page=True)
 
     row.get_by_role("link", name=GOOD, exact=True).click()
     expect(page.locator("h1.model-name")).to_have_text(GOOD)
@@ -213,7 +240,21 @@ def test_pages_and_api_docs_run_under_the_content_security_policy(visitor: Visit
             else None
         ),
     )
-    for path in ("/", "/about", "/submit", "/queue", "/sections", f"/models/{XSS_MODEL}", "/no-such-page"):
+    pages = (
+        "/",
+        "/?benchmark=rewardbench-v2",
+        "/about",
+        "/submit",
+        "/queue",
+        "/sections",
+        f"/models/{XSS_MODEL}",
+        "/plots/score-vs-parameters",
+        "/plots/versus",
+        f"/plots/sections?model={XSS_MODEL}",
+        "/compare",
+        "/no-such-page",
+    )
+    for path in pages:
         response = page.goto(visitor.base + path)
         assert response is not None
         assert "script-src 'self'" in response.headers["content-security-policy"]
@@ -224,3 +265,38 @@ def test_pages_and_api_docs_run_under_the_content_security_policy(visitor: Visit
         page.locator(".swagger-ui .opblock-summary-path", has_text="/api/v1/leaderboard").first
     ).to_be_visible()
     assert violations == []
+
+
+def test_the_rewardbench2_tab_subset_page_and_api(visitor: Visitor) -> None:
+    page = visitor.page
+    visitor.open("/")
+    page.get_by_role("navigation", name="Benchmarks").get_by_role("link", name="RewardBench 2").click()
+    expect(page).to_have_url(re.compile(r"[?&]benchmark=rewardbench-v2(&|$)"))
+    headers = [text.strip().rstrip("▲▼ ") for text in page.locator("#leaderboard thead th").all_inner_texts()]
+    for name in ("FACTUALITY", "PRECISE IF", "MATH", "SAFETY", "FOCUS", "TIES", "PUBLISHED"):
+        assert name in [header.upper() for header in headers], headers
+    scores = [
+        as_number(text.strip()) for text in page.locator("#leaderboard td.col-score .value").all_inner_texts()
+    ]
+    known = [value for value in scores if value is not None]
+    assert known == sorted(known, reverse=True) and len(known) >= 20
+
+    page.get_by_role("columnheader", name="Ties").get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"[?&]sort=ties(&|$)"))
+    assert "benchmark=rewardbench-v2" in page.url  # sorting keeps the benchmark
+    page.get_by_role("link", name="Ties", exact=True).first.click()  # the section link in the intro
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ties")
+    expect(page.locator("#ranking tbody tr").first).to_be_visible()
+    assert "not part of Score" not in page.locator("p.meta").first.inner_text()
+
+    visitor.open("/subsets/Factuality?benchmark=rewardbench-v2")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Factuality")
+    expect(page.locator("p.meta").first).to_contain_text("475 examples")
+    response = page.request.get(visitor.base + "/api/v1/benchmarks/rewardbench-v2")
+    assert response.ok
+    definition = response.json()
+    assert [section["name"] for section in definition["sections"]] == [
+        "Factuality", "Precise IF", "Math", "Safety", "Focus", "Ties"
+    ]  # fmt: skip
+    assert definition["current_scoring_version"] == "rbv2-head"
+    assert visitor.dialogs == []

@@ -15,7 +15,11 @@ from tests.support.tiny_models import (
     build_tiny_classifier,
 )
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "rewardbench_sample.jsonl"
+DATA = Path(__file__).resolve().parents[1] / "data"
+SAMPLE = DATA / "rewardbench_sample.jsonl"
+SAMPLE_V2 = DATA / "rewardbench2_sample.jsonl"
+GOLDEN_V2 = DATA / "rewardbench2_golden.json"
+PRIOR_SAMPLE = DATA / "prior_sets_sample.jsonl"
 FULL_V1 = (
     Path(__file__).resolve().parents[2]
     / ".."

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from worker.engine.benchmarks.rewardbench_v1 import SCORING_V1_2024_04, SCORING_
 V1 = get_benchmark("rewardbench-v1")
 
 # The upstream README's worked example (PKU-Alignment/beaver-7b-v1.0-cost).
-BEAVER = {
+BEAVER: dict[str, Any] = {
     "model": "PKU-Alignment/beaver-7b-v1.0-cost",
     "model_type": "Seq. Classifier",
     "chat_template": "pku-align",

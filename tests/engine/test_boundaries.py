@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -32,3 +33,53 @@ def test_command_modules_load_without_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ENGINE.parents[1]
     )
     assert completed.stdout.strip() == "[]"
+
+
+def test_what_the_web_app_imports_from_the_engine_needs_no_torch() -> None:
+    modules = "runner results kinds benchmarks dataset outputs spec provenance cli_evaluate cli_aggregate"
+    modules += " __main__"
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules.split()!r}: importlib.import_module('worker.engine.' + name)\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'datasets') if m in sys.modules))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ENGINE.parents[1]
+    )
+    assert completed.stdout.strip() == "[]"
+
+
+def test_aggregate_never_imports_torch(tmp_path: Path) -> None:
+    from tests.engine.test_aggregate import BEAVER
+
+    results = tmp_path / "beaver.json"
+    results.write_text(json.dumps(BEAVER))
+    code = (
+        "import sys; from worker.engine.__main__ import main; code = main(['aggregate', sys.argv[1]]); "
+        "print(sorted(m for m in ('torch', 'transformers', 'datasets') if m in sys.modules)); sys.exit(code)"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code, str(results)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ENGINE.parents[1],
+    )
+    document, _, imported = completed.stdout.rpartition("}")
+    assert json.loads(document + "}")["score"] is not None
+    assert imported.strip() == "[]"
+
+
+def test_the_engine_command_line_evaluates_end_to_end(llama_template: Path, tmp_path: Path) -> None:
+    from tests.engine.conftest import SAMPLE
+
+    results = tmp_path / "results.json"
+    command = [sys.executable, "-m", "worker.engine", "evaluate", str(llama_template)]
+    command += ["--dataset", str(SAMPLE), "--limit-per-subset", "1", "--device", "cpu"]
+    command += ["--output", str(results), "--no-progress"]
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=ENGINE.parents[1])
+    assert completed.returncode == 0, completed.stderr
+    record = json.loads(results.read_text())["reproducibility"]
+    assert record["attention"] == "varlen" and record["padding"] == "none (packed)"
+    assert record["batch_tokens"] >= 2048 and record["batch_tokens_rule"].startswith("cpu: ")
+    assert "attention varlen" in completed.stdout

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import torch
 
 from tests.engine.conftest import SAMPLE
 from worker.engine.adapters.classifier import ClassifierAdapter
@@ -19,8 +21,10 @@ from worker.engine.errors import (
     ModelNotFoundError,
     TokenizerLoadError,
 )
+from worker.engine.formatting import Encoded
 from worker.engine.model_source import hash_directory, resolve_model
 from worker.engine.spec import EvaluationSpec
+from worker.engine.types import Example
 
 V1 = get_benchmark("rewardbench-v1")
 
@@ -61,6 +65,30 @@ def test_a_tie_scores_zero(llama_template: Path, monkeypatch: pytest.MonkeyPatch
     pairs = select_examples(V1, load_dataset(V1, str(SAMPLE)).examples, subsets=["hep-go"])
     scored = decide_examples(V1, pairs, adapter.score_examples(pairs), "strict")
     assert [example.outcome for example in scored] == [0.0] * len(pairs)
+
+
+def test_identical_inputs_are_scored_once_and_tie_exactly(llama_template: Path) -> None:
+    # Across examples and batches the same text would pick up float noise from different batch shapes;
+    # scored once, it ties exactly, as a tie must (RewardBench 2's 1/k credit, v1's strict tie).
+    examples = [
+        Example("hep-go", i, (("user", "Write add."),), ("def add(a, b): return a + b", "pass " * (i + 1)))
+        for i in range(6)
+    ]
+    forwarded: list[int] = []
+    calls: list[tuple[int, int]] = []
+    adapter = _adapter(llama_template, batch_tokens=40, device="cpu")
+    forward = adapter.forward
+
+    def counting(items: Sequence[Encoded]) -> torch.Tensor:
+        forwarded.append(len(items))
+        return forward(items)
+
+    adapter.forward = counting  # type: ignore[method-assign]
+    scores = adapter.score_examples(examples, lambda done, total: calls.append((done, total)))
+    adapter.close()
+    assert sum(forwarded) == 7 and len(forwarded) > 1  # 1 shared text + 6 distinct ones, several batches
+    assert len({chosen for chosen, _ in scores}) == 1
+    assert calls[-1] == (6, 6)
 
 
 def test_model_not_found(tmp_path: Path) -> None:
@@ -173,15 +201,16 @@ def test_hub_model_records_the_resolved_commit(llama_template: Path, monkeypatch
     assert len(fetched) == 1
 
 
-def test_the_duplicated_bos_is_masked(llama_bos_template: Path) -> None:
+@pytest.mark.parametrize("attention", ["varlen", "sdpa"])
+def test_the_duplicated_bos_is_masked(llama_bos_template: Path, attention: str) -> None:
     from worker.engine.formatting import Encoded
 
-    adapter = _adapter(llama_bos_template)
+    adapter = _adapter(llama_bos_template, attention=attention)
     (item,) = adapter.encoder.encode([adapter.encoder.texts([("user", "hi")], ["hello"])[0]])
     assert item.mask_first
     unmasked = Encoded(item.ids, mask_first=False)
-    masked_score = adapter.forward([item])[0]
-    assert masked_score != pytest.approx(adapter.forward([unmasked])[0], abs=1e-6)
+    masked_score = float(adapter.forward([item])[0])
+    assert masked_score != pytest.approx(float(adapter.forward([unmasked])[0]), abs=1e-6)
 
 
 def test_a_failing_chat_template_is_a_tokenizer_error(llama_template: Path, tmp_path: Path) -> None:
@@ -211,17 +240,13 @@ def test_without_local_models_a_directory_is_looked_up_on_the_hub(monkeypatch: p
     assert caught.value.message == "tests/data: model not found on the Hub (or it is private)"
 
 
-def test_a_nan_reward_stops_the_run(llama_template: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("attention", ["varlen", "sdpa"])
+def test_a_nan_reward_stops_the_run(llama_template: Path, attention: str) -> None:
     import torch
 
-    adapter = _adapter(llama_template)
-    real_model = adapter.model
-
-    def nan_model(**inputs: Any) -> Any:
-        logits = real_model(**inputs).logits
-        return SimpleNamespace(logits=torch.full_like(logits, float("nan")))
-
-    monkeypatch.setattr(adapter, "model", nan_model)
+    adapter = _adapter(llama_template, attention=attention)
+    with torch.no_grad():
+        adapter.model.score.weight.fill_(float("nan"))
     pairs = select_examples(V1, load_dataset(V1, str(SAMPLE)).examples, subsets=["hep-go"])
     with pytest.raises(InvalidModelError, match=r"non-finite reward \(NaN or inf\)"):
         adapter.score_examples(pairs)

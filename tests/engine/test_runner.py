@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,16 @@ def test_same_inputs_same_decisions(gpt2_no_template: Path) -> None:
     spec = EvaluationSpec(model=str(gpt2_no_template), dataset=str(SAMPLE), limit_per_subset=1)
     first, second = run_evaluation(spec), run_evaluation(spec)
     assert first.scored == second.scored
+
+
+def test_the_subset_being_scored_is_reported(llama_template: Path) -> None:
+    """Small batches: the runner names the subset most of each batch's finished examples come from."""
+    calls: list[tuple[int, int]] = []
+    subsets: list[str] = []
+    spec = EvaluationSpec(model=str(llama_template), dataset=str(SAMPLE), max_length=256, batch_tokens=256)
+    output = run_evaluation(spec, lambda done, total: calls.append((done, total)), on_subset=subsets.append)
+    assert calls[-1] == (92, 92)
+    names = {example.subset for example in output.examples}
+    assert subsets and set(subsets) <= names
+    assert len(set(subsets)) > 1  # batches sorted by length span several subsets over the run
+    assert all(first != second for first, second in itertools.pairwise(subsets))  # changes only

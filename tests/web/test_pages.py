@@ -25,12 +25,18 @@ def _soup(client: TestClient, url: str, status: int = 200) -> BeautifulSoup:
     return BeautifulSoup(response.text, "html.parser")
 
 
+def _cell_text(td: Tag) -> str:
+    """A cell's value: the number of a score cell (its interval is a separate span), else its text."""
+    value = td.select_one("span.value")
+    return (value or td).get_text(" ", strip=True)
+
+
 def _board(soup: BeautifulSoup, table_id: str = "leaderboard") -> list[dict[str, str]]:
     table = soup.find("table", id=table_id)
     assert isinstance(table, Tag)
     headers = [th.get_text(" ", strip=True).rstrip("▲▼ ") for th in table.select("thead th")]
     return [
-        dict(zip(headers, (td.get_text(" ", strip=True) for td in tr.find_all("td")), strict=True))
+        dict(zip(headers, (_cell_text(td) for td in tr.find_all("td")), strict=True))
         for tr in table.select("tbody tr")
     ]
 
@@ -42,7 +48,9 @@ def test_leaderboard_lists_seeded_models_marked_imported(client: TestClient) -> 
     assert [row["Rank"] for row in rows] == ["1", "2", "3", "4", "5"]
     scores = [float(row["Score"]) for row in rows]
     assert scores == sorted(scores, reverse=True)
-    assert all(row["Source"].startswith("imported") and ".json" in row["Source"] for row in rows)
+    assert all(row["Source"] == "imported" for row in rows)
+    titles = [str(badge["title"]) for badge in soup.select("#leaderboard td.col-source .badge-imported")]
+    assert len(titles) == 5 and all(".json" in title for title in titles)  # the file, on hover
     assert rows[0]["Model"] == "general-preference/GPM-Gemma-2-9B"
     tabs = [a.get_text(strip=True) for a in soup.select("nav.tabs a")]
     assert tabs[0] == "RewardBench v1" and soup.select_one('nav.tabs a[aria-current="page"]') is not None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from worker.engine.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK
 from worker.engine.cli_settings import add_kind_setting_arguments, kind_settings_from_args
@@ -14,7 +15,7 @@ from worker.engine.formatting import TEMPLATE_CHOICES
 from worker.engine.kinds import evaluable_kinds, get_kind
 from worker.engine.outputs import write_per_example, write_results
 from worker.engine.results import BenchmarkResult
-from worker.engine.spec import DEVICE_CHOICES, DTYPE_CHOICES, EvaluationSpec
+from worker.engine.spec import ATTENTION_CHOICES, DEVICE_CHOICES, DTYPE_CHOICES, EvaluationSpec
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -53,13 +54,31 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         help="seed for --limit-per-subset and for a judge's answer order (default: 0)",
     )
     parser.add_argument(
-        "--max-length", type=_positive_int, default=2048, metavar="N", help="tokens kept (from the end)"
+        "--max-length",
+        type=_positive_int,
+        default=2048,
+        metavar="N",
+        help="tokens kept (default %(default)s): v1 cuts the start, v2 the tokenizer's side (usually end)",
     )
     parser.add_argument(
-        "--batch-tokens", type=_positive_int, default=16384, metavar="N", help="padded tokens a batch"
+        "--batch-tokens",
+        type=_positive_int,
+        metavar="N",
+        help="tokens a batch (padded or packed); default: sized to the CPU cache or the free GPU memory",
     )
-    parser.add_argument("--dtype", choices=DTYPE_CHOICES, default="auto")
+    parser.add_argument(
+        "--dtype",
+        choices=DTYPE_CHOICES,
+        default="auto",
+        help="auto: bfloat16 on a GPU, float32 on a CPU (bfloat16 there only where the CPU has it natively)",
+    )
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    parser.add_argument(
+        "--attention",
+        choices=ATTENTION_CHOICES,
+        default="auto",
+        help="auto: varlen (packed) on a CPU; on a GPU flash_attention_2 when installed, else varlen/sdpa",
+    )
     parser.add_argument(
         "--chat-template", choices=TEMPLATE_CHOICES, default=None, help="classifiers and DPO (default: auto)"
     )
@@ -69,9 +88,16 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         default="auto",
         help="judges: vLLM on a CUDA device when installed (auto), or transformers",
     )
+    parser.add_argument(
+        "--scoring-version",
+        help="how subset values are computed (default: the benchmark's current one; RewardBench 2: "
+        "rbv2-head, or rbv2-0.1.4 for the PyPI wheel's Ties rule)",
+    )
     parser.add_argument("--cache-dir", help="where Hub weights are cached")
     parser.add_argument("--output", type=Path, metavar="FILE", help="write results.json here")
-    parser.add_argument("--per-example", type=Path, metavar="FILE", help="write one JSON line per pair here")
+    parser.add_argument(
+        "--per-example", type=Path, metavar="FILE", help="write one JSON line per example here"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_kind_setting_arguments(parser)
 
@@ -80,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from worker.engine.runner import run_evaluation
 
     _quiet_transformers()
+    warnings.showwarning = _print_warning
     kind = get_kind(args.model_type)
     try:
         settings = kind_settings_from_args(args, kind)
@@ -102,8 +129,10 @@ def run(args: argparse.Namespace) -> int:
         batch_tokens=args.batch_tokens,
         dtype=args.dtype,
         device=args.device,
+        attention=args.attention,
         generation_backend=args.generation_backend,
         cache_dir=args.cache_dir,
+        scoring_version=args.scoring_version,
     )
     destinations = [path for path in (args.output, args.per_example) if path is not None]
     bar = _ProgressBar(enabled=not args.no_progress)
@@ -148,7 +177,8 @@ def summary(result: BenchmarkResult) -> str:
         f"benchmark   {result.definition.label}: {dataset.get('examples_evaluated', '?')} examples from "
         f"{dataset.get('id', '?')}" + _partial_note(dataset),
         f"wall time   {record.get('wall_time_s', {}).get('total', '?')} s on {record.get('device', '?')} "
-        f"({record.get('dtype', '?')})",
+        f"({record.get('dtype', '?')}, attention {record.get('attention', '?')}, "
+        f"{record.get('batch_tokens', '?')} tokens a batch)",
     ]
     for section in result.definition.sections:
         value = agg.sections.get(section.name)
@@ -192,7 +222,7 @@ class _ProgressBar:
         from tqdm import tqdm
 
         if self.bar is None:
-            self.bar = tqdm(total=total, unit="pair", desc="scoring", file=sys.stderr)
+            self.bar = tqdm(total=total, unit="example", desc="scoring", file=sys.stderr)
         assert isinstance(self.bar, tqdm)
         self.bar.update(done - self.bar.n)
 
@@ -210,6 +240,17 @@ def _check_writable(paths: list[Path]) -> None:
             raise EngineError(f"cannot write {path}: {exc.strerror or exc}") from None
         if path.is_dir():
             raise EngineError(f"cannot write {path}: it is a directory")
+
+
+def _print_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def _quiet_transformers() -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import errno
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from worker.engine.adapters.base import CandidateResult
 from worker.engine.benchmarks import get_benchmark
-from worker.engine.benchmarks.base import Benchmark, LoadedDataset, TiePolicy
+from worker.engine.benchmarks.base import Benchmark, LoadedDataset, TiePolicy, UnknownScoringVersionError
 from worker.engine.dataset import fingerprint, load_dataset, select_examples
 from worker.engine.errors import DiskFullError, InvalidModelError, InvalidSpecError
 from worker.engine.kinds import KINDS, get_kind
@@ -31,11 +32,18 @@ class EvaluationOutput:
 
 
 def run_evaluation(
-    spec: EvaluationSpec, progress: Callable[[int, int], None] | None = None
+    spec: EvaluationSpec,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    on_subset: Callable[[str], None] | None = None,
 ) -> EvaluationOutput:
-    """Evaluate ``spec.model`` on ``spec.benchmark``. The data is loaded and checked before the model."""
+    """Evaluate ``spec.model`` on ``spec.benchmark``. The data is loaded and checked before the model.
+
+    ``progress(done, total)`` counts examples with all their scores; ``on_subset(name)`` is called when the
+    examples being scored come mostly from another subset (adapters that report finished examples only).
+    """
     try:
-        return _run(spec, progress)
+        return _run(spec, progress if on_subset is None else _SubsetProgress(progress, on_subset))
     except OSError as error:
         if error.errno != errno.ENOSPC:
             raise
@@ -68,6 +76,10 @@ def decide_examples(
 def _run(spec: EvaluationSpec, progress: Callable[[int, int], None] | None) -> EvaluationOutput:
     started = time.monotonic()
     benchmark = get_benchmark(spec.benchmark)
+    try:
+        scoring_version = benchmark.scoring_version(spec.scoring_version).name
+    except UnknownScoringVersionError as exc:
+        raise InvalidSpecError(str(exc)) from None
     kind = get_kind(spec.model_type)
     if not kind.evaluable:
         kinds = ", ".join(key for key, entry in KINDS.items() if entry.evaluable)
@@ -81,6 +93,8 @@ def _run(spec: EvaluationSpec, progress: Callable[[int, int], None] | None) -> E
         limit_per_subset=spec.limit_per_subset,
         seed=spec.seed,
     )
+    if isinstance(progress, _SubsetProgress):
+        progress.examples = examples
     with kind.build_adapter(spec, benchmark, settings) as adapter:
         loaded = time.monotonic()
         scores = adapter.score_with_detail(examples, progress)
@@ -96,7 +110,8 @@ def _run(spec: EvaluationSpec, progress: Callable[[int, int], None] | None) -> E
         model_type=kind.key,
         chat_template=template,
         benchmark=benchmark.id,
-        subset_scores=benchmark.subset_scores(scored),
+        subset_scores=benchmark.subset_scores(scored, scoring_version),
+        scoring_version=scoring_version,
         reproducibility=record,
         extra=kind.results_fields(settings),
     )
@@ -109,6 +124,29 @@ def _kind_record(kind: ModelKind, settings: KindSettings, scored: Sequence[Score
     if diagnostics is not None:
         record["diagnostics"] = diagnostics
     return record
+
+
+class _SubsetProgress:
+    """The adapter's progress callback; also names the subset most of the examples just scored are from."""
+
+    def __init__(self, progress: Callable[[int, int], None] | None, on_subset: Callable[[str], None]) -> None:
+        self.progress = progress
+        self.on_subset = on_subset
+        self.examples: Sequence[Example] = ()
+        self.current: str | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(done, total)
+
+    def examples_done(self, indices: Sequence[int]) -> None:
+        subsets = Counter(self.examples[index].subset for index in indices if index < len(self.examples))
+        if not subsets:
+            return
+        subset = subsets.most_common(1)[0][0]
+        if subset != self.current:
+            self.current = subset
+            self.on_subset(subset)
 
 
 def _reproducibility(

@@ -8,6 +8,8 @@ from typing import Any, Final
 
 DEVICE_CHOICES: Final = ("auto", "cpu", "cuda", "mps")
 DTYPE_CHOICES: Final = ("auto", "float32", "bfloat16", "float16")
+# "auto" and the keys of worker.engine.attention.ATTENTION (kept here so the command line needs no torch).
+ATTENTION_CHOICES: Final = ("auto", "varlen", "flash_attention_2", "sdpa", "eager")
 
 
 @dataclass(frozen=True)
@@ -25,9 +27,11 @@ class EvaluationSpec:
     limit_per_subset: int | None = None
     seed: int = 0
     max_length: int = 2048
-    batch_tokens: int = 16384
+    batch_tokens: int | None = None  # tokens a batch; None = the device's default (token_budget.py)
     dtype: str = "auto"
     device: str = "auto"
+    attention: str = "auto"  # a key of worker.engine.attention.ATTENTION, or "auto" (the device's best)
+    scoring_version: str | None = None  # how subset values are computed; None = the benchmark's current one
     generation_backend: str = "auto"  # judges: "auto" (vLLM on a GPU when installed), "transformers", "vllm"
     cache_dir: str | None = None  # weights cache
     # A local directory may stand for the model only when asked (the command line); services resolve Hub ids.

@@ -1,7 +1,8 @@
 """Leaderboard reads: only stored aggregates (current results, their section and subset rows).
 
-Section values are rows; a board pivots the sections its benchmark names into columns ``section_0``...,
-one outer join each on the (result, section) unique index.
+Section values are rows. A board page is chosen on the results' own columns (plus the one section it is
+sorted by, joined on the (result, section) unique index); the sections of the rows on the page are then
+read in one query.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def _current_results(board: BoardFilter, order_value: OrderValue) -> Select[Any]
         EvaluationResult.model_type,
         EvaluationResult.benchmark,
         EvaluationResult.score,
+        EvaluationResult.score_low,
+        EvaluationResult.score_high,
+        EvaluationResult.interval_status,
         EvaluationResult.complete,
         EvaluationResult.published_score,
         EvaluationResult.published_formula,
@@ -75,58 +79,122 @@ def _current_results(board: BoardFilter, order_value: OrderValue) -> Select[Any]
     return statement
 
 
-def _with_sections(statement: Select[Any], sections: Sequence[str]) -> Select[Any]:
-    for index, section in enumerate(sections):
-        value = aliased(SectionScore, name=f"section_row_{index}")
-        statement = statement.add_columns(value.value.label(f"section_{index}")).outerjoin(
-            value, and_(value.result_id == EvaluationResult.id, value.section == section)
-        )
-    return statement
-
-
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filters(board: BoardFilter, columns: Any) -> list[ColumnElement[bool]]:
+    """The board's filters over ``columns`` (a subquery's ``.c``): model type, search, source."""
+    conditions: list[ColumnElement[bool]] = []
+    if board.model_type:
+        conditions.append(columns.model_type == board.model_type)
+    if board.search:
+        pattern = f"%{_escape_like(board.search)}%"
+        conditions.append(
+            or_(columns.model.ilike(pattern, escape="\\"), columns.display_name.ilike(pattern, escape="\\"))
+        )
+    if board.source is not None:
+        conditions.append(columns.source == board.source)
+    return conditions
 
 
 def leaderboard_rows(
     session: Session,
     board: BoardFilter,
     *,
-    sections: Sequence[str],
     sort: str,
+    sort_section: str | None,
     descending: bool,
     offset: int,
     limit: int,
-) -> tuple[Sequence[RowMapping], int]:
-    """One page of current results of a benchmark, ranked by Score, filtered and sorted; and the match count.
+) -> Sequence[RowMapping]:
+    """One page of current results of a benchmark, ranked by Score, filtered and sorted.
 
-    ``sort`` is a key of ``PLAIN_SORT_COLUMNS`` or ``section_<i>`` for the i-th of ``sections``.
+    ``sort`` is a key of ``PLAIN_SORT_COLUMNS``, or "section" to sort by the value of ``sort_section``.
+    Ranks are over the whole board, before the filters.
     """
-    ranked = _with_sections(_current_results(board, EvaluationResult.score), sections).subquery()
-    conditions: list[ColumnElement[bool]] = []
-    if board.model_type:
-        conditions.append(ranked.c.model_type == board.model_type)
-    if board.search:
-        pattern = f"%{_escape_like(board.search)}%"
-        conditions.append(
-            or_(
-                ranked.c.model.ilike(pattern, escape="\\"),
-                ranked.c.display_name.ilike(pattern, escape="\\"),
-            )
+    base = _current_results(board, EvaluationResult.score)
+    if sort_section is not None:
+        value = aliased(SectionScore, name="sorted_section")
+        base = base.add_columns(value.value.label("section")).outerjoin(
+            value, and_(value.result_id == EvaluationResult.id, value.section == sort_section)
         )
-    if board.source is not None:
-        conditions.append(ranked.c.source == board.source)
+    ranked = base.subquery()
     column = ranked.c[PLAIN_SORT_COLUMNS.get(sort, sort)]
     ordering = column.desc().nulls_last() if descending else column.asc().nulls_last()
-    statement = select(ranked).where(*conditions).order_by(ordering, ranked.c.model, ranked.c.model_type)
-    rows = session.execute(statement.offset(offset).limit(limit)).mappings().all()
-    total = session.scalar(select(func.count()).select_from(ranked).where(*conditions)) or 0
-    return rows, total
+    statement = (
+        select(ranked)
+        .where(*_filters(board, ranked.c))
+        .order_by(ordering, ranked.c.model, ranked.c.model_type)
+        .offset(offset)
+        .limit(limit)
+    )
+    return session.execute(statement).mappings().all()
 
 
-def count_current(session: Session, board: BoardFilter) -> int:
-    statement = select(func.count()).select_from(_current_results(board, EvaluationResult.score).subquery())
-    return session.scalar(statement) or 0
+def count_listed(session: Session, board: BoardFilter) -> tuple[int, int]:
+    """(current results matching the board's filters, current partial results of the benchmark), in one
+    query: the first is the board's total (of its partial list with ``board.partial``)."""
+    members = (
+        select(
+            EvaluationResult.complete,
+            RewardModel.hub_id.label("model"),
+            RewardModel.display_name,
+            EvaluationResult.model_type,
+            EvaluationResult.source,
+        )
+        .join(RewardModel, RewardModel.id == EvaluationResult.reward_model_id)
+        .where(EvaluationResult.benchmark == board.benchmark, EvaluationResult.is_current.is_(True))
+        .subquery()
+    )
+    listed = members.c.complete.is_(not board.partial)
+    statement = select(
+        func.count().filter(listed, *_filters(board, members.c)),
+        func.count().filter(members.c.complete.is_(False)),
+    ).select_from(members)
+    total, partial = session.execute(statement).one()
+    return int(total or 0), int(partial or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class SectionValue:
+    value: float
+    low: float | None
+    high: float | None
+
+
+def section_values(session: Session, result_ids: Sequence[int]) -> dict[int, dict[str, SectionValue]]:
+    """The section values (with their intervals) of some results: result id -> {section: value}."""
+    values: dict[int, dict[str, SectionValue]] = {result_id: {} for result_id in result_ids}
+    if result_ids:
+        statement = select(
+            SectionScore.result_id,
+            SectionScore.section,
+            SectionScore.value,
+            SectionScore.low,
+            SectionScore.high,
+        ).where(SectionScore.result_id.in_(result_ids))
+        for result_id, section, value, low, high in session.execute(statement):
+            values[result_id][section] = SectionValue(value, low, high)
+    return values
+
+
+def ranked_score_bounds(session: Session, benchmark: str) -> list[tuple[int, float, float, float]]:
+    """(result id, Score, low, high) of every ranked result of a benchmark; low = high = Score without an
+    interval."""
+    statement = select(
+        EvaluationResult.id,
+        EvaluationResult.score,
+        func.coalesce(EvaluationResult.score_low, EvaluationResult.score),
+        func.coalesce(EvaluationResult.score_high, EvaluationResult.score),
+    ).where(
+        EvaluationResult.benchmark == benchmark,
+        EvaluationResult.is_current.is_(True),
+        EvaluationResult.complete.is_(True),
+        EvaluationResult.score.is_not(None),
+    )
+    rows = session.execute(statement).all()
+    return [(row[0], float(row[1] or 0.0), float(row[2]), float(row[3])) for row in rows]
 
 
 def section_ranking(session: Session, *, benchmark: str, section: str) -> Sequence[RowMapping]:
@@ -134,7 +202,7 @@ def section_ranking(session: Session, *, benchmark: str, section: str) -> Sequen
     value = aliased(SectionScore, name="ranked_section")
     statement = (
         _current_results(BoardFilter(benchmark), value.value)
-        .add_columns(value.value.label("value"))
+        .add_columns(value.value.label("value"), value.low.label("low"), value.high.label("high"))
         .join(value, and_(value.result_id == EvaluationResult.id, value.section == section))
         .order_by(value.value.desc(), RewardModel.hub_id)
     )

@@ -300,6 +300,7 @@ def claim_run(
             started_at=now,
             progress_done=0,
             progress_total=0,
+            progress_subset=None,
             failure_kind=None,
             failure_message=None,
         )
@@ -325,13 +326,17 @@ def heartbeat(
     lease_seconds: int,
     done: int,
     total: int,
+    subset: str | None = None,
 ) -> bool:
     """Extend the lease and store progress; False when the run no longer holds the submission."""
     statement = (
         update(Submission)
         .where(*_fenced(submission_id, attempt))
         .values(
-            lease_expires_at=now + timedelta(seconds=lease_seconds), progress_done=done, progress_total=total
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            progress_done=done,
+            progress_total=total,
+            progress_subset=subset,
         )
     )
     return _updated_one(session, statement)
@@ -355,6 +360,7 @@ def finish_succeeded(session: Session, submission_id: int, *, attempt: int, now:
         status=SubmissionStatus.SUCCEEDED,
         finished_at=now,
         progress_done=Submission.progress_total,
+        progress_subset=None,
     )
 
 

@@ -22,6 +22,14 @@ class CandidateResult:
     detail: Mapping[str, Any] | None = None
 
 
+def report_examples_done(progress: ProgressCallback | None, indices: Sequence[int]) -> None:
+    """Tell a progress callback which examples (input indices) just got all their scores, if it asks
+    (an ``examples_done`` method, as the runner's, which names the subset being scored)."""
+    hook = getattr(progress, "examples_done", None)
+    if hook is not None and indices:
+        hook(indices)
+
+
 class RewardAdapter(ABC):
     """Scores the candidates of examples with one loaded model.
 

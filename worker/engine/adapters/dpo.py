@@ -36,6 +36,7 @@ from worker.engine.formatting import TemplateName, resolve_template
 from worker.engine.hub_errors import first_line
 from worker.engine.model_source import ModelSource, resolve_model
 from worker.engine.spec import EvaluationSpec
+from worker.engine.token_budget import default_budget
 from worker.engine.types import CandidateScores, Example
 
 Normalization = Literal["none", "avg", "sum", "norm"]
@@ -60,10 +61,10 @@ class DpoAdapter(RewardAdapter):
         template: TemplateName,
         device: torch.device,
         dtype: torch.dtype,
-        batch_tokens: int,
+        batch_tokens: int | None,
         normalization: Normalization,
     ) -> None:
-        if batch_tokens < 1:
+        if batch_tokens is not None and batch_tokens < 1:
             raise InvalidSpecError(f"batch_tokens must be positive, got {batch_tokens}")
         if (models.reference is None) == (normalization == "none"):
             raise InvalidSpecError("a reference model goes with normalization 'none', and only with it")
@@ -178,7 +179,8 @@ class DpoAdapter(RewardAdapter):
                     f"{source.model}: its vocabulary has {vocabulary} tokens but the policy's tokenizer "
                     f"gives id {largest}; the reference must share the policy's tokenizer"
                 )
-            budget = max(1, min(self.batch_tokens, LOGIT_ELEMENTS // vocabulary))
+            asked = self.batch_tokens or default_budget(self.device, config, self.dtype).tokens
+            budget = max(1, min(asked, LOGIT_ELEMENTS // vocabulary))
             self.effective_budget = budget
             return score_batched(
                 [len(item) for item in sequences],
@@ -279,7 +281,7 @@ class _PassProgress:
         self.callback = callback
         self.finished = 0
 
-    def done(self, batch: Sequence[int]) -> None:
+    def done(self, batch: Sequence[int], values: Sequence[float] = ()) -> None:
         self.finished += len(batch)
         if self.callback is not None:
             self.callback(self.examples * self.finished // self.units, self.examples)

@@ -63,8 +63,15 @@ def load_tokenizer(path: Path, name: str) -> Any:
     return tokenizer
 
 
-def load_classifier(path: Path, name: str, config: Any, dtype: torch.dtype, device: torch.device) -> Any:
-    """The model in eval mode on ``device``; every weight must come from the checkpoint."""
+def load_classifier(
+    path: Path,
+    name: str,
+    config: Any,
+    dtype: torch.dtype,
+    device: torch.device,
+    attn_implementation: str = "sdpa",
+) -> Any:
+    """The model in eval mode on ``device`` in ``dtype``; every weight must come from the checkpoint."""
     from transformers import AutoModelForSequenceClassification
 
     try:
@@ -76,6 +83,7 @@ def load_classifier(path: Path, name: str, config: Any, dtype: torch.dtype, devi
             trust_remote_code=False,
             output_loading_info=True,
             device_map=str(device),  # straight onto the device, never a full copy in host memory first
+            attn_implementation=attn_implementation,
         )
     except torch.OutOfMemoryError:
         raise OutOfMemoryError(f"{name}: the weights do not fit in {device} memory as {dtype}") from None

@@ -20,6 +20,7 @@ from worker.engine.judging.generation import BatchDone, TransformersGenerator
 from worker.engine.judging.protocols import Generated, JudgeCall, Plan
 from worker.engine.model_source import ModelSource, resolve_model
 from worker.engine.spec import EvaluationSpec
+from worker.engine.token_budget import default_budget
 from worker.engine.types import CandidateScores, Example
 
 Planner = Callable[[Example], Plan]
@@ -86,8 +87,9 @@ class JudgeAdapter(RewardAdapter):
             architecture = None
         else:
             model = load_causal_lm(source.path, spec.model, config, dtype, device)
+            budget = spec.batch_tokens or default_budget(device, config, dtype).tokens
             generator = TransformersGenerator(
-                model, tokenizer, device=device, batch_tokens=spec.batch_tokens, max_new_tokens=max_new_tokens
+                model, tokenizer, device=device, batch_tokens=budget, max_new_tokens=max_new_tokens
             )
             architecture = type(model).__name__
         return cls(

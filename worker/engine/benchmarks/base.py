@@ -183,14 +183,21 @@ class Benchmark(ABC):
             "num_correct": example.num_correct,
         }
 
-    def selection_group(self, example: Example) -> str:
-        """What a seeded per-subset sample draws as one unit: examples scored together stay together."""
+    def selection_group(self, example: Example | ScoredExample) -> str:
+        """What a seeded per-subset sample (or a bootstrap resample) draws as one unit: examples scored
+        together stay together."""
         return str(example.id)
 
     def graded_subset(self, subset: str) -> bool:
         """True where every candidate needs a score of its own, not a pick (RewardBench 2's Ties): a judge
         rates each answer there."""
         return False
+
+    def resampled(self, subset: str, draws: Sequence[Sequence[ScoredExample]]) -> list[ScoredExample]:
+        """One subset's examples in a bootstrap resample, from its drawn groups (``selection_group``) in
+        draw order. A group drawn twice counts twice; only a whole-subset metric that keys its examples by
+        id needs the copies told apart (RewardBench 2 Ties)."""
+        return [example for group in draws for example in group]
 
     def check_selection(self, examples: Sequence[Example]) -> None:  # noqa: B027 - most need no check
         """Raise ``DatasetError`` when these examples cannot be scored together (checked before the model)."""

@@ -219,7 +219,11 @@ class RewardBenchV1(Benchmark):
             example = parse(row, f"{source}: row {number}", number)
             subset = self.subset(example.subset)
             if subset is None or subset.part != part.name:
-                raise DatasetError(f"{source}: row {number}: unknown subset {example.subset!r}")
+                known = ", ".join(s.name for s in self.subsets if s.part == part.name)
+                raise DatasetError(
+                    f"{source}: row {number}: unknown subset {example.subset!r}; the {part.name} part has "
+                    f"{known}" + _UNUSED_PRIOR_NOTE.get(example.subset, "")
+                )
             if example.key in seen:
                 raise DatasetError(
                     f"{source}: row {number}: duplicate row (subset {example.subset!r}, id {example.id})"
@@ -240,8 +244,13 @@ class RewardBenchV1(Benchmark):
         )
 
     def _prior_example(self, row: Mapping[str, Any], where: str, number: int) -> Example:
+        """A row as upstream's ``load_eval_dataset(core_set=False)`` has it.
+
+        ``subset`` names the Hub split (the split's own ``subset`` column is then ``subsubset``), ``prompt``
+        is a list of ``{role, content}`` turns whose roles go by position, ``id`` the split's integer id.
+        """
         row = check.require_columns(row, PRIOR_COLUMNS, where)
-        # The prior sets' rows carry no id of their own in every split: the row number stands in for one.
+        # Older revisions of the dataset had no id column: the row number stands in for one.
         example_id = check.integer(row, "id", where) if row.get("id") is not None else number - 1
         return Example(
             subset=check.text(row, "subset", where),
@@ -278,3 +287,8 @@ class RewardBenchV1(Benchmark):
 
 
 _CORE_NAMES: Final = frozenset(subset.name for subset in _SUBSETS if subset.part == _CORE)
+# Splits of the prior-sets dataset that upstream loads (or drops) but that Prior Sets does not average.
+_UNUSED_PRIOR_NOTE: Final = dict.fromkeys(
+    ("anthropic_harmless", "mtbench_gpt4", "mtbench_human", "pku_better", "pku_safer"),
+    " (upstream's run_rm.py scores this split too, but Prior Sets leaves it out: drop its rows)",
+)

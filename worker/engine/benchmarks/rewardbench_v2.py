@@ -11,6 +11,7 @@ tokenizer's own side, as upstream's run_v2.py never sets one.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Final
 
 from worker.engine.benchmarks import rows as check
@@ -204,12 +205,23 @@ class RewardBenchV2(Benchmark):
             raise DatasetError(f"{where}: a tied: prompt needs at least two correct answers")
         return kind_pid
 
-    def selection_group(self, example: Example) -> str:
+    def selection_group(self, example: Example | ScoredExample) -> str:
         kind_pid = parse_ties_id(str(example.id)) if example.subset == TIES else None
         return f"pid:{kind_pid[1]}" if kind_pid is not None else str(example.id)
 
     def graded_subset(self, subset: str) -> bool:
         return subset == TIES
+
+    def resampled(self, subset: str, draws: Sequence[Sequence[ScoredExample]]) -> list[ScoredExample]:
+        if subset != TIES:
+            return super().resampled(subset, draws)
+        # Ties links a ref: and a tied: prompt by their number: each draw of a pair gets a number of its own,
+        # so a pair drawn twice counts twice instead of colliding with itself.
+        return [
+            replace(example, id=_ties_copy_id(example, draw))
+            for draw, group in enumerate(draws)
+            for example in group
+        ]
 
     def check_selection(self, examples: Sequence[Example]) -> None:
         ties = [parse_ties_id(str(example.id)) for example in examples if example.subset == TIES]
@@ -259,6 +271,13 @@ def _ties_prompt(example: ScoredExample) -> TiesPrompt:
     if len(scores) != len(example.scores):
         raise ValueError(f"Ties example {example.id!r} lacks a score")
     return TiesPrompt(kind_pid[0], kind_pid[1], scores, example.num_correct)
+
+
+def _ties_copy_id(example: ScoredExample, draw: int) -> str:
+    kind_pid = parse_ties_id(str(example.id))
+    if kind_pid is None:
+        raise ValueError(f"Ties example id {example.id!r} is not ref:<n> or tied:<n>")
+    return f"{kind_pid[0]}:{draw}"
 
 
 def _ties_rule(version: ScoringVersion) -> TiesRule:

@@ -1,0 +1,26 @@
+"""The GPU benchmark script runs end to end in its CPU dry mode, so it is ready when a GPU is lent."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_gpu_throughput_dry_run(tmp_path: Path) -> None:
+    out = tmp_path / "gpu.json"
+    command = [sys.executable, "bench/gpu_throughput.py", "--dry-run", "--out", str(out)]
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    report = json.loads(out.read_text())
+    default, padded, check = report["phases"]
+    assert default["attention"] == "varlen" and padded["attention"] == "sdpa"
+    for phase in (default, padded):
+        assert phase["pairs"] == 92 and phase["tokens_per_s"] > 0
+        assert 0 < phase["mfu_vs_measured_peak"] < 1 and phase["peak_memory_gib"] > 0
+    assert check["pairs"] == 92 and 0 < check["share"] <= 1
+    assert report["tokens"] > 0 and report["model_tflop"] > 0
+    assert '"phase": "engine default"' in completed.stdout

@@ -1,0 +1,259 @@
+"""Attention implementations a classifier can run with, and the one ``auto`` picks for a device.
+
+Padded choices (``sdpa``, ``eager``) score right-padded, length-sorted batches. Packed choices (``varlen``,
+``flash_attention_2``) put the texts of a batch one after another in a single row with no padding, restart
+the position ids at each text and give the kernel the text boundaries (``cu_seq_lens``), so each text
+attends only to itself. ``varlen`` is this module's own transformers attention function: PyTorch's
+variable-length FlashAttention kernel on a GPU in half precision, else one causal SDPA call per text (which
+on a CPU is also the fastest choice: no padding, and the causal kernel skips the upper triangle; see
+bench/README.md). Called without boundaries it behaves as SDPA, so the model stays usable for ordinary calls.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from types import MappingProxyType
+from typing import Any, Final
+
+import torch
+
+from worker.engine.errors import InvalidSpecError
+from worker.engine.spec import ATTENTION_CHOICES
+
+VARLEN: Final = "varlen"
+
+# Decoder-only architectures whose sequence-classification head is a linear ``score`` on the last hidden
+# state and whose attention goes through transformers' attention interface with position ids: these can run
+# packed. Each is checked against padded scoring in tests/engine/test_packing.py.
+PACKABLE_MODEL_TYPES: Final = frozenset({"llama", "mistral", "qwen2", "qwen3", "gpt2"})
+
+
+@dataclass(frozen=True, slots=True)
+class AttentionChoice:
+    name: str  # what --attention takes and results record
+    hf_implementation: str  # the attn_implementation given to transformers
+    packed: bool
+    # Why it cannot run on this device and dtype, or None when it can.
+    unavailable: Callable[[torch.device, torch.dtype], str | None]
+
+
+def _always(device: torch.device, dtype: torch.dtype) -> str | None:
+    return None
+
+
+def _flash_attention_2(device: torch.device, dtype: torch.dtype) -> str | None:
+    from transformers.utils import is_flash_attn_2_available
+
+    if device.type != "cuda":
+        return "needs a CUDA GPU"
+    if dtype not in (torch.float16, torch.bfloat16):
+        return "needs float16 or bfloat16"
+    return None if is_flash_attn_2_available() else "the flash-attn package is not installed"
+
+
+def _varlen(device: torch.device, dtype: torch.dtype) -> str | None:
+    if device.type == "cpu":
+        return None
+    if device.type == "cuda" and dtype != torch.float32 and torch_varlen_kernel() is not None:
+        return None
+    return "needs a CPU, or a CUDA GPU in half precision with PyTorch's variable-length attention kernel"
+
+
+ATTENTION: Final[Mapping[str, AttentionChoice]] = MappingProxyType(
+    {
+        choice.name: choice
+        for choice in (
+            AttentionChoice(VARLEN, VARLEN, True, _varlen),
+            AttentionChoice("flash_attention_2", "flash_attention_2", True, _flash_attention_2),
+            AttentionChoice("sdpa", "sdpa", False, _always),
+            AttentionChoice("eager", "eager", False, _always),
+        )
+    }
+)
+# What ``auto`` tries, in order, on each device type; the first usable choice wins.
+AUTO_ORDER: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {"cuda": ("flash_attention_2", VARLEN, "sdpa"), "cpu": (VARLEN, "sdpa"), "mps": ("sdpa",)}
+)
+
+
+def packing_refusal(config: Any, max_length: int) -> str | None:
+    """Why this model cannot be scored packed, or None when it can."""
+    model_type = getattr(config, "model_type", None)
+    if model_type not in PACKABLE_MODEL_TYPES:
+        known = ", ".join(sorted(PACKABLE_MODEL_TYPES))
+        return f"model type {model_type!r} is not one of the packable types ({known})"
+    window = getattr(config, "sliding_window", None)
+    if window is not None and getattr(config, "use_sliding_window", True) and window < max_length:
+        return f"its sliding attention window ({window}) is shorter than max_length ({max_length})"
+    return None
+
+
+def pick_attention(
+    asked: str, device: torch.device, dtype: torch.dtype, config: Any, max_length: int
+) -> AttentionChoice:
+    """The attention to use: ``asked`` when it can run here, else an error; ``auto``: the device's best."""
+    if asked not in ATTENTION_CHOICES:
+        raise InvalidSpecError(f"unknown attention {asked!r}; choose one of {', '.join(ATTENTION_CHOICES)}")
+    refusal = packing_refusal(config, max_length)
+    if asked != "auto":
+        choice = ATTENTION[asked]
+        reason = choice.unavailable(device, dtype) or (refusal if choice.packed else None)
+        if reason is not None:
+            raise InvalidSpecError(f"attention {asked!r} cannot be used here: {reason}")
+        return choice
+    for name in AUTO_ORDER.get(device.type, ("sdpa",)):
+        choice = ATTENTION[name]
+        if choice.unavailable(device, dtype) is None and (refusal is None or not choice.packed):
+            return choice
+    return ATTENTION["sdpa"]
+
+
+# ---------------------------------------------------------------------------------------------- varlen
+
+
+# kernel(query, key, value, boundaries, longest, scale): (tokens, heads, dim) tensors in and out.
+VarlenKernel = Callable[
+    [torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int, "float | None"], torch.Tensor
+]
+
+
+@cache
+def torch_varlen_kernel() -> VarlenKernel | None:
+    """PyTorch's variable-length FlashAttention (``torch.nn.attention.varlen``), causal, or None if absent."""
+    if not torch.cuda.is_available():
+        return None
+    try:
+        from torch.nn.attention.varlen import varlen_attn
+    except ImportError:
+        return None
+    return wrap_varlen_kernel(varlen_attn)
+
+
+def wrap_varlen_kernel(varlen_attn: Callable[..., Any]) -> VarlenKernel | None:
+    """A causal ``VarlenKernel`` over ``varlen_attn``, whichever of its signatures this PyTorch has.
+
+    Older releases take ``is_causal``, newer ones ``window_size=(-1, 0)``; without ``enable_gqa`` the key and
+    value heads are repeated to match the query heads. None when neither causal form is offered.
+    """
+    parameters = inspect.signature(varlen_attn).parameters
+    if "is_causal" in parameters:
+        causal: dict[str, Any] = {"is_causal": True}
+    elif "window_size" in parameters:
+        causal = {"window_size": (-1, 0)}
+    else:
+        return None
+    native_gqa = "enable_gqa" in parameters
+
+    def kernel(
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        boundaries: torch.Tensor,
+        longest: int,
+        scale: float | None,
+    ) -> torch.Tensor:
+        options: dict[str, Any] = {**causal, "scale": scale}
+        if key.shape[1] != query.shape[1]:
+            if native_gqa:
+                options["enable_gqa"] = True
+            else:
+                repeat = query.shape[1] // key.shape[1]
+                key, value = key.repeat_interleave(repeat, dim=1), value.repeat_interleave(repeat, dim=1)
+        output = varlen_attn(query, key, value, boundaries, boundaries, longest, longest, **options)
+        return output[0] if isinstance(output, tuple) else output
+
+    return kernel
+
+
+def fused_varlen_kernel(query: torch.Tensor) -> VarlenKernel | None:
+    """The fused kernel for these queries (CUDA, half precision), or None to attend text by text."""
+    if not query.is_cuda or query.dtype == torch.float32:
+        return None
+    return torch_varlen_kernel()
+
+
+def varlen_attention_forward(
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
+    """transformers attention function: causal attention within each text of a packed row.
+
+    ``query`` is (batch, heads, tokens, dim), ``key``/``value`` (batch, kv_heads, tokens, dim); the result is
+    (batch, tokens, heads, dim). Without ``cu_seq_lens_q`` (an ordinary call) it is SDPA.
+    """
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    boundaries = kwargs.get("cu_seq_lens_q")
+    if boundaries is None:
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+        )
+    if kwargs.get("softcap") is not None:
+        raise ValueError("varlen attention does not support attention logit soft-capping")
+    if query.shape[0] != 1:
+        raise ValueError(f"a packed batch is one row, got {query.shape[0]}")
+    kernel = fused_varlen_kernel(query)
+    if kernel is not None:
+        output = kernel(
+            query[0].transpose(0, 1).contiguous(),
+            key[0].transpose(0, 1).contiguous(),
+            value[0].transpose(0, 1).contiguous(),
+            boundaries,
+            int(kwargs["max_length_q"]),
+            scaling,
+        )
+        return output.unsqueeze(0), None
+    return _per_text_sdpa(module, query, key, value, boundaries, scaling), None
+
+
+def _per_text_sdpa(
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    boundaries: torch.Tensor,
+    scaling: float | None,
+) -> torch.Tensor:
+    grouped = query.shape[1] != key.shape[1]
+    output = query.new_empty(query.shape[0], query.shape[2], query.shape[1], query.shape[3])
+    edges = boundaries.tolist()
+    for start, end in itertools.pairwise(edges):
+        part = torch.nn.functional.scaled_dot_product_attention(
+            query[:, :, start:end],
+            key[:, :, start:end],
+            value[:, :, start:end],
+            is_causal=True,
+            scale=scaling,
+            enable_gqa=grouped,
+        )
+        output[:, start:end] = part.transpose(1, 2)
+    return output
+
+
+def _varlen_mask(attention_mask: torch.Tensor | None = None, **kwargs: Any) -> Any:
+    """No mask for packed or unpadded rows (the kernel is causal per text); SDPA's mask for padded ones."""
+    if attention_mask is None:
+        return None
+    from transformers.masking_utils import sdpa_mask
+
+    return sdpa_mask(attention_mask=attention_mask, **kwargs)
+
+
+@cache
+def register_varlen_attention() -> None:
+    """Make ``varlen`` a transformers attention implementation (once per process)."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface
+
+    AttentionInterface.register(VARLEN, varlen_attention_forward)
+    AttentionMaskInterface.register(VARLEN, _varlen_mask)

@@ -17,6 +17,8 @@ class SeriesPoint(BaseModel):
     iteration: int
     result_id: int
     score: float | None
+    score_low: float | None = Field(default=None, description="95% bootstrap interval, when stored")
+    score_high: float | None = None
     complete: bool = Field(description="covers the whole benchmark (partial results are never ranked)")
     score_change: float | None = Field(description="Score minus its predecessor's on the same track")
     sections: dict[str, float]

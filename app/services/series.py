@@ -167,6 +167,8 @@ def _tracks(
                     iteration=iteration[row.reward_model_id],
                     result_id=row.id,
                     score=row.score,
+                    score_low=row.score_low,
+                    score_high=row.score_high,
                     complete=row.complete,
                     score_change=change,
                     sections=sections[row.id],

@@ -133,6 +133,7 @@ def test_each_kind_is_evaluated_and_listed_under_its_type(
         assert {(V1, "dpo"), (V1, "judge-rubric"), (V1, "judge-pairwise")} <= set(tracks)
         page = client.get(f"/series/{JUDGE_A}").text
         assert page.count("DPO Ref. Free") >= 1 and "Rubric judge" in page and JUDGE_A in page
+        assert page.count("<svg") == 1 and "Score by iteration" in page  # the track of three points
 
 
 def test_a_worker_takes_only_the_queues_its_device_holds(

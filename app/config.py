@@ -38,7 +38,14 @@ class Settings(BaseSettings):
     rate_limit_days: int = 7
     opt_out_namespaces: list[str] = Field(default_factory=list)
 
-    eval_time_limit_s: int = 2 * 60 * 60
+    eval_time_limit_s: int = Field(
+        default=2 * 60 * 60, description="a classifier run's time limit; other kinds scale it by their factor"
+    )
+    eval_max_time_limit_s: int = Field(default=48 * 60 * 60, description="no run's time limit is longer")
+    queue_memory_tiers_gb: list[float] = Field(
+        default_factory=lambda: [4.0, 16.0, 48.0, 80.0, 141.0],
+        description="device sizes (GB), a queue each; a submission goes to the smallest that holds its run",
+    )
     lease_seconds: int = 120
     max_retries: int = 2
     eval_max_length: int = 2048

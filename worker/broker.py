@@ -3,7 +3,8 @@
 Redis in production, kombu's SQLAlchemy transport on SQLite by default. The broker only carries submission
 ids; the database owns the state (see ``app.db.repositories.submissions``). Settings follow the Celery docs
 for long tasks: late acks, requeue when the worker is lost, one message reserved at a time, one task per
-child process, a visibility timeout above the hard time limit.
+child process, a visibility timeout above the longest time limit. Each message goes to the queue its
+submission's memory need routes it to, with its kind's time limits (``app.services.queues``).
 """
 
 from __future__ import annotations
@@ -15,16 +16,18 @@ from typing import Any
 from celery import Celery
 
 from app.config import Settings
+from app.services.queues import Route, default_queue
 
 TASK_EVALUATE = "rewardboard.evaluate_submission"
-QUEUE = "evaluations"
 SOFT_LIMIT_MARGIN_S = 300
 VISIBILITY_MARGIN_S = 900
 
 
-def celery_config(broker_url: str, hard_limit: int) -> dict[str, Any]:
+def celery_config(
+    broker_url: str, hard_limit: int, *, longest_limit: int | None = None, queue: str = "evaluations-4g"
+) -> dict[str, Any]:
     soft_limit = max(hard_limit - SOFT_LIMIT_MARGIN_S, int(hard_limit * 0.9))
-    visibility = hard_limit + VISIBILITY_MARGIN_S
+    visibility = max(hard_limit, longest_limit or 0) + VISIBILITY_MARGIN_S
     # A visibility timeout is a Redis/SQS notion; the SQLAlchemy transport passes options to create_engine.
     uses_visibility = broker_url.startswith(("redis://", "rediss://", "sentinel://", "sqs://"))
     transport_options = {"visibility_timeout": visibility} if uses_visibility else {}
@@ -38,7 +41,7 @@ def celery_config(broker_url: str, hard_limit: int) -> dict[str, Any]:
         "accept_content": ["json"],
         "result_serializer": "json",
         "task_ignore_result": True,
-        "task_default_queue": QUEUE,
+        "task_default_queue": queue,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "task_time_limit": hard_limit,
@@ -58,22 +61,48 @@ def celery_config(broker_url: str, hard_limit: int) -> dict[str, Any]:
     }
 
 
-def make_celery(broker_url: str, hard_limit: int) -> Celery:
+def _prepare(broker_url: str) -> None:
     if broker_url.startswith("sqla+sqlite:///"):
         database = broker_url.removeprefix("sqla+sqlite:///")
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_celery(settings: Settings) -> Celery:
+    broker_url = settings.resolved_broker_url()
+    _prepare(broker_url)
     celery = Celery("rewardboard")
-    celery.conf.update(celery_config(broker_url, hard_limit))
+    celery.conf.update(
+        celery_config(
+            broker_url,
+            settings.eval_time_limit_s,
+            longest_limit=settings.eval_max_time_limit_s,
+            queue=default_queue(settings),
+        )
+    )
     return celery
 
 
 @lru_cache(maxsize=4)
-def _publisher(broker_url: str, hard_limit: int) -> Celery:
-    return make_celery(broker_url, hard_limit)
+def _publisher(broker_url: str, hard_limit: int, longest_limit: int, queue: str) -> Celery:
+    _prepare(broker_url)
+    celery = Celery("rewardboard")
+    celery.conf.update(celery_config(broker_url, hard_limit, longest_limit=longest_limit, queue=queue))
+    return celery
 
 
-def send_evaluation(settings: Settings, submission_id: int) -> None:
-    """Publish one evaluation message; raises when the broker cannot be reached."""
-    publisher = _publisher(settings.resolved_broker_url(), settings.eval_time_limit_s)
-    publisher.send_task(TASK_EVALUATE, args=[submission_id], queue=QUEUE)
+def send_evaluation(settings: Settings, submission_id: int, route: Route) -> None:
+    """Publish one evaluation message to its queue, with its time limits; raises when the broker is down."""
+    publisher = _publisher(
+        settings.resolved_broker_url(),
+        settings.eval_time_limit_s,
+        settings.eval_max_time_limit_s,
+        default_queue(settings),
+    )
+    publisher.send_task(
+        TASK_EVALUATE,
+        args=[submission_id],
+        queue=route.queue,
+        time_limit=route.time_limit_s,
+        soft_time_limit=route.soft_time_limit_s,
+    )

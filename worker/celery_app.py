@@ -10,13 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from kombu import Queue
 
 from worker import reconciler
 from worker.broker import make_celery
-from worker.settings import worker_settings
+from worker.settings import worker_queues, worker_settings
 
-app = make_celery(worker_settings().resolved_broker_url(), worker_settings().eval_time_limit_s)
+app = make_celery(worker_settings())
 app.conf.imports = ("worker.tasks",)
+# The queues this worker's device can hold (smallest first); ``-Q`` on the command line overrides them.
+app.conf.task_queues = [Queue(name) for name in worker_queues(worker_settings())]
 
 
 @worker_ready.connect

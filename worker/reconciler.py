@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.config import Settings
 from app.db.repositories import submissions as repo
 from app.db.session import make_engine, unit_of_work
 from app.services.submissions import Send, dispatch
@@ -36,6 +37,7 @@ def reconcile(
     factory: sessionmaker[Session],
     send: Send,
     *,
+    settings: Settings,
     dispatch_grace_s: float,
     stalled_queue_s: float,
     now: datetime | None = None,
@@ -56,7 +58,7 @@ def reconcile(
     with unit_of_work(factory) as session:
         waiting = repo.undelivered(session, created_before=now - timedelta(seconds=dispatch_grace_s))
     for submission_id in waiting:
-        if dispatch(factory, send, submission_id):
+        if dispatch(factory, send, submission_id, settings):
             report.sent.append(submission_id)
     return report
 
@@ -76,7 +78,8 @@ def _factory(settings: WorkerSettings) -> sessionmaker[Session]:
 def run_once(settings: WorkerSettings) -> ReconcileReport:
     return reconcile(
         _factory(settings),
-        lambda submission_id: send_evaluation(settings, submission_id),
+        lambda submission_id, route: send_evaluation(settings, submission_id, route),
+        settings=settings,
         dispatch_grace_s=settings.dispatch_grace_s,
         stalled_queue_s=settings.stalled_queue_s,
     )

@@ -20,6 +20,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from app.db.session import engine_for, session_factory
 from app.services import runs
+from app.services.queues import time_limit_s
 from app.services.run_spec import RunSpec
 from worker.broker import TASK_EVALUATE
 from worker.celery_app import app
@@ -71,7 +72,7 @@ def run_submission(submission_id: int, settings: WorkerSettings, *, owner: str) 
         runs.fail(factory, spec, error.kind, error.message)
         return runs.RunOutcome("failed")
     except SoftTimeLimitExceeded:
-        limit = settings.eval_time_limit_s
+        limit = time_limit_s(spec.config, settings)
         runs.fail(factory, spec, "timeout", f"The evaluation ran out of time (limit {limit // 60} minutes).")
         return runs.RunOutcome("failed")
     except Exception as error:
@@ -89,7 +90,9 @@ def _evaluate(spec: RunSpec, settings: WorkerSettings, heartbeat: Heartbeat) -> 
     from worker.engine.runner import run_evaluation
 
     evaluation = spec.evaluation_spec(
-        batch_tokens=settings.eval_batch_tokens, cache_dir=str(use_weights_cache(settings))
+        batch_tokens=settings.eval_batch_tokens,
+        cache_dir=str(use_weights_cache(settings)),
+        generation_backend=settings.eval_generation_backend,
     )
     return run_evaluation(evaluation, heartbeat.progress, on_subset=heartbeat.scoring_subset)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.routes import benchmark, compare, leaderboard, live, models, plots, submissions
+from app.api.routes import benchmark, compare, leaderboard, live, models, plots, series, submissions
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(leaderboard.router)
@@ -14,3 +14,4 @@ api_router.include_router(live.router)
 api_router.include_router(submissions.router)
 api_router.include_router(plots.router)
 api_router.include_router(compare.router)
+api_router.include_router(series.router)

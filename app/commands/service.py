@@ -30,6 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         parser.add_argument(
             "--concurrency", type=int, default=1, help="evaluations at once; keep 1 per GPU (default 1)"
         )
+        parser.add_argument(
+            "--memory-gb",
+            type=float,
+            default=None,
+            help="memory of this worker's device: it takes the queues of every tier up to it "
+            "(default: the GPU's memory, or half the RAM without a GPU)",
+        )
     if name == "up":
         parser.add_argument("--no-seed", action="store_true", help="do not import the published seed results")
     if name == "serve":
@@ -49,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
             return 2
         return serve(args.host, args.port, fd=args.fd)
     if args.command == "worker":
-        return work(get_settings(), concurrency=args.concurrency, loglevel=args.loglevel)
+        return work(
+            get_settings(), concurrency=args.concurrency, loglevel=args.loglevel, memory_gb=args.memory_gb
+        )
     if args.command == "up":
         settings = get_settings()
         return up(settings, host=args.host, port=args.port, loglevel=args.loglevel, seed=not args.no_seed)
@@ -70,13 +79,16 @@ def serve(host: str, port: int, *, fd: int | None = None) -> int:
     return 0
 
 
-def work(settings: Settings, *, concurrency: int, loglevel: str) -> int:
-    from worker.broker import QUEUE
+def work(settings: Settings, *, concurrency: int, loglevel: str, memory_gb: float | None = None) -> int:
+    if memory_gb is not None:
+        os.environ["WORKER_MEMORY_GB"] = str(memory_gb)  # read by the worker settings, here and in children
     from worker.celery_app import app
-    from worker.settings import use_weights_cache
+    from worker.settings import WorkerSettings, use_weights_cache, worker_queues
 
     use_weights_cache(settings)
-    options = ["--pool", "prefork", "--concurrency", str(concurrency), "--loglevel", loglevel, "-Q", QUEUE]
+    queues = ",".join(worker_queues(WorkerSettings()))
+    print(f"rewardboard worker: taking queues {queues}", flush=True)
+    options = ["--pool", "prefork", "--concurrency", str(concurrency), "--loglevel", loglevel, "-Q", queues]
     app.worker_main(["worker", *options])
     return 0
 

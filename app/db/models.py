@@ -45,9 +45,14 @@ class ResultSource(enum.StrEnum):
 
 
 class RewardModel(Base):
-    """A model by its name: a Hub id (org/name), or the name of an API model that has no Hub repository."""
+    """A model by its name: a Hub id (org/name), or the name of an API model that has no Hub repository.
+
+    ``iteration_of_id`` names the model this one was trained from (its previous iteration), so chains of
+    iterations (Self-Rewarding, SPIN, iterative DPO) form a series; it never forms a cycle.
+    """
 
     __tablename__ = "reward_model"
+    __table_args__ = (Index("ix_reward_model_iteration_of_id", "iteration_of_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     hub_id: Mapped[str] = mapped_column(String(200), unique=True)
@@ -56,6 +61,7 @@ class RewardModel(Base):
     parameter_count: Mapped[int | None] = mapped_column(BigInteger)
     license: Mapped[str | None] = mapped_column(String(100))
     base_model: Mapped[str | None] = mapped_column(String(200))
+    iteration_of_id: Mapped[int | None] = mapped_column(ForeignKey("reward_model.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     results: Mapped[list[EvaluationResult]] = relationship(back_populates="reward_model", lazy="raise")
@@ -67,6 +73,8 @@ class Submission(Base):
 
     ``run_config`` holds every setting that changes the result (see ``app.services.run_spec``);
     ``config_key`` is its hash, so two submissions of one commit with the same settings are duplicates.
+    ``queue`` is the Celery queue its memory need routes it to (``memory_bytes``, an estimate);
+    ``iteration_of`` the predecessor the submitter named (a series), as given.
     """
 
     __tablename__ = "submission"
@@ -97,6 +105,9 @@ class Submission(Base):
     progress_subset: Mapped[str | None] = mapped_column(String(50))  # the subset being scored now
     submitter: Mapped[str | None] = mapped_column(String(200))
     client_address: Mapped[str | None] = mapped_column(String(64))
+    queue: Mapped[str | None] = mapped_column(String(50))
+    memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    iteration_of: Mapped[str | None] = mapped_column(String(200))
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

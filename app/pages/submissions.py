@@ -28,6 +28,7 @@ from app.services.live import live_status
 from app.services.validation import SubmissionRequest, ValidationReport
 from app.templating import templates
 from worker.engine.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK
+from worker.engine.kinds import DEFAULT_KIND, KINDS
 
 router = APIRouter(include_in_schema=False)
 
@@ -46,6 +47,7 @@ def _form_page(
     user = request.session.get("user") if "session" in request.scope else None
     context = {
         "active_nav": "Submit",
+        "kinds": kind_forms(),
         "signed_in": user.get("name") if isinstance(user, dict) else None,
         "sign_in_available": settings.oauth_enabled,
         "sign_in_required": settings.submit_requires_sign_in,
@@ -53,9 +55,9 @@ def _form_page(
         "csrf_field": CSRF_FIELD,
         "values": {
             "revision": "main",
-            "model_type": "classifier",
-            "chat_template": "auto",
+            "model_type": DEFAULT_KIND,
             "benchmark": DEFAULT_BENCHMARK,
+            "settings": {},
             "extra_parts": [],
             **(values or {}),
         },
@@ -89,15 +91,14 @@ async def submit_post(
     submitter: SubmitterDep,
     model: Annotated[str, Form()] = "",
     revision: Annotated[str, Form()] = "main",
-    model_type: Annotated[str, Form()] = "classifier",
-    reference_model: Annotated[str, Form()] = "",
-    chat_template: Annotated[str, Form()] = "auto",
-    benchmark: Annotated[str, Form()] = "rewardbench-v1",
+    model_type: Annotated[str, Form()] = DEFAULT_KIND,
+    benchmark: Annotated[str, Form()] = DEFAULT_BENCHMARK,
     extra_parts: Annotated[list[str] | None, Form()] = None,
+    iteration_of: Annotated[str, Form()] = "",
     action: Annotated[str, Form()] = "submit",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    """Check or submit the form."""
+    """Check or submit the form. Only the chosen model type's settings (``<type>.<setting>``) are read."""
     if not csrf_ok(request, settings, csrf_token):
         return templates.TemplateResponse(
             request,
@@ -108,19 +109,23 @@ async def submit_post(
             },
             status_code=403,
         )
+    form = await request.form()
+    kind_values, problems = settings_from_form(model_type, form)
     values = {
         "model": model.strip(),
         "revision": revision.strip() or "main",
         "model_type": model_type,
-        "reference_model": reference_model.strip() or None,
-        "chat_template": chat_template,
+        "settings": kind_values,
         "benchmark": benchmark,
         "extra_parts": list(extra_parts or []),
+        "iteration_of": iteration_of.strip() or None,
     }
+    if problems:
+        return _form_page(request, settings, values=values, status_code=422, error="; ".join(problems))
     try:
         body = SubmissionRequest.model_validate(values)
     except ValidationError as error:
-        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
+        problems = [_problem(e) for e in error.errors()]
         return _form_page(request, settings, values=values, status_code=422, error="; ".join(problems))
 
     def check_only(deadline: Deadline) -> ValidationReport:
@@ -157,6 +162,47 @@ async def submit_post(
             page.headers["Retry-After"] = str(error.report.retry_after_s)
         return page
     return RedirectResponse(outcome.submission.url, status_code=303)
+
+
+def kind_forms() -> list[dict[str, Any]]:
+    """Every evaluable model type with its settings as form fields."""
+    return [
+        {"key": key, "label": kind.label, "description": kind.description, "fields": kind.settings_fields()}
+        for key, kind in KINDS.items()
+        if kind.evaluable
+    ]
+
+
+def settings_from_form(model_type: str, form: Any) -> tuple[dict[str, Any], list[str]]:
+    """The chosen type's settings from ``<type>.<name>`` fields: unticked boxes are false, empty fields
+    take the default; other types' fields are ignored."""
+    kind = KINDS.get(model_type)
+    if kind is None:
+        return {}, []
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for field in kind.settings_fields():
+        raw = form.get(f"{model_type}.{field.name}")
+        if field.input == "checkbox":
+            values[field.name] = raw in ("true", "on", "1")
+            continue
+        text = raw.strip() if isinstance(raw, str) else ""
+        if not text:
+            continue
+        if field.input == "number":
+            try:
+                values[field.name] = int(text)
+            except ValueError:
+                problems.append(f"{field.label}: {text!r} is not a whole number")
+            continue
+        values[field.name] = text
+    return values, problems
+
+
+def _problem(error: Any) -> str:
+    location = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{location}: {message}" if location else message
 
 
 @router.get("/queue", response_class=HTMLResponse)

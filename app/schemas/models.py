@@ -62,6 +62,9 @@ class ModelRead(BaseModel):
     parameters: int | None
     license: str | None
     base_model: str | None
+    series: str | None = Field(
+        default=None, description="the first model of the series this one belongs to (iterations), if any"
+    )
     current_result_ids: list[int] = Field(description="the results the leaderboards show")
     results: list[ResultRead] = Field(description="every result, newest first")
 

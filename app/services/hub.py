@@ -31,6 +31,7 @@ METADATA_FILES: frozenset[str] = frozenset(
     }
 )
 SAFETENSORS_SUFFIX = ".safetensors"
+CARD_FILE = "README.md"
 PICKLE_SUFFIXES: tuple[str, ...] = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
 
@@ -145,6 +146,28 @@ class HubClient:
         if folder is None:
             raise HubNotFoundError("The repository has no config.json or tokenizer files.")
         return folder
+
+    def card_metadata(self, model: HubModel, *, timeout: float | None = None) -> dict[str, Any]:
+        """The YAML metadata of the model card (README.md) at the pinned commit; empty without a card."""
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.repocard import metadata_load
+
+        if CARD_FILE not in model.filenames:
+            return {}
+        with _hub_errors(model.repo_id, model.sha):
+            path = hf_hub_download(
+                model.repo_id,
+                CARD_FILE,
+                revision=model.sha,
+                endpoint=self.endpoint,
+                cache_dir=self.cache_dir,
+                token=False,
+                etag_timeout=timeout or self.timeout,
+            )
+        try:
+            return dict(metadata_load(Path(path)) or {})
+        except Exception as error:  # a malformed YAML header fails with yaml's own exception types
+            raise HubError(f"The model card of {model.repo_id} has unreadable metadata ({error}).") from None
 
 
 def read_json(path: Path) -> dict[str, Any]:

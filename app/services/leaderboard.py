@@ -45,6 +45,7 @@ def leaderboard_page(session: Session, query: LeaderboardQuery) -> LeaderboardPa
         search=query.q,
         source=query.source,
         partial=query.partial,
+        apart_types=apart_types(query.model_type),
     )
     sort_section = sections[slugs.index(query.sort)] if query.sort in slugs else None
     rows = repo.leaderboard_rows(
@@ -76,6 +77,11 @@ def leaderboard_page(session: Session, query: LeaderboardQuery) -> LeaderboardPa
         rank_rule=RANK_TEXT,
         rows=[_row(row, sections, stored[row["result_id"]], upper_bounds) for row in rows],
     )
+
+
+def apart_types(asked: str | None) -> tuple[str, ...]:
+    """Types shown apart from the main ranking (upstream hides DPO Ref. Free), unless asked for."""
+    return tuple(key for key, kind in KINDS.items() if not kind.ranked_with_others and key != asked)
 
 
 def rank_upper_bounds(bounds: Iterable[Sequence[Any]]) -> dict[int, int]:

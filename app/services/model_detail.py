@@ -12,6 +12,7 @@ from app.db.repositories import models as repo
 from app.errors import NotFoundError
 from app.schemas.models import ExampleRead, ExamplesPage, ModelRead, ResultRead, SubsetScoreRead
 from app.services.intervals import bounds, interval_note
+from app.services.series import series_root
 from worker.engine.benchmarks import BENCHMARKS
 from worker.engine.kinds import KINDS
 
@@ -73,6 +74,7 @@ def model_detail(session: Session, hub_id: str) -> ModelRead:
         parameters=model.parameter_count,
         license=model.license,
         base_model=model.base_model,
+        series=series_root(session, model.hub_id),
         current_result_ids=[result.id for result in results if result.is_current],
         results=reads,
     )

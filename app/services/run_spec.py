@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from worker.engine.kinds import get_kind
+from worker.engine.model_kinds.base import KindSettings, ModelKind
 from worker.engine.spec import EvaluationSpec
 
 
@@ -48,6 +50,17 @@ class RunConfig(BaseModel):
     def partial(self) -> bool:
         return self.limit_per_subset is not None
 
+    def kind(self) -> ModelKind:
+        return get_kind(self.model_type)
+
+    def settings(self) -> KindSettings:
+        """The kind settings, typed and checked by the kind."""
+        return self.kind().parse_settings(self.kind_settings)
+
+    def time_factor(self) -> float:
+        """Expected run time relative to a classifier's (ETA, time limit)."""
+        return self.kind().time_factor(self.settings())
+
 
 @dataclass(frozen=True, slots=True)
 class RunSpec:
@@ -61,20 +74,21 @@ class RunSpec:
     requested_revision: str
     config: RunConfig
 
-    def evaluation_spec(self, *, batch_tokens: int | None, cache_dir: str | None) -> EvaluationSpec:
-        settings = self.config.kind_settings
+    def evaluation_spec(
+        self, *, batch_tokens: int | None, cache_dir: str | None, generation_backend: str = "auto"
+    ) -> EvaluationSpec:
         return EvaluationSpec(
             model=self.hub_id,
             revision=self.commit,
             model_type=self.config.model_type,
-            reference_model=settings.get("reference_model"),
+            kind_settings=dict(self.config.kind_settings),
             benchmark=self.config.benchmark,
             dataset=self.config.dataset,
             extra_parts=tuple((name, None) for name in self.config.extra_parts),
             limit_per_subset=self.config.limit_per_subset,
             max_length=self.config.max_length,
             batch_tokens=batch_tokens,
-            chat_template=settings.get("chat_template", "auto"),
+            generation_backend=generation_backend,
             cache_dir=cache_dir,
             allow_local_model=False,
         )

@@ -12,6 +12,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,8 +24,11 @@ from app.db.session import unit_of_work
 from app.services.client_limits import Submitter
 from app.services.hub import HubClient
 from app.services.hub_gate import Deadline, HubBusyError
+from app.services.queues import Route, route
 from app.services.run_spec import RunConfig
+from app.services.series import record_iteration
 from app.services.validation import (
+    Check,
     SubmissionRequest,
     ValidationReport,
     check_duplicate,
@@ -37,8 +41,9 @@ from worker.engine.kinds import KINDS
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RUN_SECONDS = 15 * 60  # used for estimates until a run has finished here
-Send = Callable[[int], None]
+DEFAULT_RUN_SECONDS = 15 * 60  # a classifier run, used for estimates until a run has finished here
+# send(submission id, where and for how long it runs)
+Send = Callable[[int, Route], None]
 
 
 class SubmissionRejected(Exception):
@@ -62,6 +67,9 @@ class SubmissionView:
     model_type: str
     model_type_label: str
     chat_template: str
+    settings: dict[str, Any]
+    iteration_of: str | None
+    queue: str | None
     benchmark: str
     benchmark_label: str
     extra_parts: list[str]
@@ -149,7 +157,7 @@ def submit(
         # The request has stopped waiting for this answer: record nothing it was not told about.
         raise HubBusyError("The Hub answered too late; nothing was recorded. Please submit again.", 30)
     submission_id = _record(factory, settings, report, submitter)
-    sent = dispatch(factory, send, submission_id)
+    sent = dispatch(factory, send, submission_id, settings)
     with unit_of_work(factory) as session:
         view = describe(session, submission_id)
     assert view is not None
@@ -179,6 +187,14 @@ def _record(
         )
         if report.parameter_count is not None and reward_model.parameter_count is None:
             reward_model.parameter_count = report.parameter_count
+        if request.iteration_of is not None:
+            verdict = record_iteration(session, reward_model, request.iteration_of)
+            if not verdict.ok:  # another submission linked the models since the checks ran
+                report.checks = [
+                    Check("iteration_of", False, verdict.message) if check.name == "iteration_of" else check
+                    for check in report.checks
+                ]
+                raise SubmissionRejected(report)
         submission = repo.add_submission(
             session,
             repo.NewSubmission(
@@ -192,19 +208,26 @@ def _record(
                 has_chat_template=report.has_chat_template,
                 submitter=submitter.user if submitter else None,
                 client_address=submitter.address if submitter else None,
+                queue=report.queue,
+                memory_bytes=report.memory_bytes,
+                iteration_of=report.iteration_of,
             ),
         )
         return submission.id
 
 
-def dispatch(factory: sessionmaker[Session], send: Send, submission_id: int) -> bool:
-    """Send a committed, queued submission to the broker once; on failure leave it for the reconciler."""
+def dispatch(factory: sessionmaker[Session], send: Send, submission_id: int, settings: Settings) -> bool:
+    """Send a committed, queued submission to the broker once, to its queue with its kind's time limits;
+    on failure leave it for the reconciler."""
     marked_at = datetime.now(UTC)
     with unit_of_work(factory) as session:
         if not repo.mark_enqueued(session, submission_id, now=marked_at):
             return False
+        submission = repo.get_submission(session, submission_id)
+        assert submission is not None
+        destination = route(RunConfig.model_validate(submission.run_config), submission.queue, settings)
     try:
-        send(submission_id)
+        send(submission_id, destination)
     except Exception as error:
         log.warning(
             "submission %s not sent to the broker (%s); the reconciler will retry", submission_id, error
@@ -250,17 +273,32 @@ def queue_overview(session: Session, *, recent: int = 20) -> QueueOverview:
 
 
 class _Estimator:
-    """Queue positions and ETAs, assuming one worker and runs as long as the median of recent ones."""
+    """Queue positions and ETAs, assuming one worker. A run is expected to last the median of recent runs,
+    each counted in classifier-equivalent seconds (its duration over its kind's time factor), times its own
+    kind's factor: a judge waits behind a judge far longer than behind a classifier."""
 
     def __init__(self, session: Session) -> None:
-        durations = repo.recent_run_durations(session)
+        durations = [
+            seconds / _factor(run_config) for seconds, run_config in repo.recent_run_durations(session)
+        ]
         self.is_default = not durations
         self.typical = int(statistics.median(durations)) if durations else DEFAULT_RUN_SECONDS
         self.typical = max(self.typical, 1)
-        self.order = {submission_id: index for index, submission_id in enumerate(repo.queue_order(session))}
+        queued = repo.queue_order(session)
+        self.order = {submission_id: index for index, submission_id in enumerate(queued)}
         self.running = repo.running(session)
         self.now = datetime.now(UTC)
         self.running_left = sum(self._remaining(row) for row in self.running)
+        self.queued_rows = {row.id: row for row in repo.queued_configs(session)}
+        self.ahead: dict[int, int] = {}
+        total = 0
+        for submission_id in queued:
+            self.ahead[submission_id] = total
+            row = self.queued_rows.get(submission_id)
+            total += self._expected(row.run_config if row is not None else {})
+
+    def _expected(self, run_config: dict[str, Any]) -> int:
+        return max(int(self.typical * _factor(run_config)), 1)
 
     def _remaining(self, submission: Submission) -> int:
         if submission.progress_total and submission.progress_done and submission.started_at is not None:
@@ -268,20 +306,21 @@ class _Estimator:
             elapsed = max((self.now - _aware(submission.started_at)).total_seconds(), 0.0)
             left = submission.progress_total - submission.progress_done
             return int(elapsed / submission.progress_done * left)
+        expected = self._expected(submission.run_config)
         if submission.progress_total:
             fraction = submission.progress_done / submission.progress_total
-            return int(self.typical * (1 - fraction))
+            return int(expected * (1 - fraction))
         if submission.started_at is not None:
             elapsed = (self.now - _aware(submission.started_at)).total_seconds()
-            return max(int(self.typical - elapsed), 0)
-        return self.typical
+            return max(int(expected - elapsed), 0)
+        return expected
 
     def view(self, submission: Submission) -> SubmissionView:
         position: int | None = None
         eta: int | None = None
         if submission.id in self.order:
             position = self.order[submission.id] + 1
-            eta = self.running_left + position * self.typical
+            eta = self.running_left + self.ahead.get(submission.id, 0) + self._expected(submission.run_config)
         elif submission.status == SubmissionStatus.RUNNING:
             eta = self._remaining(submission)
         config = RunConfig.model_validate(submission.run_config)
@@ -292,7 +331,10 @@ class _Estimator:
             commit=submission.resolved_commit,
             model_type=submission.model_type,
             model_type_label=_kind_label(submission.model_type),
-            chat_template=str(config.kind_settings.get("chat_template", "auto")),
+            chat_template=str(config.kind_settings.get("chat_template", "")),
+            settings=dict(config.kind_settings),
+            iteration_of=submission.iteration_of,
+            queue=submission.queue,
             benchmark=submission.benchmark,
             benchmark_label=_benchmark_label(submission.benchmark),
             extra_parts=list(config.extra_parts),
@@ -312,6 +354,14 @@ class _Estimator:
             queue_position=position,
             eta_seconds=eta,
         )
+
+
+def _factor(run_config: dict[str, Any]) -> float:
+    """The kind's time factor of a stored run configuration (1 when it cannot be read)."""
+    try:
+        return max(RunConfig.model_validate(run_config).time_factor(), 1e-3)
+    except Exception:  # a configuration from an older version of the settings: count it as a classifier
+        return 1.0
 
 
 def _kind_label(key: str) -> str:

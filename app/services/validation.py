@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,20 +21,22 @@ from app.config import Settings
 from app.db.repositories import intake as repo
 from app.db.session import unit_of_work
 from app.http.request_guard import clean_text
+from app.services import queues
 from app.services.client_limits import Submitter
 from app.services.hub import HubClient, HubError, HubModel, HubUnreachableError, read_json
 from app.services.hub_gate import Deadline
 from app.services.run_spec import RunConfig
+from app.services.series import check_iteration_of
 from worker.engine.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK, get_benchmark
-
-SUPPORTED_MODEL_TYPES = ("classifier",)
-NOT_YET_SUPPORTED = {
-    "dpo": "DPO models are not evaluated yet; only sequence classifiers (model type 'classifier') can be "
-    "submitted for now.",
-    "generative": "Generative judges are not evaluated yet; only sequence classifiers "
-    "(model type 'classifier') can be submitted for now.",
-}
-
+from worker.engine.kinds import DEFAULT_KIND, KINDS, evaluable_kinds, get_kind
+from worker.engine.model_kinds.base import (
+    KindCheck,
+    KindSettings,
+    KindSettingsError,
+    ModelMetadata,
+    RelatedModel,
+    ResolvedModel,
+)
 
 HUB_RETRY_AFTER_S = 30
 
@@ -49,7 +51,7 @@ PrintableText = Annotated[str, AfterValidator(_printable)]
 
 
 class SubmissionRequest(BaseModel):
-    """What a submitter asks for."""
+    """What a submitter asks for. ``settings`` are the chosen model type's own (GET /api/v1/model-types)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -61,11 +63,14 @@ class SubmissionRequest(BaseModel):
         pattern=r"^[A-Za-z0-9._/\-]+$",
         description="branch, tag or sha",
     )
-    model_type: Literal["classifier", "dpo", "generative"] = "classifier"
-    reference_model: PrintableText | None = Field(
-        default=None, max_length=200, description="DPO reference model"
+    model_type: str = Field(
+        default=DEFAULT_KIND, max_length=50, description=f"one of {', '.join(evaluable_kinds())}"
     )
-    chat_template: Literal["auto", "tulu"] = "auto"
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the model type's settings, e.g. {'reference_model': 'org/sft'} for dpo or "
+        "{'both_orders': true, 'seed': 0} for judge-pairwise; unknown names are refused",
+    )
     benchmark: str = Field(
         default=DEFAULT_BENCHMARK, max_length=50, description=f"one of {', '.join(BENCHMARKS)}"
     )
@@ -74,6 +79,12 @@ class SubmissionRequest(BaseModel):
         max_length=4,
         description="optional data parts of the benchmark to evaluate too, e.g. prior-sets (RewardBench v1)",
     )
+    iteration_of: PrintableText | None = Field(
+        default=None,
+        max_length=200,
+        description="Hub id of the model this one was trained from (its previous iteration), already on "
+        "this board: the two then belong to one series",
+    )
 
     @field_validator("benchmark")
     @classmethod
@@ -81,6 +92,18 @@ class SubmissionRequest(BaseModel):
         if value not in BENCHMARKS:
             raise ValueError(f"unknown benchmark; choose one of {', '.join(BENCHMARKS)}")
         return value
+
+    @field_validator("model_type")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in KINDS:
+            raise ValueError(f"unknown model type; choose one of {', '.join(evaluable_kinds())}")
+        return value
+
+    @field_validator("iteration_of")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
 
     @model_validator(mode="after")
     def _known_parts(self) -> SubmissionRequest:
@@ -93,6 +116,19 @@ class SubmissionRequest(BaseModel):
             )
         self.extra_parts = sorted(set(self.extra_parts))
         return self
+
+    @model_validator(mode="after")
+    def _kind_settings(self) -> SubmissionRequest:
+        kind = get_kind(self.model_type)
+        try:
+            parsed = kind.parse_settings(self.settings)
+        except KindSettingsError as error:
+            raise ValueError(error.message) from None
+        self.settings = kind.describe_settings(parsed)  # defaults written out: one key per configuration
+        return self
+
+    def kind_settings(self) -> KindSettings:
+        return get_kind(self.model_type).parse_settings(self.settings)
 
 
 @dataclass(slots=True)
@@ -110,11 +146,16 @@ class ValidationReport:
     checks: list[Check] = field(default_factory=list)
     model: HubModel | None = None
     metadata_dir: Path | None = None
+    metadata: ModelMetadata | None = None
     parameter_count: int | None = None
     has_chat_template: bool | None = None
     duplicate_of: int | None = None
     retry_after_s: int | None = None
     run_config: RunConfig | None = None
+    related: dict[str, ResolvedModel] = field(default_factory=dict)
+    memory_bytes: int | None = None
+    queue: str | None = None
+    iteration_of: str | None = None  # the predecessor as stored here
 
     @property
     def ok(self) -> bool:
@@ -127,15 +168,16 @@ class ValidationReport:
         return any(check.name == name and check.ok for check in self.checks)
 
 
-def run_config(request: SubmissionRequest, settings: Settings) -> RunConfig:
+def run_config(
+    request: SubmissionRequest, settings: Settings, kind_settings: KindSettings | None = None
+) -> RunConfig:
     """Every setting that changes the result of this submission, fixed now (see ``app.services.run_spec``)."""
-    kind_settings: dict[str, object] = {"chat_template": request.chat_template}
-    if request.reference_model:
-        kind_settings["reference_model"] = request.reference_model
+    kind = get_kind(request.model_type)
+    chosen = kind_settings if kind_settings is not None else request.kind_settings()
     return RunConfig(
         benchmark=request.benchmark,
         model_type=request.model_type,
-        kind_settings=kind_settings,
+        kind_settings=kind.describe_settings(chosen),
         max_length=settings.eval_max_length,
         dataset=settings.dataset_for(request.benchmark),
         limit_per_subset=settings.eval_limit_per_subset,
@@ -149,7 +191,7 @@ def namespace_of(repo_id: str) -> str:
 
 class _Validator:
     """Runs the checks; each one that reads the database opens its own short unit of work, and none is
-    open while the Hub is asked anything."""
+    open while the Hub is asked anything. The model type's own checks come from its kind definition."""
 
     def __init__(
         self,
@@ -168,7 +210,9 @@ class _Validator:
         self.submitter = submitter
         self.deadline = deadline
         self.report = ValidationReport(request=request)
-        self.report.run_config = run_config(request, settings)
+        self.kind = get_kind(request.model_type)
+        self.kind_settings = request.kind_settings()
+        self.report.run_config = run_config(request, settings, self.kind_settings)
 
     def _hub_timeout(self) -> float:
         """Seconds the next Hub request may take: the client's timeout, cut to what the deadline leaves."""
@@ -190,30 +234,40 @@ class _Validator:
         return self.report.request
 
     def run(self, *, stop_at_first: bool) -> ValidationReport:
-        plan: list[tuple[str, tuple[str, ...], Callable[[], Check]]] = [
-            ("repo_id", (), self.check_repo_id),
-            ("model_type", (), self.check_model_type),
-            ("opt_out", ("repo_id",), self.check_opt_out),
-            ("rate_limit", ("repo_id",), self.check_rate_limit),
-            ("hub_model", ("repo_id",), self.check_hub_model),
-            ("duplicate", ("hub_model",), self.check_duplicate),
-            ("safetensors", ("hub_model",), self.check_safetensors),
-            ("parameters", ("safetensors",), self.check_parameters),
-            ("config", ("hub_model",), self.check_config),
-            ("architecture", ("config", "model_type"), self.check_architecture),
-            ("tokenizer", ("config",), self.check_tokenizer),
+        roles = self.kind.related_roles
+        related_names = tuple(f"{role}_model" for role in roles) + self.kind.related_check_names
+        plan: list[tuple[tuple[str, ...], tuple[str, ...], Callable[[], list[Check]]]] = [
+            (("repo_id",), (), self._one(self.check_repo_id)),
+            (("model_type",), (), self._one(self.check_model_type)),
+            (("iteration_of",), ("repo_id",), self._one(self.check_iteration_of)),
+            (("opt_out",), ("repo_id",), self._one(self.check_opt_out)),
+            (("rate_limit",), ("repo_id",), self._one(self.check_rate_limit)),
+            (("hub_model",), ("repo_id",), self._one(self.check_hub_model)),
+            (("safetensors",), ("hub_model",), self._one(self.check_safetensors)),
+            (("parameters",), ("safetensors",), self._one(self.check_parameters)),
+            (("config",), ("hub_model",), self._one(self.check_config)),
+            (self.kind.model_check_names, ("config", "model_type"), self.check_kind_model),
+            (related_names, ("config", "model_type"), self.check_related_models),
+            (("duplicate",), ("hub_model", "model_type", *related_names), self._one(self.check_duplicate)),
+            (("memory",), ("parameters", "model_type", *related_names), self._one(self.check_memory)),
         ]
-        for name, needs, check in plan:
+        for names, needs, step in plan:
+            if not names:
+                continue
             missing = [need for need in needs if not self.report.passed(need)]
             if missing:
                 reason = f"Not checked: needs the '{missing[0]}' check to pass first."
-                self.report.checks.append(Check(name, False, reason, skipped=True))
+                self.report.checks.extend(Check(name, False, reason, skipped=True) for name in names)
                 continue
-            result = check()
-            self.report.checks.append(result)
-            if stop_at_first and not result.ok:
+            results = step()
+            self.report.checks.extend(results)
+            if stop_at_first and not all(check.ok for check in results):
                 break
         return self.report
+
+    @staticmethod
+    def _one(check: Callable[[], Check]) -> Callable[[], list[Check]]:
+        return lambda: [check()]
 
     def check_repo_id(self) -> Check:
         from huggingface_hub.utils import HFValidationError, validate_repo_id
@@ -228,16 +282,27 @@ class _Validator:
         return Check("repo_id", True, f"{model} is a valid Hub model id.")
 
     def check_model_type(self) -> Check:
-        kind = self.request.model_type
-        if kind not in SUPPORTED_MODEL_TYPES:
-            return Check("model_type", False, NOT_YET_SUPPORTED.get(kind, f"Unknown model type {kind!r}."))
-        if self.request.reference_model:
+        kind = self.kind
+        if not kind.evaluable:
             return Check(
                 "model_type",
                 False,
-                "A reference model is only used for DPO models; leave it empty for a classifier.",
+                f"{kind.label} results are imported from published files only; models of this type cannot "
+                f"be submitted. Evaluable types: {', '.join(evaluable_kinds())}.",
             )
-        return Check("model_type", True, "Sequence classifier: one scalar reward per conversation.")
+        settings = ", ".join(
+            f"{key}={value}" for key, value in self.request.settings.items() if value is not None
+        )
+        return Check("model_type", True, f"{kind.label}: {kind.description} Settings: {settings or 'none'}.")
+
+    def check_iteration_of(self) -> Check:
+        predecessor = self.request.iteration_of
+        if predecessor is None:
+            return Check("iteration_of", True, "No predecessor named: the model starts no series.")
+        with unit_of_work(self.factory) as session:
+            verdict = check_iteration_of(session, self.request.model, predecessor)
+        self.report.iteration_of = verdict.predecessor
+        return Check("iteration_of", verdict.ok, verdict.message)
 
     def check_opt_out(self) -> Check:
         namespace = namespace_of(self.request.model)
@@ -285,30 +350,15 @@ class _Validator:
     def check_safetensors(self) -> Check:
         model = self.report.model
         assert model is not None
-        if model.has_safetensors():
-            return Check("safetensors", True, "Weights are stored as safetensors.")
-        pickles = model.pickle_files()
-        if pickles:
-            return Check(
-                "safetensors",
-                False,
-                f"Only pickle weights were found ({', '.join(pickles[:3])}); they can run code when loaded, "
-                "so only "
-                "safetensors weights are accepted. Convert the checkpoint to safetensors and submit again.",
-            )
-        return Check("safetensors", False, "No safetensors weights were found in the repository.")
+        return _safetensors_check("safetensors", model)
 
     def check_parameters(self) -> Check:
         model = self.report.model
         assert model is not None
-        count = model.parameter_count
-        if count is None:
-            try:
-                count = self.hub.safetensors_parameter_count(
-                    model.repo_id, model.sha, timeout=self._hub_timeout()
-                )
-            except HubError as error:
-                return self._hub_failure("parameters", error, "The parameter count could not be read: ")
+        try:
+            count = self._parameter_count(model)
+        except HubError as error:
+            return self._hub_failure("parameters", error, "The parameter count could not be read: ")
         self.report.parameter_count = count
         limit = self.settings.max_parameters
         if count > limit:
@@ -317,23 +367,41 @@ class _Validator:
             )
         return Check("parameters", True, f"{count:,} parameters (limit {limit:,}).")
 
+    def _parameter_count(self, model: HubModel) -> int:
+        if model.parameter_count is not None:
+            return model.parameter_count
+        return self.hub.safetensors_parameter_count(model.repo_id, model.sha, timeout=self._hub_timeout())
+
     def check_config(self) -> Check:
         model = self.report.model
         assert model is not None
-        if "config.json" not in model.filenames:
-            return Check(
-                "config", False, "The repository has no config.json, so transformers cannot load it."
-            )
         try:
-            folder = self.hub.download_metadata(model, timeout=self._hub_timeout())
+            folder, failure = self._config_folder("config", model)
         except HubError as error:
             return self._hub_failure("config", error)
+        if failure is not None:
+            return failure
+        assert folder is not None
         self.report.metadata_dir = folder
+        document = read_json(folder / "config.json")
+        return Check(
+            "config",
+            True,
+            f"config.json loads without remote code (model_type {document.get('model_type')}).",
+        )
+
+    def _config_folder(self, name: str, model: HubModel) -> tuple[Path | None, Check | None]:
+        """The downloaded metadata folder, or a failed check: no config, remote code, unreadable config."""
+        if "config.json" not in model.filenames:
+            return None, Check(
+                name, False, f"{model.repo_id} has no config.json, so transformers cannot load it."
+            )
+        folder = self.hub.download_metadata(model, timeout=self._hub_timeout())
         document = read_json(folder / "config.json")
         if "auto_map" in document:
             classes = ", ".join(sorted(str(value) for value in document["auto_map"].values())[:3])
-            return Check(
-                "config",
+            return None, Check(
+                name,
                 False,
                 f"The model needs custom code from its repository ({classes}); "
                 "remote code is never run here.",
@@ -343,58 +411,163 @@ class _Validator:
 
             AutoConfig.from_pretrained(folder, trust_remote_code=False)
         except Exception as error:
-            return Check("config", False, f"transformers could not read config.json: {_first_line(error)}")
-        return Check(
-            "config",
-            True,
-            f"config.json loads without remote code (model_type {document.get('model_type')}).",
+            return None, Check(name, False, f"transformers could not read config.json: {_first_line(error)}")
+        return folder, None
+
+    def _metadata(self, model: HubModel, folder: Path, *, card: bool) -> ModelMetadata:
+        tokenizer, error = _load_tokenizer(folder)
+        card_data: dict[str, Any] | None = None
+        if card:
+            card_data = self.hub.card_metadata(model, timeout=self._hub_timeout())
+        return ModelMetadata(
+            repo_id=model.repo_id,
+            config=read_json(folder / "config.json"),
+            tokenizer=tokenizer,
+            card=card_data,
+            parameter_count=model.parameter_count,
+            tokenizer_error=error,
         )
 
-    def check_architecture(self) -> Check:
-        assert self.report.metadata_dir is not None
-        document = read_json(self.report.metadata_dir / "config.json")
-        architectures = [str(name) for name in document.get("architectures") or []]
-        heads = [name for name in architectures if name.endswith("ForSequenceClassification")]
-        if not heads:
-            found = ", ".join(architectures) or "none listed"
-            return Check(
-                "architecture",
-                False,
-                "A classifier reward model needs a *ForSequenceClassification head; "
-                f"config.json lists {found}.",
-            )
-        labels = _num_labels(document)
-        if labels != 1:
-            return Check(
-                "architecture",
-                False,
-                f"{heads[0]} has {labels} labels; a reward model must output exactly one score "
-                "(num_labels = 1).",
-            )
-        return Check("architecture", True, f"{heads[0]} with one output: a scalar reward.")
-
-    def check_tokenizer(self) -> Check:
-        folder = self.report.metadata_dir
-        assert folder is not None
-        if "auto_map" in read_json(folder / "tokenizer_config.json"):
-            return Check(
-                "tokenizer",
-                False,
-                "The tokenizer needs custom code from its repository; that is not run here.",
-            )
+    def check_kind_model(self) -> list[Check]:
+        """The model type's checks over the model's metadata (its head, its tokenizer and template)."""
+        model, folder = self.report.model, self.report.metadata_dir
+        assert model is not None and folder is not None
         try:
-            from transformers import AutoTokenizer
+            metadata = self._metadata(model, folder, card=self.kind.needs_card(self.kind_settings))
+        except HubError as error:
+            return [self._hub_failure(self.kind.model_check_names[0], error, "The model card: ")]
+        if self.report.parameter_count is not None:
+            metadata = replace(metadata, parameter_count=self.report.parameter_count)
+        self.report.metadata = metadata
+        self.report.has_chat_template = metadata.has_chat_template if metadata.tokenizer is not None else None
+        return [_check(result) for result in self.kind.check_model(metadata, self.kind_settings)]
 
-            tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
-        except Exception as error:
-            return Check("tokenizer", False, f"The tokenizer could not be loaded: {_first_line(error)}")
-        has_template = bool(getattr(tokenizer, "chat_template", None))
-        self.report.has_chat_template = has_template
-        if has_template:
-            return Check("tokenizer", True, "The tokenizer loads and has a chat template.")
-        return Check(
-            "tokenizer", True, "The tokenizer loads; it has no chat template, so the Tulu template is used."
+    def check_related_models(self) -> list[Check]:
+        """Every other model the run needs (a DPO reference), checked like the model, then by the kind."""
+        metadata = self.report.metadata
+        if metadata is None:
+            reason = "Not checked: the model's metadata is missing."
+            return [Check(f"{role}_model", False, reason, skipped=True) for role in self.kind.related_roles]
+        try:
+            wanted = self.kind.related_models(metadata, self.kind_settings)
+        except KindSettingsError as error:
+            return [Check(f"{self.kind.related_roles[0]}_model", False, error.message)]
+        checks: list[Check] = []
+        resolved: dict[str, ResolvedModel] = {}
+        for related in wanted:
+            check, found = self._related_model(related)
+            checks.append(check)
+            if found is None:
+                return checks
+            resolved[related.role] = found
+            checks.extend(
+                _check(result)
+                for result in self.kind.check_related(
+                    metadata, related.role, found.metadata, self.kind_settings
+                )
+            )
+        if all(check.ok for check in checks):
+            self.report.related = resolved
+            pinned = self.kind.pin_settings(self.kind_settings, resolved)
+            self.report.run_config = run_config(self.request, self.settings, pinned)
+        return checks
+
+    def _related_model(self, related: RelatedModel) -> tuple[Check, ResolvedModel | None]:
+        name = f"{related.role}_model"
+        label = related.label
+        try:
+            model = self.hub.model_info(related.repo_id, related.revision, timeout=self._hub_timeout())
+        except HubError as error:
+            return self._hub_failure(name, error, f"{label}: "), None
+        if model.gated:
+            return Check(
+                name, False, f"{label}: {model.repo_id} is gated; the workers cannot accept its terms."
+            ), None
+        weights = _safetensors_check(name, model)
+        if not weights.ok:
+            return Check(name, False, f"{label}: {weights.message}"), None
+        try:
+            count = self._parameter_count(model)
+            folder, failure = self._config_folder(name, model)
+        except HubError as error:
+            return self._hub_failure(name, error, f"{label}: "), None
+        if failure is not None:
+            return Check(name, False, f"{label}: {failure.message}"), None
+        if count > self.settings.max_parameters:
+            return Check(
+                name,
+                False,
+                f"{label}: {model.repo_id} has {count:,} parameters; the limit here is "
+                f"{self.settings.max_parameters:,}.",
+            ), None
+        assert folder is not None
+        metadata = replace(self._metadata(model, folder, card=False), parameter_count=count)
+        message = (
+            f"{label}: found {model.repo_id} at {related.revision}, pinned to commit {model.sha}; "
+            f"{count:,} parameters in safetensors; config.json loads without remote code."
         )
+        return Check(name, True, message), ResolvedModel(model.repo_id, model.sha, metadata)
+
+    def check_memory(self) -> Check:
+        metadata = self.report.metadata
+        assert metadata is not None
+        related = {role: found.metadata for role, found in self.report.related.items()}
+        estimate = self.kind.memory_bytes(metadata, related, self.kind_settings)
+        if estimate is None:
+            return Check(
+                "memory", False, "The memory a run needs cannot be estimated without a parameter count."
+            )
+        self.report.memory_bytes = estimate
+        queue = queues.queue_for(estimate, self.settings)
+        largest = queues.tiers(self.settings)[-1]
+        if queue is None:
+            return Check(
+                "memory",
+                False,
+                f"A run of this {self.kind.label} model needs about {queues.format_bytes(estimate)} of "
+                f"device memory; the largest workers here hold {largest:g} GB.",
+            )
+        self.report.queue = queue
+        assert self.report.run_config is not None
+        limit = queues.time_limit_s(self.report.run_config, self.settings)
+        return Check(
+            "memory",
+            True,
+            f"Needs about {queues.format_bytes(estimate)} of device memory: queued for workers with "
+            f"{queue.removeprefix(queues.QUEUE_PREFIX).removesuffix('g')} GB or more (time limit "
+            f"{limit // 60} minutes).",
+        )
+
+
+def _check(result: KindCheck) -> Check:
+    return Check(result.name, result.ok, result.message)
+
+
+def _safetensors_check(name: str, model: HubModel) -> Check:
+    if model.has_safetensors():
+        return Check(name, True, "Weights are stored as safetensors.")
+    pickles = model.pickle_files()
+    if pickles:
+        return Check(
+            name,
+            False,
+            f"Only pickle weights were found ({', '.join(pickles[:3])}); they can run code when loaded, "
+            "so only "
+            "safetensors weights are accepted. Convert the checkpoint to safetensors and submit again.",
+        )
+    return Check(name, False, "No safetensors weights were found in the repository.")
+
+
+def _load_tokenizer(folder: Path) -> tuple[Any | None, str | None]:
+    """The tokenizer from the metadata folder, or None and why (custom code is never loaded)."""
+    if "auto_map" in read_json(folder / "tokenizer_config.json"):
+        return None, "it needs custom code from its repository; that is not run here"
+    try:
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(folder, trust_remote_code=False), None
+    except Exception as error:
+        return None, _first_line(error)
 
 
 def validate(
@@ -479,15 +652,6 @@ def check_duplicate(session: Session, report: ValidationReport) -> Check:
         f"see /submissions/{existing.id}.",
         http_status=409,
     )
-
-
-def _num_labels(config: dict[str, object]) -> int:
-    if isinstance(config.get("num_labels"), int):
-        return int(config["num_labels"])  # type: ignore[call-overload]
-    id2label = config.get("id2label")
-    if isinstance(id2label, dict):
-        return len(id2label)
-    return 2  # transformers' default
 
 
 def _aware(moment: datetime) -> datetime:

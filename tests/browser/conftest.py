@@ -2,7 +2,8 @@
 
 - ``chromium_executable``: the ``chromium`` on PATH; without one the tests are skipped, except under CI
   (``CI=true``), where its absence is a failure (CI installs it).
-- ``browser_hub``: a Hub stand-in (tests/support/hub_server.py) serving one tiny classifier, ``GOOD``.
+- ``browser_hub``: a Hub stand-in (tests/support/hub_server.py) serving one tiny classifier, ``GOOD``, a tiny
+  DPO policy whose card names its reference, that reference, and a judge that always answers "[[A]]".
 - ``board``: `rewardboard up` on the embedded default (SQLite + the SQLite broker) in a temporary DATA_DIR,
   with the database migrated, seeded with the published results and given one model whose display name is
   a script tag, before the service starts. Stopped with SIGINT, as Ctrl-C would.
@@ -33,7 +34,10 @@ from app.db.models import ResultSource, RewardModel
 from app.db.session import make_engine, session_scope
 from app.services.seed import seed_if_empty
 from tests.submissions.conftest import (
+    DPO_POLICY,
+    DPO_SFT,
     GOOD,
+    JUDGE_A,
     Process,
     free_port,
     make_settings,
@@ -84,11 +88,22 @@ def browser(chromium_executable: str) -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def browser_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
-    from tests.support.tiny_models import build_tiny_classifier
+    from tests.support.tiny_models import (
+        build_tiny_causal_lm,
+        build_tiny_classifier,
+        build_tiny_judge,
+        build_tokenizer,
+    )
 
-    model_dir = build_tiny_classifier(tmp_path_factory.mktemp("browser-tiny-model") / "good")
+    root = tmp_path_factory.mktemp("browser-tiny-model")
+    model_dir = build_tiny_classifier(root / "good")
+    tokenizer = build_tokenizer()
     server = HubServer().start()
     server.add_repo_from_dir(GOOD, model_dir)
+    policy = build_tiny_causal_lm(root / "policy", seed=1, tokenizer=tokenizer, base_model=DPO_SFT)
+    server.add_repo_from_dir(DPO_POLICY, policy)
+    server.add_repo_from_dir(DPO_SFT, build_tiny_causal_lm(root / "sft", seed=2, tokenizer=tokenizer))
+    server.add_repo_from_dir(JUDGE_A, build_tiny_judge(root / "judge", ["[[A]]"]))
     yield server
     server.stop()
 

@@ -276,7 +276,7 @@ def test_without_event_streams_the_queue_page_polls(browser: Browser, board: Boa
         page.evaluate("() => { window.sameDocument = true; }")
         answer = page.request.post(
             visitor.base + "/api/v1/submissions",
-            data={"model": GOOD, "revision": "main", "model_type": "classifier", "chat_template": "auto"},
+            data={"model": GOOD, "revision": "main", "model_type": "classifier", "settings": {}},
         )
         assert answer.status == 201, answer.text()
         expect(page.locator("[data-live-region]")).to_contain_text(GOOD, timeout=60_000)

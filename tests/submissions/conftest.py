@@ -27,11 +27,13 @@ from sqlalchemy import Engine
 from app.api.routes.submissions import get_hub_client, get_sender
 from app.config import Settings
 from app.services.hub import HubClient
+from app.services.queues import Route
 from tests.conftest import engine_url
 from tests.support.hub_server import HubServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DATA = REPO_ROOT / "tests" / "data" / "rewardbench_sample.jsonl"
+SAMPLE_DATA_V2 = REPO_ROOT / "tests" / "data" / "rewardbench2_sample.jsonl"
 REDIS_ENV = "TEST_REDIS_URL"
 TEST_SECRET_KEY = "test-only-secret-key-for-the-test-suite"
 
@@ -46,21 +48,43 @@ BAD_TOKENIZER = "tiny-org/bad-tokenizer"
 PRIVATE = "tiny-org/private-rm"
 GATED = "tiny-org/gated-rm"
 NO_METADATA = "tiny-org/no-safetensors-info"
+# Causal LMs for the other kinds: a DPO policy whose card names its SFT reference, that reference, a model
+# with another vocabulary, judges that always answer "[[A]]", never answer readably, or always "Score: 4".
+DPO_POLICY = "tiny-org/dpo-policy"
+DPO_SFT = "tiny-org/dpo-sft"
+OTHER_VOCAB = "tiny-org/other-vocab-lm"
+JUDGE_A = "tiny-org/judge-always-a"
+JUDGE_MUTE = "tiny-org/judge-mute"
+JUDGE_FOUR = "tiny-org/judge-score-four"
+NO_TEMPLATE_LM = "tiny-org/lm-no-template"
 # Copies of the good model under other names, for tests that need models never submitted before.
 SPARE = tuple(f"spare-org/rm-{index}" for index in range(8))
 
 
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from tests.support.tiny_models import build_tiny_causal_lm, build_tiny_classifier, build_tokenizer
+    from tests.support.tiny_models import (
+        build_tiny_causal_lm,
+        build_tiny_classifier,
+        build_tiny_judge,
+        build_tokenizer,
+    )
 
     root = tmp_path_factory.mktemp("tiny-models")
     tokenizer = build_tokenizer()
+    lm_tokenizer = build_tokenizer()
     return {
         "good": build_tiny_classifier(root / "good", tokenizer=tokenizer),
         "plain": build_tiny_classifier(root / "plain", chat_template=None, seed=1),
         "two_labels": build_tiny_classifier(root / "two-labels", num_labels=2, tokenizer=tokenizer),
         "causal": build_tiny_causal_lm(root / "causal"),
+        "policy": build_tiny_causal_lm(root / "policy", seed=1, tokenizer=lm_tokenizer, base_model=DPO_SFT),
+        "sft": build_tiny_causal_lm(root / "sft", seed=2, tokenizer=lm_tokenizer),
+        "other_vocab": build_tiny_causal_lm(root / "other-vocab", tokenizer=build_tokenizer(vocab_size=400)),
+        "no_template_lm": build_tiny_causal_lm(root / "no-template-lm", chat_template=None),
+        "judge_a": build_tiny_judge(root / "judge-a", ["[[A]]"]),
+        "judge_mute": build_tiny_judge(root / "judge-mute", ["I cannot decide."]),
+        "judge_four": build_tiny_judge(root / "judge-four", ["Score: 4"]),
     }
 
 
@@ -92,6 +116,13 @@ def hub(tiny_models: dict[str, Path]) -> Iterator[HubServer]:
     server.add_repo_from_dir(NO_METADATA, good, safetensors_info=False)
     for name in SPARE:
         server.add_repo_from_dir(name, good)
+    server.add_repo_from_dir(DPO_POLICY, tiny_models["policy"])
+    server.add_repo_from_dir(DPO_SFT, tiny_models["sft"])
+    server.add_repo_from_dir(OTHER_VOCAB, tiny_models["other_vocab"])
+    server.add_repo_from_dir(NO_TEMPLATE_LM, tiny_models["no_template_lm"])
+    server.add_repo_from_dir(JUDGE_A, tiny_models["judge_a"])
+    server.add_repo_from_dir(JUDGE_MUTE, tiny_models["judge_mute"])
+    server.add_repo_from_dir(JUDGE_FOUR, tiny_models["judge_four"])
     yield server
     server.stop()
 
@@ -102,6 +133,7 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         "data_dir": data_dir,
         "broker_url": f"sqla+sqlite:///{(data_dir / 'broker.db').as_posix()}",
         "dataset_path": str(SAMPLE_DATA),
+        "dataset_paths": {"rewardbench-v2": str(SAMPLE_DATA_V2)},
         "eval_limit_per_subset": 1,
         "secret_key": TEST_SECRET_KEY,
         # Tests submit many models from one address; the tests of these limits set them low.
@@ -115,16 +147,18 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
 @dataclass
 class SentMessages:
     ids: list[int] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
     fail: bool = False
 
-    def __call__(self, submission_id: int) -> None:
+    def __call__(self, submission_id: int, route: Route) -> None:
         if self.fail:
             raise ConnectionError("broker down (test)")
         self.ids.append(submission_id)
+        self.routes.append(route)
 
 
 def build_client(
-    app: FastAPI, hub: HubServer, cache_dir: Path, send: Callable[[int], None] | None
+    app: FastAPI, hub: HubServer, cache_dir: Path, send: Callable[[int, Route], None] | None
 ) -> TestClient:
     app.dependency_overrides[get_hub_client] = lambda: HubClient(hub.url, cache_dir=cache_dir)
     if send is not None:
@@ -152,13 +186,7 @@ def client(settings: Settings, hub: HubServer, tmp_path: Path, sent: SentMessage
 
 
 def submission_body(model: str = GOOD, **overrides: Any) -> dict[str, Any]:
-    return {
-        "model": model,
-        "revision": "main",
-        "model_type": "classifier",
-        "chat_template": "auto",
-        **overrides,
-    }
+    return {"model": model, "revision": "main", "model_type": "classifier", **overrides}
 
 
 # Processes --------------------------------------------------------------------------------------------------
@@ -228,6 +256,7 @@ def worker_env(settings: Settings, hub: HubServer, home: Path, **extra: str) -> 
             "HF_HUB_DISABLE_PROGRESS_BARS": "1",
             "TOKENIZERS_PARALLELISM": "false",
             "DATASET_PATH": str(SAMPLE_DATA),
+            "DATASET_PATHS": json.dumps({"rewardbench-v2": str(SAMPLE_DATA_V2)}),
             "EVAL_LIMIT_PER_SUBSET": str(settings.eval_limit_per_subset or 1),
             "EVAL_BATCH_TOKENS": "2048",
             "RECONCILE_INTERVAL_S": "1",

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.config import Settings
 from app.db.models import SubmissionStatus
 from app.db.repositories import submissions as repo
 from app.db.session import unit_of_work
+from app.services.queues import Route
 from app.services.run_spec import RunConfig
 from app.services.submissions import dispatch
 from tests.submissions.conftest import SAMPLE_DATA
@@ -19,6 +22,12 @@ from worker.settings import WorkerSettings
 from worker.tasks import run_submission
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+SETTINGS = Settings()
+
+
+def recorder(sent: list[int]) -> Callable[[int, Route], None]:
+    return lambda submission_id, route: sent.append(submission_id)
 
 
 def new_submission(
@@ -92,11 +101,25 @@ def test_reconciler_sends_undelivered_and_requeues_expired_leases(
     now = datetime.now(UTC)
     assert claim(db_session_factory, lost, "dead-worker", now - timedelta(seconds=120)) == 1
     sent: list[int] = []
-    report = reconcile(db_session_factory, sent.append, dispatch_grace_s=0, stalled_queue_s=600, now=now)
+    report = reconcile(
+        db_session_factory,
+        recorder(sent),
+        settings=SETTINGS,
+        dispatch_grace_s=0,
+        stalled_queue_s=600,
+        now=now,
+    )
     assert report.requeued == [lost]
     assert sorted(report.sent) == sorted([fresh, lost]) == sorted(sent)
     # A second pass finds nothing to do: everything is marked as sent.
-    again = reconcile(db_session_factory, sent.append, dispatch_grace_s=0, stalled_queue_s=600, now=now)
+    again = reconcile(
+        db_session_factory,
+        recorder(sent),
+        settings=SETTINGS,
+        dispatch_grace_s=0,
+        stalled_queue_s=600,
+        now=now,
+    )
     assert (again.requeued, again.sent) == ([], [])
     with unit_of_work(db_session_factory) as session:
         row = repo.get_submission(session, lost)
@@ -109,33 +132,42 @@ def test_reconciler_leaves_fresh_submissions_to_the_web_process(
 ) -> None:
     new_submission(db_session_factory)
     sent: list[int] = []
-    report = reconcile(db_session_factory, sent.append, dispatch_grace_s=3600, stalled_queue_s=600)
+    report = reconcile(
+        db_session_factory, recorder(sent), settings=SETTINGS, dispatch_grace_s=3600, stalled_queue_s=600
+    )
     assert report.sent == [] and sent == []
 
 
 def test_failed_send_is_undone_for_the_next_pass(db_session_factory: sessionmaker[Session]) -> None:
     submission_id = new_submission(db_session_factory)
 
-    def broker_down(_: int) -> None:
+    def broker_down(_: int, __: Route) -> None:
         raise ConnectionError("down")
 
-    assert dispatch(db_session_factory, broker_down, submission_id) is False
+    assert dispatch(db_session_factory, broker_down, submission_id, SETTINGS) is False
     with unit_of_work(db_session_factory) as session:
         assert repo.undelivered(session, created_before=datetime.now(UTC) + timedelta(seconds=1)) == [
             submission_id
         ]
     sent: list[int] = []
-    assert dispatch(db_session_factory, sent.append, submission_id) is True
-    assert dispatch(db_session_factory, sent.append, submission_id) is False  # never sent twice
+    assert dispatch(db_session_factory, recorder(sent), submission_id, SETTINGS) is True
+    assert dispatch(db_session_factory, recorder(sent), submission_id, SETTINGS) is False  # never sent twice
     assert sent == [submission_id]
 
 
 def test_stalled_queue_head_is_sent_again(db_session_factory: sessionmaker[Session]) -> None:
     submission_id = new_submission(db_session_factory)
     sent: list[int] = []
-    assert dispatch(db_session_factory, sent.append, submission_id)
+    assert dispatch(db_session_factory, recorder(sent), submission_id, SETTINGS)
     later = datetime.now(UTC) + timedelta(hours=1)
-    report = reconcile(db_session_factory, sent.append, dispatch_grace_s=0, stalled_queue_s=600, now=later)
+    report = reconcile(
+        db_session_factory,
+        recorder(sent),
+        settings=SETTINGS,
+        dispatch_grace_s=0,
+        stalled_queue_s=600,
+        now=later,
+    )
     assert report.sent == [submission_id] and sent == [submission_id, submission_id]
 
 

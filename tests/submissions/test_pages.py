@@ -20,7 +20,8 @@ def form_token(client: TestClient) -> str:
 
 
 def form(model: str = GOOD, **extra: Any) -> dict[str, Any]:
-    return {"model": model, "revision": "main", "model_type": "classifier", "chat_template": "auto", **extra}
+    fields = {"model": model, "revision": "main", "model_type": "classifier"}
+    return {**fields, "classifier.chat_template": "auto", **extra}
 
 
 def test_submit_page_shows_the_form(client: TestClient) -> None:
@@ -32,11 +33,23 @@ def test_submit_page_shows_the_form(client: TestClient) -> None:
         "model",
         "revision",
         "model_type",
-        "reference_model",
-        "chat_template",
+        "classifier.chat_template",
+        "dpo.reference_model",
+        "dpo.reference_from_card",
+        "dpo-ref-free.normalization",
+        "judge-pairwise.both_orders",
+        "judge-pairwise.seed",
+        "judge-rubric.max_new_tokens",
         "benchmark",
+        "iteration_of",
         "csrf_token",
     } <= names
+    benchmarks = {option["value"] for option in soup.select("select#benchmark option")}
+    assert benchmarks == {"rewardbench-v1", "rewardbench-v2"}
+    # Without the script every type's settings show, each saying which type it belongs to.
+    legends = [legend.get_text(" ", strip=True) for legend in soup.select("fieldset.kind-settings legend")]
+    assert any("used only when the model type is DPO" in text for text in legends)
+    assert soup.find("script", attrs={"src": "/static/submit-form.js"}) is not None
     assert CSRF_COOKIE in page.cookies
     assert "HttpOnly" in page.headers["set-cookie"] and "SameSite=strict" in page.headers["set-cookie"]
 
@@ -72,7 +85,7 @@ def test_check_only_lists_every_check(client: TestClient, sent: SentMessages) ->
     assert page.status_code == 200
     assert "All checks passed" in page.text
     rows = BeautifulSoup(page.text, "html.parser").select("table.checks tbody tr")
-    assert len(rows) == 11 and sent.ids == []
+    assert len(rows) == 13 and sent.ids == []
 
 
 def test_rejection_is_shown_on_the_form(client: TestClient) -> None:
@@ -81,8 +94,26 @@ def test_rejection_is_shown_on_the_form(client: TestClient) -> None:
     assert page.status_code == 422
     assert "Only pickle weights were found" in page.text
     assert PICKLE_ONLY in page.text  # the form keeps what was typed
-    bad = client.post("/submit", data=form("x", csrf_token=token, chat_template="chatml"))
+    bad = client.post("/submit", data=form("x", csrf_token=token, **{"classifier.chat_template": "chatml"}))
     assert bad.status_code == 422 and "chat_template" in bad.text
+
+
+def test_form_reads_only_the_chosen_types_settings(client: TestClient, sent: SentMessages) -> None:
+    token = form_token(client)
+    fields = {
+        "model_type": "dpo",
+        "dpo.reference_model": "",
+        "judge-pairwise.seed": "not a number",  # another type's field: ignored
+        "classifier.chat_template": "chatml",  # ignored too
+    }
+    page = client.post("/submit", data=form(csrf_token=token, **fields))
+    assert page.status_code == 422
+    assert "scored against a reference model" in page.text
+    assert "not a number" not in page.text and "chatml" not in page.text
+    judge = {"model_type": "judge-pairwise", "judge-pairwise.seed": "seven"}
+    page = client.post("/submit", data=form(csrf_token=token, **judge))
+    assert page.status_code == 422 and "is not a whole number" in page.text
+    assert sent.ids == []
 
 
 def test_duplicate_on_the_form_links_to_the_first(client: TestClient) -> None:

@@ -45,9 +45,8 @@ def failed_check(response: Any) -> dict[str, Any]:
         (submission_body("not a repo id!"), "repo_id", "not a valid Hub model id"),
         (submission_body("org/a--b"), "repo_id", "not a valid Hub model id"),
         (submission_body("just-a-name"), "repo_id", "namespace"),
-        (submission_body(model_type="dpo"), "model_type", "DPO models are not evaluated yet"),
-        (submission_body(model_type="generative"), "model_type", "Generative judges are not evaluated yet"),
-        (submission_body(reference_model="org/ref"), "model_type", "only used for DPO"),
+        (submission_body(model_type="generative"), "model_type", "imported from published files only"),
+        (submission_body(model_type="custom-classifier"), "model_type", "cannot be submitted"),
         (submission_body("tiny-org/does-not-exist"), "hub_model", "not found on the Hub, or it is private"),
         (submission_body(PRIVATE), "hub_model", "not found on the Hub, or it is private"),
         (submission_body(GOOD, revision="no-such-branch"), "hub_model", "has no revision 'no-such-branch'"),
@@ -56,6 +55,16 @@ def failed_check(response: Any) -> dict[str, Any]:
         (submission_body(REMOTE_CODE), "config", "needs custom code"),
         (submission_body(BAD_CONFIG), "config", "transformers could not read config.json"),
         (submission_body(CAUSAL_LM), "architecture", "needs a *ForSequenceClassification head"),
+        (
+            submission_body(GOOD, model_type="dpo", settings={"reference_model": CAUSAL_LM}),
+            "architecture",
+            "A DPO policy needs a causal language-model head",
+        ),
+        (
+            submission_body(GOOD, model_type="judge-rubric"),
+            "architecture",
+            "A judge needs a causal language-model head",
+        ),
         (submission_body(TWO_LABELS), "architecture", "has 2 labels"),
         (submission_body(BAD_TOKENIZER), "tokenizer", "tokenizer could not be loaded"),
     ],
@@ -127,7 +136,7 @@ def test_duplicate_is_refused_with_a_link(client: TestClient, hub: HubServer) ->
         assert again.json()["duplicate_url"] == f"/submissions/{submission_id}"
         assert failed_check(again)["name"] == "duplicate"
     # Another configuration of the same commit is a different submission.
-    other = client.post("/api/v1/submissions", json=submission_body(chat_template="tulu"))
+    other = client.post("/api/v1/submissions", json=submission_body(settings={"chat_template": "tulu"}))
     assert other.status_code == 201
 
 
@@ -157,8 +166,8 @@ def test_validate_runs_every_check_and_records_nothing(client: TestClient, sent:
     assert body["ok"] is True
     names = [check["name"] for check in body["checks"]]
     assert names == [
-        "repo_id", "model_type", "opt_out", "rate_limit", "hub_model", "duplicate",
-        "safetensors", "parameters", "config", "architecture", "tokenizer",
+        "repo_id", "model_type", "iteration_of", "opt_out", "rate_limit", "hub_model", "safetensors",
+        "parameters", "config", "architecture", "tokenizer", "duplicate", "memory",
     ]  # fmt: skip
     assert all(check["ok"] and check["message"] for check in body["checks"])
     assert client.get("/api/v1/submissions").json()["items"] == [] and sent.ids == []
@@ -166,18 +175,40 @@ def test_validate_runs_every_check_and_records_nothing(client: TestClient, sent:
 
 def test_validate_reports_several_failures_and_skips_what_depends_on_them(client: TestClient) -> None:
     body = client.post(
-        "/api/v1/submissions/validate", json=submission_body(PICKLE_ONLY, model_type="dpo")
+        "/api/v1/submissions/validate", json=submission_body(PICKLE_ONLY, model_type="generative")
     ).json()
     by_name = {check["name"]: check for check in body["checks"]}
     assert body["ok"] is False
     assert not by_name["model_type"]["ok"]
-    assert by_name["hub_model"]["ok"] and by_name["tokenizer"]["ok"]
-    assert by_name["architecture"]["skipped"] and "model_type" in by_name["architecture"]["message"]
+    assert by_name["hub_model"]["ok"] and by_name["config"]["ok"]
+    for name in ("architecture", "tokenizer", "duplicate"):
+        assert by_name[name]["skipped"] and "model_type" in by_name[name]["message"]
     body = client.post("/api/v1/submissions/validate", json=submission_body(PICKLE_ONLY)).json()
     by_name = {check["name"]: check for check in body["checks"]}
     assert not by_name["safetensors"]["ok"] and not by_name["safetensors"]["skipped"]
-    assert by_name["parameters"]["skipped"]
+    assert by_name["parameters"]["skipped"] and by_name["memory"]["skipped"]
     assert by_name["config"]["ok"] and by_name["tokenizer"]["ok"]
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (submission_body(model_type="dpo"), "scored against a reference model"),
+        (submission_body(settings={"reference_model": "org/ref"}), "is not a setting of this model type"),
+        (submission_body(model_type="judge-pairwise", settings={"seed": -1}), "settings.seed"),
+        (submission_body(model_type="judge-rubric", settings={"max_new_tokens": 10**5}), "less than"),
+        (submission_body(model_type="reranker"), "unknown model type"),
+    ],
+)
+def test_settings_are_checked_against_the_kind_before_any_hub_call(
+    client: TestClient, hub: HubServer, body: dict[str, Any], words: str
+) -> None:
+    before = len(hub.requests)
+    for url in ("/api/v1/submissions", "/api/v1/submissions/validate"):
+        response = client.post(url, json=body)
+        assert response.status_code == 422, response.text
+        assert words in response.text
+    assert len(hub.requests) == before
 
 
 def test_hub_down_answers_503(client: TestClient, hub: HubServer) -> None:

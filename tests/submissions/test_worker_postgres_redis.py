@@ -214,7 +214,8 @@ def test_broker_down_keeps_the_submission_and_runs_it_when_back(
     throwaway_redis.start(tmp_path)
     report = reconcile(
         pg_factory,
-        lambda sid: send_evaluation(settings, sid),
+        lambda sid, route: send_evaluation(settings, sid, route),
+        settings=settings,
         dispatch_grace_s=0,
         stalled_queue_s=600,
     )

@@ -158,12 +158,93 @@ def build_tiny_classifier(
     return _save(model.eval(), tokenizer, path)
 
 
-def build_tiny_causal_lm(path: Path, *, seed: int = 0, hidden: int = 32, layers: int = 2) -> Path:
-    """Save a random-init ``LlamaForCausalLM``: a checkpoint with no sequence-classification head."""
-    tokenizer = build_tokenizer(chat_template=PLAIN_TEMPLATE)
+def build_tiny_causal_lm(
+    path: Path,
+    *,
+    seed: int = 0,
+    hidden: int = 32,
+    layers: int = 2,
+    tokenizer: PreTrainedTokenizerFast | None = None,
+    chat_template: str | None = PLAIN_TEMPLATE,
+    base_model: str | None = None,
+) -> Path:
+    """Save a random-init ``LlamaForCausalLM``: a checkpoint with no sequence-classification head.
+
+    Models built from one ``tokenizer`` share its vocabulary (a DPO policy and its reference); different
+    seeds give different weights. ``base_model`` writes a model card naming it.
+    """
+    if tokenizer is None:
+        tokenizer = build_tokenizer(chat_template=chat_template)
+    elif chat_template is not None:
+        tokenizer.chat_template = chat_template
     ids = {"bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
     torch.manual_seed(seed)
     model = LlamaForCausalLM(_llama_config(len(tokenizer), hidden, layers, 1, ids))
+    saved = _save(model.eval(), tokenizer, path)
+    if base_model is not None:
+        write_model_card(saved, base_model=base_model)
+    return saved
+
+
+def write_model_card(path: Path, **metadata: str) -> Path:
+    """A README.md whose YAML header holds ``metadata`` (e.g. base_model)."""
+    header = "".join(f"{key}: {value}\n" for key, value in metadata.items())
+    (path / "README.md").write_text(f"---\n{header}---\n\n# A tiny test model\n", encoding="utf-8")
+    return path
+
+
+# A chat template with a generation prompt, as judges are prompted.
+JUDGE_TEMPLATE: Final = (
+    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+
+
+def build_tiny_judge(
+    path: Path,
+    answer: Iterable[str],
+    *,
+    tokenizer: PreTrainedTokenizerFast | None = None,
+    hidden: int = 32,
+    layers: int = 1,
+) -> Path:
+    """Save a ``LlamaForCausalLM`` whose greedy answer to any prompt is ``answer``, then EOS.
+
+    Each piece of ``answer`` becomes one added token (so a piece may be ``[[A]]`` or ``Score: 4``); pieces
+    must differ. By construction the model is a bigram table: every block adds zero to the residual
+    stream, all ordinary tokens share one embedding, each answer token has its own, and the output head maps
+    "ordinary" to the first piece, each piece to the next and the last to EOS. So the judge always answers
+    the same slot or score, whatever the prompt, which is what the position-bias and parse tests need.
+    """
+    pieces = list(answer)
+    if len(set(pieces)) != len(pieces) or not pieces:
+        raise ValueError("answer pieces must be distinct and at least one")
+    if len(pieces) + 1 > hidden:
+        raise ValueError("hidden must exceed the number of answer pieces")
+    if tokenizer is None:
+        tokenizer = build_tokenizer(chat_template=JUDGE_TEMPLATE)
+    else:
+        tokenizer.chat_template = JUDGE_TEMPLATE
+    tokenizer.add_tokens(pieces)
+    ids = {"bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(_llama_config(len(tokenizer), hidden, layers, 1, ids))
+    piece_ids = [tokenizer.convert_tokens_to_ids(piece) for piece in pieces]
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        embedding = model.model.embed_tokens.weight
+        embedding.zero_()
+        embedding[:, 0] = 1.0  # "an ordinary token"
+        head = model.lm_head.weight
+        head.zero_()
+        head[piece_ids[0], 0] = 10.0
+        for dim, token in enumerate(piece_ids, start=1):
+            embedding[token].zero_()
+            embedding[token, dim] = 1.0
+            following = piece_ids[dim] if dim < len(piece_ids) else tokenizer.eos_token_id
+            head[following, dim] = 10.0
     return _save(model.eval(), tokenizer, path)
 
 

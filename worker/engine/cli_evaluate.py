@@ -6,12 +6,13 @@ import argparse
 import sys
 import warnings
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from worker.engine.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK
+from worker.engine.cli_settings import add_kind_setting_arguments, kind_settings_from_args
 from worker.engine.errors import EngineError
 from worker.engine.formatting import TEMPLATE_CHOICES
-from worker.engine.kinds import KINDS
+from worker.engine.kinds import evaluable_kinds, get_kind
 from worker.engine.outputs import write_per_example, write_results
 from worker.engine.results import BenchmarkResult
 from worker.engine.spec import ATTENTION_CHOICES, DEVICE_CHOICES, DTYPE_CHOICES, EvaluationSpec
@@ -25,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     )
     parser.add_argument(
         "--model-type",
-        choices=tuple(key for key, kind in KINDS.items() if kind.evaluable),
+        choices=evaluable_kinds(),
         default="classifier",
         help="kind of reward model (default: %(default)s)",
     )
@@ -46,7 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument(
         "--limit-per-subset", type=_positive_int, metavar="N", help="seeded sample of N rows a subset"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed for --limit-per-subset (default: 0)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed for --limit-per-subset and for a judge's answer order (default: 0)",
+    )
     parser.add_argument(
         "--max-length",
         type=_positive_int,
@@ -73,7 +79,15 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         default="auto",
         help="auto: varlen (packed) on a CPU; on a GPU flash_attention_2 when installed, else varlen/sdpa",
     )
-    parser.add_argument("--chat-template", choices=TEMPLATE_CHOICES, default="auto")
+    parser.add_argument(
+        "--chat-template", choices=TEMPLATE_CHOICES, default=None, help="classifiers and DPO (default: auto)"
+    )
+    parser.add_argument(
+        "--generation-backend",
+        choices=("auto", "transformers", "vllm"),
+        default="auto",
+        help="judges: vLLM on a CUDA device when installed (auto), or transformers",
+    )
     parser.add_argument(
         "--scoring-version",
         help="how subset values are computed (default: the benchmark's current one; RewardBench 2: "
@@ -85,6 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         "--per-example", type=Path, metavar="FILE", help="write one JSON line per example here"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_kind_setting_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,10 +107,18 @@ def run(args: argparse.Namespace) -> int:
 
     _quiet_transformers()
     warnings.showwarning = _print_warning
+    kind = get_kind(args.model_type)
+    try:
+        settings = kind_settings_from_args(args, kind)
+        settings = kind.describe_settings(kind.parse_settings(settings))
+    except (argparse.ArgumentTypeError, EngineError) as exc:
+        print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 2
     spec = EvaluationSpec(
         model=args.model,
         revision=args.revision,
         model_type=args.model_type,
+        kind_settings=settings,
         benchmark=args.benchmark,
         dataset=args.dataset,
         extra_parts=tuple(args.extra_part),
@@ -107,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         device=args.device,
         attention=args.attention,
-        chat_template=args.chat_template,
+        generation_backend=args.generation_backend,
         cache_dir=args.cache_dir,
         scoring_version=args.scoring_version,
     )
@@ -115,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     bar = _ProgressBar(enabled=not args.no_progress)
     try:
         _check_writable(destinations)  # before the long run, not after it
+        spec = pin_card_reference(spec)
         output = run_evaluation(spec, bar.update)
     except EngineError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
@@ -129,6 +153,19 @@ def run(args: argparse.Namespace) -> int:
         write_per_example(output.result.definition, output.scored, args.per_example)
         print(f"per-example {args.per_example}")
     return 0
+
+
+def pin_card_reference(spec: EvaluationSpec) -> EvaluationSpec:
+    """``--ref-from-card``: the card's base model becomes the reference before the run (and is recorded)."""
+    settings = dict(spec.kind_settings)
+    if not settings.get("reference_from_card") or settings.get("reference_model"):
+        return spec
+    from dataclasses import replace
+
+    from worker.engine.model_kinds.dpo import resolve_card_reference
+
+    settings["reference_model"] = resolve_card_reference(spec)
+    return replace(spec, kind_settings=settings)
 
 
 def summary(result: BenchmarkResult) -> str:
@@ -149,7 +186,24 @@ def summary(result: BenchmarkResult) -> str:
             lines.append(f"{section.name:<11} {'n/a' if value is None else f'{100 * value:.1f}'}")
     score = "n/a (needs every section)" if agg.score is None else f"{100 * agg.score:.1f}"
     lines.append(f"{'Score':<11} {score}")
+    diagnostics = record.get("diagnostics")
+    if isinstance(diagnostics, dict):
+        lines.append("judge       " + diagnostics_line(diagnostics))
     return "\n".join(lines)
+
+
+def diagnostics_line(diagnostics: dict[str, Any]) -> str:
+    parts = [f"{diagnostics.get('judge_answers', 0)} answers"]
+    for key, label in (
+        ("parse_failure_rate", "unparseable"),
+        ("position_bias_rate", "position bias"),
+        ("first_slot_rate", "slot A"),
+        ("tie_rate", "ties"),
+    ):
+        value = diagnostics.get(key)
+        if value is not None:
+            parts.append(f"{label} {100 * value:.1f}%")
+    return ", ".join(parts)
 
 
 def _partial_note(dataset: dict[str, object]) -> str:

@@ -9,11 +9,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from worker.engine.adapters.base import CandidateResult
 from worker.engine.benchmarks import get_benchmark
 from worker.engine.benchmarks.base import Benchmark, LoadedDataset, TiePolicy, UnknownScoringVersionError
 from worker.engine.dataset import fingerprint, load_dataset, select_examples
 from worker.engine.errors import DiskFullError, InvalidModelError, InvalidSpecError
-from worker.engine.kinds import build_adapter, get_kind
+from worker.engine.kinds import KINDS, get_kind
+from worker.engine.model_kinds.base import KindSettings, ModelKind
 from worker.engine.provenance import code_version, library_versions
 from worker.engine.results import BenchmarkResult
 from worker.engine.spec import EvaluationSpec
@@ -51,17 +53,23 @@ def run_evaluation(
 def decide_examples(
     benchmark: Benchmark,
     examples: Sequence[Example],
-    scores: Sequence[CandidateScores],
+    scores: Sequence[CandidateScores | CandidateResult],
     tie_policy: TiePolicy,
 ) -> list[ScoredExample]:
-    """The benchmark's decision on every example from its candidates' scores."""
+    """The benchmark's decision on every example from its candidates' scores (details carried along)."""
     scored = []
-    for example, example_scores in zip(examples, scores, strict=True):
+    for example, item in zip(examples, scores, strict=True):
+        if isinstance(item, CandidateResult):
+            example_scores, detail = item.scores, item.detail
+        else:
+            example_scores, detail = item, None
         if len(example_scores) != len(example.candidates) or any(s is None for s in example_scores):
             raise InvalidModelError(f"the model gave no score to a candidate of example {example.key}")
         values = [float(score) for score in example_scores if score is not None]
         outcome = benchmark.decide(example.subset, values, example.num_correct, tie_policy)
-        scored.append(ScoredExample(example.subset, example.id, tuple(values), example.num_correct, outcome))
+        scored.append(
+            ScoredExample(example.subset, example.id, tuple(values), example.num_correct, outcome, detail)
+        )
     return scored
 
 
@@ -73,6 +81,10 @@ def _run(spec: EvaluationSpec, progress: Callable[[int, int], None] | None) -> E
     except UnknownScoringVersionError as exc:
         raise InvalidSpecError(str(exc)) from None
     kind = get_kind(spec.model_type)
+    if not kind.evaluable:
+        kinds = ", ".join(key for key, entry in KINDS.items() if entry.evaluable)
+        raise InvalidSpecError(f"{kind.label} models cannot be evaluated here yet; evaluable: {kinds}")
+    settings = kind.parse_settings(spec.kind_settings)
     dataset = load_dataset(benchmark, spec.dataset, extra_parts=dict(spec.extra_parts))
     examples = select_examples(
         benchmark,
@@ -83,14 +95,16 @@ def _run(spec: EvaluationSpec, progress: Callable[[int, int], None] | None) -> E
     )
     if isinstance(progress, _SubsetProgress):
         progress.examples = examples
-    with build_adapter(spec, benchmark) as adapter:
+    with kind.build_adapter(spec, benchmark, settings) as adapter:
         loaded = time.monotonic()
-        scores = adapter.score_examples(examples, progress)
+        scores = adapter.score_with_detail(examples, progress)
         scored_at = time.monotonic()
         adapter_record = adapter.describe()
         template = adapter.chat_template
     scored = decide_examples(benchmark, examples, scores, kind.tie_policy)
     timings = {"total": time.monotonic() - started, "load": loaded - started, "score": scored_at - loaded}
+    record = _reproducibility(spec, benchmark, dataset, examples, adapter_record, timings)
+    record.update(_kind_record(kind, settings, scored))
     result = BenchmarkResult(
         model=spec.model,
         model_type=kind.key,
@@ -98,9 +112,18 @@ def _run(spec: EvaluationSpec, progress: Callable[[int, int], None] | None) -> E
         benchmark=benchmark.id,
         subset_scores=benchmark.subset_scores(scored, scoring_version),
         scoring_version=scoring_version,
-        reproducibility=_reproducibility(spec, benchmark, dataset, examples, adapter_record, timings),
+        reproducibility=record,
+        extra=kind.results_fields(settings),
     )
     return EvaluationOutput(result=result, scored=scored, examples=examples)
+
+
+def _kind_record(kind: ModelKind, settings: KindSettings, scored: Sequence[ScoredExample]) -> dict[str, Any]:
+    record: dict[str, Any] = {"kind_settings": kind.describe_settings(settings)}
+    diagnostics = kind.diagnostics(scored)
+    if diagnostics is not None:
+        record["diagnostics"] = diagnostics
+    return record
 
 
 class _SubsetProgress:
@@ -138,7 +161,6 @@ def _reproducibility(
     return {
         **adapter_record,
         "adapter": spec.model_type,
-        "reference_model": spec.reference_model,
         "benchmark": benchmark.id,
         "dataset": {
             **dataset.describe(),

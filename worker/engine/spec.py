@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 DEVICE_CHOICES: Final = ("auto", "cpu", "cuda", "mps")
 DTYPE_CHOICES: Final = ("auto", "float32", "bfloat16", "float16")
@@ -16,7 +17,8 @@ class EvaluationSpec:
     model: str  # Hub id, or a local directory where allowed (see allow_local_model)
     revision: str | None = None  # branch, tag or commit; None = main
     model_type: str = "classifier"  # a key of worker.engine.kinds.KINDS
-    reference_model: str | None = None
+    # The kind's own settings (its ``settings_type``, as a mapping): template, reference model, judge options.
+    kind_settings: Mapping[str, Any] = field(default_factory=dict)
     benchmark: str = "rewardbench-v1"  # a key of worker.engine.benchmarks.BENCHMARKS
     dataset: str | None = None  # local file/dir or Hub dataset id of the core data; None = the pinned one
     # Optional data parts to add, with their source (None = the part's pinned Hub dataset).
@@ -29,8 +31,13 @@ class EvaluationSpec:
     dtype: str = "auto"
     device: str = "auto"
     attention: str = "auto"  # a key of worker.engine.attention.ATTENTION, or "auto" (the device's best)
-    chat_template: str = "auto"  # "auto" = tokenizer's when present else tulu; or "tulu"
     scoring_version: str | None = None  # how subset values are computed; None = the benchmark's current one
+    generation_backend: str = "auto"  # judges: "auto" (vLLM on a GPU when installed), "transformers", "vllm"
     cache_dir: str | None = None  # weights cache
     # A local directory may stand for the model only when asked (the command line); services resolve Hub ids.
     allow_local_model: bool = True
+
+    @property
+    def chat_template(self) -> str:
+        """The template a kind's ``chat_template`` setting asks for ("auto": the tokenizer's, else Tulu)."""
+        return str(self.kind_settings.get("chat_template", "auto"))

@@ -49,7 +49,7 @@ def get_session_factory(request: Request) -> sessionmaker[Session]:
 def get_sender(settings: SettingsDep) -> service.Send:
     from worker.broker import send_evaluation
 
-    return lambda submission_id: send_evaluation(settings, submission_id)
+    return lambda submission_id, route: send_evaluation(settings, submission_id, route)
 
 
 SubmissionId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -85,6 +85,9 @@ class SubmissionRead(BaseModel):
     model_type: str
     model_type_label: str
     chat_template: str
+    settings: dict[str, Any]
+    iteration_of: str | None
+    queue: str | None
     benchmark: str
     benchmark_label: str
     extra_parts: list[str]

@@ -36,6 +36,8 @@ class BoardFilter:
     search: str | None = None
     source: ResultSource | None = None
     partial: bool = False  # False: the ranked board (complete results); True: partial runs, unranked
+    # Model types kept off this board (and its ranks): shown apart, only when their type is asked for.
+    apart_types: tuple[str, ...] = ()
 
 
 def _current_results(board: BoardFilter, order_value: OrderValue) -> Select[Any]:
@@ -63,7 +65,7 @@ def _current_results(board: BoardFilter, order_value: OrderValue) -> Select[Any]
         EvaluationResult.created_at,
         (rank if rank is not None else cast(null(), Integer)).label("rank"),
     ]
-    return (
+    statement = (
         select(*columns)
         .join(RewardModel, RewardModel.id == EvaluationResult.reward_model_id)
         .where(
@@ -72,6 +74,9 @@ def _current_results(board: BoardFilter, order_value: OrderValue) -> Select[Any]
             EvaluationResult.complete.is_(ranked),
         )
     )
+    if board.apart_types:
+        statement = statement.where(EvaluationResult.model_type.not_in(board.apart_types))
+    return statement
 
 
 def _escape_like(text: str) -> str:

@@ -37,6 +37,9 @@ class NewSubmission:
     has_chat_template: bool | None
     submitter: str | None
     client_address: str | None = None
+    queue: str | None = None
+    memory_bytes: int | None = None
+    iteration_of: str | None = None
 
 
 def lock_reward_model(session: Session, *, hub_id: str) -> RewardModel:
@@ -58,6 +61,9 @@ def add_submission(session: Session, new: NewSubmission) -> Submission:
         has_chat_template=new.has_chat_template,
         submitter=new.submitter,
         client_address=new.client_address,
+        queue=new.queue,
+        memory_bytes=new.memory_bytes,
+        iteration_of=new.iteration_of,
         status=SubmissionStatus.QUEUED,
     )
     session.add(submission)
@@ -139,10 +145,16 @@ def running(session: Session) -> list[Submission]:
     return list(session.scalars(statement))
 
 
-def recent_run_durations(session: Session, *, limit: int = 20) -> list[float]:
-    """Seconds from start to finish of the latest successful runs."""
+def queued_configs(session: Session) -> list[Any]:
+    """(id, run_config) of the submissions waiting for a worker."""
+    statement = select(Submission.id, Submission.run_config).where(Submission.status.in_(QUEUE_STATUSES))
+    return list(session.execute(statement))
+
+
+def recent_run_durations(session: Session, *, limit: int = 20) -> list[tuple[float, dict[str, Any]]]:
+    """Seconds from start to finish of the latest successful runs, with their run configuration."""
     statement = (
-        select(Submission.started_at, Submission.finished_at)
+        select(Submission.started_at, Submission.finished_at, Submission.run_config)
         .where(
             Submission.status == SubmissionStatus.SUCCEEDED,
             Submission.started_at.is_not(None),
@@ -152,12 +164,12 @@ def recent_run_durations(session: Session, *, limit: int = 20) -> list[float]:
         .limit(limit)
     )
     durations = []
-    for started, finished in session.execute(statement):
+    for started, finished, run_config in session.execute(statement):
         if started is None or finished is None:
             continue
         seconds = (finished - started).total_seconds()
         if seconds >= 0:
-            durations.append(seconds)
+            durations.append((seconds, run_config or {}))
     return durations
 
 

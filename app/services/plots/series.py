@@ -14,6 +14,7 @@ def score_by_iteration(
     iterations: Sequence[tuple[str, float | None, tuple[float, float] | None]],
     *,
     params: Mapping[str, str] | None = None,
+    ident: str = "plot-score-by-iteration",
 ) -> Plot:
     """A model series' Score by iteration: (iteration label, Score, 95% interval or None), in order."""
     rows = [
@@ -25,7 +26,7 @@ def score_by_iteration(
         "whiskers are 95% bootstrap intervals where stored."
     )
     svg = charts.line_with_intervals(
-        rows, title=title, description=description, value_label="Score", ident="plot-score-by-iteration"
+        rows, title=title, description=description, value_label="Score", ident=ident
     )
     table = [
         [

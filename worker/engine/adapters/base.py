@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -11,6 +12,14 @@ from worker.engine.types import CandidateScores, Example
 
 # progress(done_examples, total_examples): called as work proceeds, last with done == total.
 ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateResult:
+    """One example's candidate scores and what the adapter read besides (a judge's verdicts and order)."""
+
+    scores: CandidateScores
+    detail: Mapping[str, Any] | None = None
 
 
 def report_examples_done(progress: ProgressCallback | None, indices: Sequence[int]) -> None:
@@ -27,7 +36,8 @@ class RewardAdapter(ABC):
     ``score_examples`` returns, for each input example in input order, one score per candidate in candidate
     order, whatever batching the adapter uses internally: a higher score means a better response. Adapters
     never decide an example; the benchmark does, from these scores. The same model, data and settings give
-    the same scores. ``describe`` returns what a reproduction needs (resolved model version, dtype, device,
+    the same scores. ``score_with_detail`` adds what an adapter read besides the scores (stored per example).
+    ``describe`` returns what a reproduction needs (resolved model version, dtype, device,
     template...). ``close`` frees the model; adapters are also context managers.
     """
 
@@ -40,6 +50,12 @@ class RewardAdapter(ABC):
     def score_examples(
         self, examples: Sequence[Example], progress: ProgressCallback | None = None
     ) -> list[CandidateScores]: ...
+
+    def score_with_detail(
+        self, examples: Sequence[Example], progress: ProgressCallback | None = None
+    ) -> list[CandidateResult]:
+        """``score_examples`` with each example's detail; adapters that record more override this."""
+        return [CandidateResult(scores) for scores in self.score_examples(examples, progress)]
 
     @abstractmethod
     def describe(self) -> dict[str, Any]: ...

@@ -188,6 +188,11 @@ class Benchmark(ABC):
         together stay together."""
         return str(example.id)
 
+    def graded_subset(self, subset: str) -> bool:
+        """True where every candidate needs a score of its own, not a pick (RewardBench 2's Ties): a judge
+        rates each answer there."""
+        return False
+
     def resampled(self, subset: str, draws: Sequence[Sequence[ScoredExample]]) -> list[ScoredExample]:
         """One subset's examples in a bootstrap resample, from its drawn groups (``selection_group``) in
         draw order. A group drawn twice counts twice; only a whole-subset metric that keys its examples by

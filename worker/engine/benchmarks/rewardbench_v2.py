@@ -209,6 +209,9 @@ class RewardBenchV2(Benchmark):
         kind_pid = parse_ties_id(str(example.id)) if example.subset == TIES else None
         return f"pid:{kind_pid[1]}" if kind_pid is not None else str(example.id)
 
+    def graded_subset(self, subset: str) -> bool:
+        return subset == TIES
+
     def resampled(self, subset: str, draws: Sequence[Sequence[ScoredExample]]) -> list[ScoredExample]:
         if subset != TIES:
             return super().resampled(subset, draws)

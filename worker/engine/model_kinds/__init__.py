@@ -1,0 +1,1 @@
+"""One module per kind of reward model; the registry is ``worker.engine.kinds``."""

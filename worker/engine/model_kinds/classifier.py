@@ -1,0 +1,82 @@
+"""Sequence classifiers (AutoModelForSequenceClassification, one label): upstream's "Seq. Classifier"."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import Field
+
+from worker.engine.benchmarks.base import Benchmark
+from worker.engine.model_kinds.base import KindCheck, KindSettings, ModelKind, ModelMetadata, tokenizer_loads
+
+if TYPE_CHECKING:
+    from worker.engine.adapters.base import RewardAdapter
+    from worker.engine.spec import EvaluationSpec
+
+ChatTemplateChoice = Literal["auto", "tokenizer", "tulu"]
+
+
+class ClassifierSettings(KindSettings):
+    chat_template: ChatTemplateChoice = Field(
+        default="auto",
+        title="Chat template",
+        description="auto: the tokenizer's template when it has one, else Tulu (as upstream); tokenizer: "
+        "the tokenizer's (an error without one); tulu: always Tulu.",
+    )
+
+
+class ClassifierKind(ModelKind):
+    settings_type: ClassVar[type[KindSettings]] = ClassifierSettings
+
+    @property
+    def evaluable(self) -> bool:
+        return True
+
+    def build_adapter(
+        self, spec: EvaluationSpec, benchmark: Benchmark, settings: KindSettings
+    ) -> RewardAdapter:
+        from worker.engine.adapters.classifier import ClassifierAdapter
+
+        return ClassifierAdapter.from_spec(spec, benchmark)
+
+    def check_model(self, model: ModelMetadata, settings: KindSettings) -> list[KindCheck]:
+        return [_head(model), _tokenizer(model)]
+
+
+def _head(model: ModelMetadata) -> KindCheck:
+    heads = [name for name in model.architectures if name.endswith("ForSequenceClassification")]
+    if not heads:
+        found = ", ".join(model.architectures) or "none listed"
+        return KindCheck(
+            "architecture",
+            False,
+            f"A classifier reward model needs a *ForSequenceClassification head; config.json lists {found}.",
+        )
+    labels = _num_labels(model.config)
+    if labels != 1:
+        return KindCheck(
+            "architecture",
+            False,
+            f"{heads[0]} has {labels} labels; a reward model must output exactly one score (num_labels = 1).",
+        )
+    return KindCheck("architecture", True, f"{heads[0]} with one output: a scalar reward.")
+
+
+def _tokenizer(model: ModelMetadata) -> KindCheck:
+    failed = tokenizer_loads(model)
+    if failed is not None:
+        return failed
+    if model.has_chat_template:
+        return KindCheck("tokenizer", True, "The tokenizer loads and has a chat template.")
+    return KindCheck(
+        "tokenizer", True, "The tokenizer loads; it has no chat template, so the Tulu template is used."
+    )
+
+
+def _num_labels(config: Any) -> int:
+    if isinstance(config.get("num_labels"), int):
+        return int(config["num_labels"])
+    id2label = config.get("id2label")
+    if isinstance(id2label, dict):
+        return len(id2label)
+    return 2  # transformers' default

@@ -2,7 +2,7 @@
 
 Revision ID: 9d4e2b7a61c3
 Revises: 9e4b2d7c1a60
-Create Date: 2026-12-08 10:00:00.000000
+Create Date: 2026-12-01 15:00:00
 
 """
 from typing import Sequence, Union

@@ -7,7 +7,7 @@ results are computed by ``rewardboard db upgrade`` (and ``up``) after migrating,
 
 Revision ID: 9e4b2d7c1a60
 Revises: 3f1c9a7e5d21
-Create Date: 2026-12-02 12:00:00
+Create Date: 2026-12-01 14:00:00
 """
 
 from __future__ import annotations

@@ -21,13 +21,14 @@ from app.config import Settings
 from app.db.repositories import intake as repo
 from app.db.session import unit_of_work
 from app.http.request_guard import clean_text
+from app.schemas.query import BenchmarkId
 from app.services import queues
 from app.services.client_limits import Submitter
 from app.services.hub import HubClient, HubError, HubModel, HubUnreachableError, read_json
 from app.services.hub_gate import Deadline
 from app.services.run_spec import RunConfig
 from app.services.series import check_iteration_of
-from worker.engine.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK, get_benchmark
+from worker.engine.benchmarks import DEFAULT_BENCHMARK, get_benchmark
 from worker.engine.kinds import DEFAULT_KIND, KINDS, evaluable_kinds, get_kind
 from worker.engine.model_kinds.base import (
     KindCheck,
@@ -71,9 +72,7 @@ class SubmissionRequest(BaseModel):
         description="the model type's settings, e.g. {'reference_model': 'org/sft'} for dpo or "
         "{'both_orders': true, 'seed': 0} for judge-pairwise; unknown names are refused",
     )
-    benchmark: str = Field(
-        default=DEFAULT_BENCHMARK, max_length=50, description=f"one of {', '.join(BENCHMARKS)}"
-    )
+    benchmark: BenchmarkId = DEFAULT_BENCHMARK
     extra_parts: list[str] = Field(
         default_factory=list,
         max_length=4,
@@ -85,13 +84,6 @@ class SubmissionRequest(BaseModel):
         description="Hub id of the model this one was trained from (its previous iteration), already on "
         "this board: the two then belong to one series",
     )
-
-    @field_validator("benchmark")
-    @classmethod
-    def _known_benchmark(cls, value: str) -> str:
-        if value not in BENCHMARKS:
-            raise ValueError(f"unknown benchmark; choose one of {', '.join(BENCHMARKS)}")
-        return value
 
     @field_validator("model_type")
     @classmethod

@@ -31,9 +31,7 @@ def test_seed_imports_both_boards_once(db_session: Session) -> None:
     counts = dict(
         db_session.execute(
             select(EvaluationResult.benchmark, func.count()).group_by(EvaluationResult.benchmark)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     assert counts == {"rewardbench-v1": 179 + 5, "rewardbench-v2": 197}
 

@@ -38,7 +38,7 @@ def test_writes_result_sections_subsets_examples_and_texts(db_session: Session) 
     assert row.score is not None and abs(row.score - 0.75) < 1e-12
     assert row.benchmark == "rewardbench-v1" and row.model_type == "classifier"
     assert db_session.scalar(select(func.count()).select_from(SubsetScore)) == 23
-    sections = dict(db_session.execute(select(SectionScore.section, SectionScore.value)).tuples().all())
+    sections = dict(db_session.execute(select(SectionScore.section, SectionScore.value)).all())
     assert sections == pytest.approx(dict.fromkeys(("Chat", "Chat Hard", "Safety", "Reasoning"), 0.75))
     assert db_session.scalar(select(func.count()).select_from(ExampleResult)) == len(scores)
     assert db_session.scalar(select(func.count()).select_from(BenchmarkExample)) == len(pairs)

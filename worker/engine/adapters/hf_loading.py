@@ -1,4 +1,5 @@
-"""Load a sequence-classification reward model and its tokenizer safely: no remote code, safetensors only."""
+"""Load Hugging Face models and tokenizers safely (no remote code, safetensors only, every weight from the
+checkpoint): the shared loaders, and the sequence-classification reward model with its tokenizer."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from worker.engine.errors import InvalidModelError, ModelLoadError, OutOfMemoryE
 from worker.engine.hub_errors import first_line
 
 
-def load_config(path: Path, name: str) -> Any:
-    """The model config, checked to describe a one-label sequence classifier."""
+def read_config(path: Path, name: str) -> Any:
+    """The model config as saved, never running custom code."""
     from transformers import AutoConfig
 
     try:
-        config = AutoConfig.from_pretrained(path, trust_remote_code=False)
+        return AutoConfig.from_pretrained(path, trust_remote_code=False)
     except ValueError as exc:
         if "trust_remote_code" in str(exc):
             raise InvalidModelError(
@@ -26,6 +27,11 @@ def load_config(path: Path, name: str) -> Any:
         raise InvalidModelError(f"{name}: unreadable config ({first_line(exc)})") from None
     except OSError as exc:
         raise ModelLoadError(f"{name}: could not read config.json ({first_line(exc)})") from None
+
+
+def load_config(path: Path, name: str) -> Any:
+    """The model config, checked to describe a one-label sequence classifier."""
+    config = read_config(path, name)
     architectures = list(getattr(config, "architectures", None) or [])
     if architectures and not any(arch.endswith("ForSequenceClassification") for arch in architectures):
         raise InvalidModelError(
@@ -63,6 +69,43 @@ def load_tokenizer(path: Path, name: str) -> Any:
     return tokenizer
 
 
+def load_weights(
+    auto_class: Any,
+    path: Path,
+    name: str,
+    what: str,
+    dtype: torch.dtype,
+    device: torch.device,
+    **options: Any,
+) -> Any:
+    """``auto_class.from_pretrained`` in eval mode on ``device`` in ``dtype``, from safetensors only, with no
+    custom code; every weight must come from the checkpoint (``what`` names the model in messages)."""
+    try:
+        model, info = auto_class.from_pretrained(
+            path,
+            dtype=dtype,
+            use_safetensors=True,
+            trust_remote_code=False,
+            output_loading_info=True,
+            device_map=str(device),  # straight onto the device, never a full copy in host memory first
+            **options,
+        )
+    except torch.OutOfMemoryError:
+        raise OutOfMemoryError(f"{name}: the weights do not fit in {device} memory as {dtype}") from None
+    except ValueError as exc:
+        raise InvalidModelError(f"{name}: cannot be loaded as a {what} ({first_line(exc)})") from None
+    except OSError as exc:
+        raise ModelLoadError(f"{name}: the weights failed to load ({first_line(exc)})") from None
+    missing = sorted(info.get("missing_keys") or [])
+    if missing:
+        raise InvalidModelError(
+            f"{name}: the checkpoint lacks {len(missing)} weight(s) ({', '.join(missing[:3])}); "
+            f"it is not a trained {what}"
+        )
+    model.requires_grad_(False)
+    return model.eval()
+
+
 def load_classifier(
     path: Path,
     name: str,
@@ -71,32 +114,16 @@ def load_classifier(
     device: torch.device,
     attn_implementation: str = "sdpa",
 ) -> Any:
-    """The model in eval mode on ``device`` in ``dtype``; every weight must come from the checkpoint."""
+    """The sequence classifier in eval mode on ``device`` in ``dtype``."""
     from transformers import AutoModelForSequenceClassification
 
-    try:
-        model, info = AutoModelForSequenceClassification.from_pretrained(
-            path,
-            config=config,
-            dtype=dtype,
-            use_safetensors=True,
-            trust_remote_code=False,
-            output_loading_info=True,
-            device_map=str(device),  # straight onto the device, never a full copy in host memory first
-            attn_implementation=attn_implementation,
-        )
-    except torch.OutOfMemoryError:
-        raise OutOfMemoryError(f"{name}: the weights do not fit in {device} memory as {dtype}") from None
-    except ValueError as exc:
-        raise InvalidModelError(
-            f"{name}: cannot be loaded as a sequence classifier ({first_line(exc)})"
-        ) from None
-    except OSError as exc:
-        raise ModelLoadError(f"{name}: the weights failed to load ({first_line(exc)})") from None
-    missing = sorted(info.get("missing_keys") or [])
-    if missing:
-        raise InvalidModelError(
-            f"{name}: the checkpoint lacks {len(missing)} weight(s) ({', '.join(missing[:3])}); "
-            "it is not a trained sequence classifier"
-        )
-    return model.eval()
+    return load_weights(
+        AutoModelForSequenceClassification,
+        path,
+        name,
+        "sequence classifier",
+        dtype,
+        device,
+        config=config,
+        attn_implementation=attn_implementation,
+    )

@@ -20,7 +20,9 @@ def test_gpu_throughput_dry_run(tmp_path: Path) -> None:
     assert default["attention"] == "varlen" and padded["attention"] == "sdpa"
     for phase in (default, padded):
         assert phase["pairs"] == 92 and phase["tokens_per_s"] > 0
-        assert 0 < phase["mfu_vs_measured_peak"] < 1 and phase["peak_memory_gib"] > 0
+        # On a CPU without native bf16 the measured 1024-square bf16 product is slower per FLOP than the tiny
+        # model's small ones, so the dry run's utilisation can exceed 1: only its presence is checked here.
+        assert phase["mfu_vs_measured_peak"] > 0 and phase["peak_memory_gib"] > 0
     assert check["pairs"] == 92 and 0 < check["share"] <= 1
     assert report["tokens"] > 0 and report["model_tflop"] > 0
     assert '"phase": "engine default"' in completed.stdout

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -14,15 +14,18 @@ if TYPE_CHECKING:
     from worker.engine.spec import EvaluationSpec
 
 ChatTemplateChoice = Literal["auto", "tokenizer", "tulu"]
-
-
-class ClassifierSettings(KindSettings):
-    chat_template: ChatTemplateChoice = Field(
-        default="auto",
+ChatTemplateSetting = Annotated[
+    ChatTemplateChoice,
+    Field(
         title="Chat template",
         description="auto: the tokenizer's template when it has one, else Tulu (as upstream); tokenizer: "
         "the tokenizer's (an error without one); tulu: always Tulu.",
-    )
+    ),
+]
+
+
+class ClassifierSettings(KindSettings):
+    chat_template: ChatTemplateSetting = "auto"
 
 
 class ClassifierKind(ModelKind):

@@ -22,7 +22,7 @@ from worker.engine.model_kinds.base import (
     causal_lm_head,
     tokenizer_loads,
 )
-from worker.engine.model_kinds.classifier import ChatTemplateChoice
+from worker.engine.model_kinds.classifier import ChatTemplateSetting
 
 if TYPE_CHECKING:
     from worker.engine.adapters.base import RewardAdapter
@@ -56,12 +56,7 @@ class DpoSettings(KindSettings):
         description="Take the reference from the base_model named on the model card.",
         json_schema_extra={"cli_aliases": ["--ref-from-card"]},
     )
-    chat_template: ChatTemplateChoice = Field(
-        default="auto",
-        title="Chat template",
-        description="auto: the tokenizer's template when it has one, else Tulu (as upstream); tokenizer: "
-        "the tokenizer's (an error without one); tulu: always Tulu.",
-    )
+    chat_template: ChatTemplateSetting = "auto"
 
     @model_validator(mode="after")
     def _has_reference(self) -> DpoSettings:

@@ -15,7 +15,7 @@ from worker.engine.model_kinds.base import (
     causal_lm_head,
     tokenizer_loads,
 )
-from worker.engine.model_kinds.classifier import ChatTemplateChoice
+from worker.engine.model_kinds.classifier import ChatTemplateSetting
 
 if TYPE_CHECKING:
     from worker.engine.adapters.base import RewardAdapter
@@ -30,12 +30,7 @@ class DpoRefFreeSettings(KindSettings):
         "norm: minus the L2 norm of the per-token log-probabilities.",
         json_schema_extra={"cli_aliases": ["--ref-free-type"]},
     )
-    chat_template: ChatTemplateChoice = Field(
-        default="auto",
-        title="Chat template",
-        description="auto: the tokenizer's template when it has one, else Tulu (as upstream); tokenizer: "
-        "the tokenizer's (an error without one); tulu: always Tulu.",
-    )
+    chat_template: ChatTemplateSetting = "auto"
 
 
 class DpoRefFreeKind(ModelKind):

@@ -127,47 +127,40 @@ class HubClient:
 
     def download_metadata(self, model: HubModel, *, timeout: float | None = None) -> Path:
         """Download config and tokenizer files of the pinned commit; return the local snapshot folder."""
-        from huggingface_hub import hf_hub_download
-
         wanted = [name for name in model.filenames if name in METADATA_FILES]
         folder: Path | None = None
         for filename in wanted:
-            with _hub_errors(model.repo_id, model.sha):
-                path = hf_hub_download(
-                    model.repo_id,
-                    filename,
-                    revision=model.sha,
-                    endpoint=self.endpoint,
-                    cache_dir=self.cache_dir,
-                    token=False,
-                    etag_timeout=timeout or self.timeout,
-                )
-            folder = Path(path).parent
+            folder = self._download(model, filename, timeout).parent
         if folder is None:
             raise HubNotFoundError("The repository has no config.json or tokenizer files.")
         return folder
 
     def card_metadata(self, model: HubModel, *, timeout: float | None = None) -> dict[str, Any]:
         """The YAML metadata of the model card (README.md) at the pinned commit; empty without a card."""
-        from huggingface_hub import hf_hub_download
         from huggingface_hub.repocard import metadata_load
 
         if CARD_FILE not in model.filenames:
             return {}
+        path = self._download(model, CARD_FILE, timeout)
+        try:
+            return dict(metadata_load(path) or {})
+        except Exception as error:  # a malformed YAML header fails with yaml's own exception types
+            raise HubError(f"The model card of {model.repo_id} has unreadable metadata ({error}).") from None
+
+    def _download(self, model: HubModel, filename: str, timeout: float | None) -> Path:
+        from huggingface_hub import hf_hub_download
+
         with _hub_errors(model.repo_id, model.sha):
             path = hf_hub_download(
                 model.repo_id,
-                CARD_FILE,
+                filename,
                 revision=model.sha,
                 endpoint=self.endpoint,
                 cache_dir=self.cache_dir,
                 token=False,
                 etag_timeout=timeout or self.timeout,
             )
-        try:
-            return dict(metadata_load(Path(path)) or {})
-        except Exception as error:  # a malformed YAML header fails with yaml's own exception types
-            raise HubError(f"The model card of {model.repo_id} has unreadable metadata ({error}).") from None
+        return Path(path)
 
 
 def read_json(path: Path) -> dict[str, Any]:

@@ -38,6 +38,13 @@ def render_prompt(tokenizer: Any, call: JudgeCall) -> str:
     return text
 
 
+def encode_prompts(tokenizer: Any, calls: Sequence[JudgeCall]) -> list[tuple[int, ...]]:
+    """The token ids of each call's rendered prompt, unpadded; the template supplies any BOS."""
+    texts = [render_prompt(tokenizer, call) for call in calls]
+    batch = tokenizer(texts, add_special_tokens=False, padding=False)
+    return [tuple(ids) for ids in batch["input_ids"]]
+
+
 def end_token_ids(generation_config: Any, tokenizer: Any) -> list[int]:
     """Every id that ends an answer: the model's generation config's and the tokenizer's EOS."""
     ids: set[int] = set()
@@ -80,9 +87,7 @@ class TransformersGenerator:
         self.context = context_length(model.config, tokenizer)
 
     def encode(self, calls: Sequence[JudgeCall]) -> list[tuple[int, ...]]:
-        texts = [render_prompt(self.tokenizer, call) for call in calls]
-        batch = self.tokenizer(texts, add_special_tokens=False, padding=False)
-        return [tuple(ids) for ids in batch["input_ids"]]
+        return encode_prompts(self.tokenizer, calls)
 
     def generate(
         self, prompts: Sequence[tuple[int, ...]], on_batch: BatchDone | None = None

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from worker.engine.judging.generation import BatchDone, context_length, end_token_ids, render_prompt
+from worker.engine.judging.generation import BatchDone, context_length, encode_prompts, end_token_ids
 from worker.engine.judging.protocols import Generated, JudgeCall
 
 
@@ -41,9 +41,7 @@ class VllmGenerator:
         self.context = context_length(config, tokenizer)
 
     def encode(self, calls: Sequence[JudgeCall]) -> list[tuple[int, ...]]:
-        texts = [render_prompt(self.tokenizer, call) for call in calls]
-        batch = self.tokenizer(texts, add_special_tokens=False, padding=False)
-        return [tuple(ids) for ids in batch["input_ids"]]
+        return encode_prompts(self.tokenizer, calls)
 
     def generate(
         self, prompts: Sequence[tuple[int, ...]], on_batch: BatchDone | None = None

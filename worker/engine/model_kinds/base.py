@@ -144,7 +144,8 @@ class ModelKind:
 
     @property
     def evaluable(self) -> bool:
-        return False
+        """Whether runs of this kind can be made here: its class supplies an adapter."""
+        return type(self).build_adapter is not ModelKind.build_adapter
 
     def build_adapter(
         self, spec: EvaluationSpec, benchmark: Benchmark, settings: KindSettings

@@ -31,10 +31,6 @@ class ClassifierSettings(KindSettings):
 class ClassifierKind(ModelKind):
     settings_type: ClassVar[type[KindSettings]] = ClassifierSettings
 
-    @property
-    def evaluable(self) -> bool:
-        return True
-
     def build_adapter(
         self, spec: EvaluationSpec, benchmark: Benchmark, settings: KindSettings
     ) -> RewardAdapter:

@@ -77,10 +77,6 @@ class DpoKind(ModelKind):
     related_roles = (REFERENCE,)
     related_check_names = ("reference_architecture", "reference_tokenizer")
 
-    @property
-    def evaluable(self) -> bool:
-        return True
-
     def build_adapter(
         self, spec: EvaluationSpec, benchmark: Benchmark, settings: KindSettings
     ) -> RewardAdapter:

@@ -38,10 +38,6 @@ class DpoRefFreeKind(ModelKind):
     ranked_with_others = False
     run_time_factor = 1.3
 
-    @property
-    def evaluable(self) -> bool:
-        return True
-
     def build_adapter(
         self, spec: EvaluationSpec, benchmark: Benchmark, settings: KindSettings
     ) -> RewardAdapter:

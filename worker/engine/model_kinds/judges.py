@@ -85,10 +85,6 @@ class _JudgeKind(ModelKind):
     # Generating a verdict costs far more than one forward pass: a rough, recorded factor for ETAs and limits.
     run_time_factor = 20.0
 
-    @property
-    def evaluable(self) -> bool:
-        return True
-
     def planner(self, benchmark: Benchmark, settings: KindSettings) -> Any:
         raise NotImplementedError
 

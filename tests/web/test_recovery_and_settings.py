@@ -1,4 +1,5 @@
-"""A lost SQLite file is used again once it is back, without a restart; unsafe settings refuse to start."""
+"""A lost SQLite file is used again once it is back, and PostgreSQL connections the server cut are replaced,
+without a restart; unsafe settings refuse to start."""
 
 from __future__ import annotations
 
@@ -6,16 +7,19 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, make_url, text
 
 from app.commands.database import upgrade
 from app.config import DEFAULT_SECRET_KEY, ConfigurationError, Settings
 from app.db.session import make_engine, session_scope
 from app.http.csrf import CSRF_COOKIE, sign_csrf_nonce
 from app.main import create_app
+from tests.conftest import engine_url
 from tests.web.factories import make_result
 
 MODEL = "recovery-org/rm"
@@ -58,6 +62,53 @@ def test_sqlite_file_moved_away_and_back_is_used_again_without_a_restart(tmp_pat
         shutil.copy(tmp_path / "backup.db", database)
         for _ in range(3):
             assert client.get(f"/api/v1/models/{MODEL}").status_code == 200
+
+
+def _cut_connections(admin: Engine, application_name: str) -> int:
+    """Terminate every server process serving ``application_name``; wait until they are gone."""
+    with admin.connect() as connection:
+        cut = connection.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :name"),
+            {"name": application_name},
+        ).all()
+        connection.commit()
+        deadline = time.monotonic() + 10
+        while True:
+            left = connection.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"),
+                {"name": application_name},
+            ).scalar_one()
+            connection.commit()  # a transaction sees one snapshot of pg_stat_activity
+            if left == 0:
+                return len(cut)
+            assert time.monotonic() < deadline, f"{left} connections still open after pg_terminate_backend"
+            time.sleep(0.05)
+
+
+@pytest.mark.postgres
+def test_postgres_connections_cut_by_the_server_are_replaced_without_a_restart(
+    postgres_clean_engine: Engine, tmp_path: Path
+) -> None:
+    with session_scope(postgres_clean_engine) as session:
+        make_result(session, MODEL, 0.7)
+    name = "rewardboard-recovery-test"
+    url = make_url(engine_url(postgres_clean_engine)).update_query_dict({"application_name": name})
+    settings = Settings(
+        database_url=url.render_as_string(hide_password=False),
+        data_dir=tmp_path,
+        secret_key="test-only-secret",
+    )
+    with TestClient(create_app(settings)) as client:
+        for _ in range(3):
+            assert client.get(f"/api/v1/models/{MODEL}").status_code == 200
+        assert (
+            _cut_connections(postgres_clean_engine, name) >= 1
+        )  # the pooled connections, as a restart would
+
+        for _ in range(3):
+            response = client.get(f"/api/v1/models/{MODEL}")
+            assert response.status_code == 200, response.text
+        assert client.get(f"/models/{MODEL}").status_code == 200
 
 
 POSTGRES_URL = "postgresql+psycopg://rewardboard@db.invalid/rewardboard"

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     client_submission_window_s: int = Field(default=3600, ge=1)
     client_validation_limit: int = Field(default=30, ge=1, description="dry runs per client IP and per user")
     client_validation_window_s: int = Field(default=60, ge=1)
+    limits_url: str = Field(
+        default="",
+        description="Redis for the per-client check limits shared by all web processes; empty: per process",
+    )
 
     hf_oauth_client_id: str = ""
     hf_oauth_client_secret: str = ""

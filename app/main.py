@@ -20,7 +20,7 @@ from app.http.security_headers import SecurityHeadersMiddleware
 from app.http.server_errors import ServerErrorMiddleware
 from app.pages.router import pages_router
 from app.schemas.leaderboard import LEADERBOARD_RULE
-from app.services.client_limits import SlidingWindowLimiter
+from app.services.client_limits import check_limiter
 from app.services.hub_gate import HubGate
 from app.services.leaderboard_cache import LeaderboardCache
 from app.services.live import StreamGauge
@@ -65,11 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.hub_gate = HubGate(
         slots=settings.hub_concurrency, wait_s=settings.hub_queue_wait_s, deadline_s=settings.hub_deadline_s
     )
-    app.state.check_limiter = SlidingWindowLimiter(
-        limit=settings.client_validation_limit,
-        window_s=settings.client_validation_window_s,
-        what="model checks",
-    )
+    app.state.check_limiter = check_limiter(settings)
     install_error_handlers(app)
     # Middlewares, innermost first (each add_middleware wraps the ones before it).
     app.add_middleware(ETagMiddleware)

@@ -135,7 +135,7 @@ async def submit_post(
         return service.submit(factory, settings, hub, body, send, submitter=submitter, deadline=deadline)
 
     try:
-        admit_checks(settings, limiter, submitter)
+        await admit_checks(settings, limiter, submitter)
         if action == "validate":
             report = await gate.run(check_only)
             return _form_page(

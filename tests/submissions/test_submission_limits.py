@@ -4,11 +4,14 @@
 - 12 concurrent submissions from one client over its limit of 5 (12 namespaces): exactly 5 accepted;
 - one model in four casings, at once: one submission, three 409s, one model row;
 - casings of a namespace count as one namespace;
-- dry runs are limited per client (429 with Retry-After); X-Forwarded-For counts only from a trusted proxy.
+- dry runs are limited per client (429 with Retry-After); X-Forwarded-For counts only from a trusted proxy;
+- with LIMITS_URL, two web processes share that limit through Redis, and a Redis that is down lets checks
+  through.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -16,17 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import sessionmaker
 
 from app.db.models import RewardModel, Submission
 from app.main import create_app
 from app.services import submissions as service
-from app.services.client_limits import Submitter
+from app.services.client_limits import RedisSlidingWindowLimiter, Submitter, TooManyRequestsError
 from app.services.hub import HubClient
 from app.services.validation import SubmissionRequest
 from tests.conftest import engine_url
-from tests.submissions.conftest import SentMessages, build_client, make_settings, submission_body
+from tests.submissions.conftest import RedisServer, SentMessages, build_client, make_settings, submission_body
 from tests.support.hub_server import HubServer
 
 CONCURRENT = 12
@@ -204,3 +208,56 @@ def test_forwarded_address_counts_only_behind_a_trusted_proxy(
         assert check("192.0.2.1") == 200
         assert check("192.0.2.1") == 429
         assert check("192.0.2.2") == 200  # another client behind the proxy
+
+
+def test_two_web_processes_share_the_check_limit_through_redis(
+    sqlite_url: str, sqlite_engine: Engine, hub: HubServer, tmp_path: Path, throwaway_redis: RedisServer
+) -> None:
+    throwaway_redis.start(tmp_path)
+    settings = make_settings(
+        sqlite_url, tmp_path / "data", client_validation_limit=3, limits_url=throwaway_redis.url
+    )
+    first = build_client(create_app(settings), hub, tmp_path / "cache", SentMessages())
+    second = build_client(create_app(settings), hub, tmp_path / "cache", SentMessages())
+    with first, second:
+
+        def check(client: TestClient) -> int:
+            return client.post("/api/v1/submissions/validate", json=submission_body()).status_code
+
+        assert [check(first), check(second), check(first)] == [200] * 3
+        refused = second.post("/api/v1/submissions/validate", json=submission_body())
+        assert refused.status_code == 429, refused.text
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert "Too many model checks" in refused.json()["detail"]
+        assert check(first) == 429
+
+        throwaway_redis.stop()  # the limiter is down: checks go through rather than fail
+        assert check(first) == 200 and check(second) == 200
+
+
+def test_redis_limit_frees_a_slot_when_the_oldest_hit_leaves_the_window(
+    tmp_path: Path, throwaway_redis: RedisServer
+) -> None:
+    throwaway_redis.start(tmp_path)
+
+    async def scenario() -> None:
+        limiter = RedisSlidingWindowLimiter.from_url(
+            throwaway_redis.url, limit=2, window_s=1, what="model checks", name="checks"
+        )
+        try:
+            await limiter.hit(("ip:a",))
+            await limiter.hit(("ip:a", "user:u"))
+            with pytest.raises(TooManyRequestsError) as refused:
+                await limiter.hit(("ip:a",))
+            assert refused.value.headers["Retry-After"] == "1"
+            with pytest.raises(TooManyRequestsError):  # the user key is not full, the address is
+                await limiter.hit(("user:u", "ip:a"))
+            await limiter.hit(("ip:b",))  # another client
+            ttl = await limiter.client.pttl(limiter.prefix + "ip:a")
+            assert 0 < ttl <= 1000  # keys expire with their window
+            await asyncio.sleep(1.1)
+            await limiter.hit(("ip:a", "user:u"))
+        finally:
+            await limiter.client.aclose()
+
+    asyncio.run(scenario())

@@ -15,7 +15,7 @@ from app.config import Settings
 from app.db.models import SubmissionStatus
 from app.errors import DomainError, NotFoundError
 from app.services import submissions as service
-from app.services.client_limits import SlidingWindowLimiter, Submitter, submitter_of
+from app.services.client_limits import RequestLimiter, Submitter, submitter_of
 from app.services.hub import HubClient
 from app.services.hub_gate import Deadline, HubGate
 from app.services.validation import Check, SubmissionRequest, ValidationReport
@@ -32,8 +32,8 @@ async def get_hub_gate(request: Request) -> HubGate:
     return gate
 
 
-async def get_check_limiter(request: Request) -> SlidingWindowLimiter:
-    limiter: SlidingWindowLimiter = request.app.state.check_limiter
+async def get_check_limiter(request: Request) -> RequestLimiter:
+    limiter: RequestLimiter = request.app.state.check_limiter
     return limiter
 
 
@@ -57,15 +57,15 @@ HubDep = Annotated[HubClient, Depends(get_hub_client)]
 FactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 SenderDep = Annotated[service.Send, Depends(get_sender)]
 GateDep = Annotated[HubGate, Depends(get_hub_gate)]
-CheckLimiterDep = Annotated[SlidingWindowLimiter, Depends(get_check_limiter)]
+CheckLimiterDep = Annotated[RequestLimiter, Depends(get_check_limiter)]
 SubmitterDep = Annotated[Submitter, Depends(get_submitter)]
 
 
-def admit_checks(settings: Settings, limiter: SlidingWindowLimiter, submitter: Submitter) -> None:
+async def admit_checks(settings: Settings, limiter: RequestLimiter, submitter: Submitter) -> None:
     """Before any Hub check: sign-in when required, and the client's limit on checks (429)."""
     if settings.submit_requires_sign_in and submitter.user is None:
         raise DomainError("Sign in with Hugging Face (/auth/login) to check or submit a model.", 401)
-    limiter.hit(submitter.limit_keys())
+    await limiter.hit(submitter.limit_keys())
 
 
 class CheckRead(BaseModel):
@@ -181,7 +181,7 @@ async def create_submission(
     submitter: SubmitterDep,
 ) -> Any:
     """Submit a model for evaluation: every check runs first; accepted submissions are queued."""
-    admit_checks(settings, limiter, submitter)
+    await admit_checks(settings, limiter, submitter)
 
     def job(deadline: Deadline) -> service.SubmitOutcome:
         return service.submit(factory, settings, hub, body, send, submitter=submitter, deadline=deadline)
@@ -218,7 +218,7 @@ async def validate_submission(
     submitter: SubmitterDep,
 ) -> Any:
     """Run every submission check without queuing anything. 503 when the Hub could not answer."""
-    admit_checks(settings, limiter, submitter)
+    await admit_checks(settings, limiter, submitter)
 
     def job(deadline: Deadline) -> ValidationReport:
         return service.check_submission(factory, settings, hub, body, submitter=submitter, deadline=deadline)

@@ -233,6 +233,22 @@ class Process:
         return "\n".join(text.splitlines()[-lines:])
 
 
+def wait_for_run(
+    read_status: Callable[[], dict[str, Any]], process: Process, *, timeout: float, log_lines: int = 60
+) -> dict[str, Any]:
+    """Poll a submission's JSON until its run has finished; on a timeout, fail with the process's log."""
+
+    def finished() -> dict[str, Any] | None:
+        body = read_status()
+        return body if body["status"] in ("succeeded", "failed") else None
+
+    try:
+        body: dict[str, Any] = wait_until(finished, timeout=timeout, what="the submission to finish")
+    except AssertionError:
+        raise AssertionError(process.tail(log_lines)) from None
+    return body
+
+
 def start_process(command: list[str], env: dict[str, str], log: Path) -> Process:
     log.parent.mkdir(parents=True, exist_ok=True)
     handle = log.open("ab")

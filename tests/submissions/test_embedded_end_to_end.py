@@ -17,6 +17,7 @@ from tests.submissions.conftest import (
     build_client,
     make_settings,
     submission_body,
+    wait_for_run,
     wait_until,
     worker_env,
 )
@@ -41,14 +42,7 @@ def test_submission_is_evaluated_by_a_worker_on_the_embedded_default(
         assert created.json()["submission"]["sent_to_worker"] is True
         url = f"/api/v1/submissions/{created.json()['submission']['id']}"
 
-        def finished() -> dict[str, Any] | None:
-            body: dict[str, Any] = client.get(url).json()
-            return body if body["status"] in ("succeeded", "failed") else None
-
-        try:
-            body = wait_until(finished, timeout=240, what="the submission to finish")
-        except AssertionError:
-            raise AssertionError(worker.tail()) from None
+        body = wait_for_run(lambda: client.get(url).json(), worker, timeout=240)
         assert body["status"] == "succeeded", (body, worker.tail())
         assert body["progress_done"] == body["progress_total"] > 0
         model = client.get(f"/api/v1/models/{GOOD}")

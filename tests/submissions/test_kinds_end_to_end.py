@@ -20,6 +20,7 @@ from tests.submissions.conftest import (
     build_client,
     make_settings,
     submission_body,
+    wait_for_run,
     wait_until,
     worker_env,
 )
@@ -162,13 +163,6 @@ def test_a_worker_takes_only_the_queues_its_device_holds(
             time.sleep(1)
         large = start_worker(worker_env(settings, hub, tmp_path, WORKER_MEMORY_GB="4", **tiers))
 
-        def finished() -> dict[str, Any] | None:
-            current: dict[str, Any] = client.get(url).json()
-            return current if current["status"] in ("succeeded", "failed") else None
-
-        try:
-            done = wait_until(finished, timeout=300, what="the large worker to run it")
-        except AssertionError:
-            raise AssertionError(large.tail()) from None
+        done = wait_for_run(lambda: client.get(url).json(), large, timeout=300)
         assert done["status"] == "succeeded", (done, large.tail())
         assert "evaluations-2g" in large.tail(400)

@@ -6,12 +6,19 @@ import signal
 import socket
 import sys
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.submissions.conftest import SPARE, free_port, make_settings, start_process, wait_until, worker_env
+from tests.submissions.conftest import (
+    SPARE,
+    free_port,
+    make_settings,
+    start_process,
+    wait_for_run,
+    wait_until,
+    worker_env,
+)
 from tests.support.hub_server import HubServer
 
 pytestmark = pytest.mark.slow
@@ -40,14 +47,7 @@ def test_up_serves_evaluates_and_stops_on_ctrl_c(tmp_path: Path, hub: HubServer)
         assert created.status_code == 201, created.text + up.tail()
         url = f"{base}/api/v1/submissions/{created.json()['submission']['id']}"
 
-        def finished() -> dict[str, Any] | None:
-            body: dict[str, Any] = httpx.get(url, timeout=10).json()
-            return body if body["status"] in ("succeeded", "failed") else None
-
-        try:
-            body = wait_until(finished, timeout=240, what="the submission to finish")
-        except AssertionError:
-            raise AssertionError(up.tail(120)) from None
+        body = wait_for_run(lambda: httpx.get(url, timeout=10).json(), up, timeout=240, log_lines=120)
         assert body["status"] == "succeeded", (body, up.tail())
         assert httpx.get(f"{base}/api/v1/models/{model}", timeout=10).status_code == 200
         assert (data_dir / "broker.db").exists()

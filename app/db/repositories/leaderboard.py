@@ -85,16 +85,27 @@ def _escape_like(text: str) -> str:
 
 def _filters(board: BoardFilter, columns: Any) -> list[ColumnElement[bool]]:
     """The board's filters over ``columns`` (a subquery's ``.c``): model type, search, source."""
+    return board_conditions(
+        board,
+        model_type=columns.model_type,
+        model=columns.model,
+        display_name=columns.display_name,
+        source=columns.source,
+    )
+
+
+def board_conditions(
+    board: BoardFilter, *, model_type: Any, model: Any, display_name: Any, source: Any
+) -> list[ColumnElement[bool]]:
+    """The view's filters (model type, search in the id and name, source) over the given columns."""
     conditions: list[ColumnElement[bool]] = []
     if board.model_type:
-        conditions.append(columns.model_type == board.model_type)
+        conditions.append(model_type == board.model_type)
     if board.search:
         pattern = f"%{_escape_like(board.search)}%"
-        conditions.append(
-            or_(columns.model.ilike(pattern, escape="\\"), columns.display_name.ilike(pattern, escape="\\"))
-        )
+        conditions.append(or_(model.ilike(pattern, escape="\\"), display_name.ilike(pattern, escape="\\")))
     if board.source is not None:
-        conditions.append(columns.source == board.source)
+        conditions.append(source == board.source)
     return conditions
 
 

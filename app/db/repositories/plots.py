@@ -1,20 +1,20 @@
-"""Reads behind the plots: stored aggregates of a board's ranked results, and one result's example scores."""
+"""Reads behind the plots: stored aggregates of a board's ranked results."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import RowMapping, Select, and_, or_, select
+from sqlalchemy import RowMapping, Select, and_, select
 from sqlalchemy.orm import Session
 
-from app.db.models import EvaluationResult, ExampleResult, RewardModel, SectionScore, SubsetScore
-from app.db.repositories.leaderboard import BoardFilter
+from app.db.models import EvaluationResult, RewardModel, SectionScore, SubsetScore
+from app.db.repositories.leaderboard import BoardFilter, board_conditions
 
 
 def _ranked(board: BoardFilter, *columns: Any) -> Select[Any]:
     """The board's ranked (current, complete) results with the filters of a leaderboard view."""
-    statement = (
+    return (
         select(
             EvaluationResult.id.label("result_id"),
             RewardModel.hub_id.label("model"),
@@ -28,22 +28,15 @@ def _ranked(board: BoardFilter, *columns: Any) -> Select[Any]:
             EvaluationResult.benchmark == board.benchmark,
             EvaluationResult.is_current.is_(True),
             EvaluationResult.complete.is_(True),
+            *board_conditions(
+                board,
+                model_type=EvaluationResult.model_type,
+                model=RewardModel.hub_id,
+                display_name=RewardModel.display_name,
+                source=EvaluationResult.source,
+            ),
         )
     )
-    if board.model_type:
-        statement = statement.where(EvaluationResult.model_type == board.model_type)
-    if board.search:
-        escaped = board.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
-        statement = statement.where(
-            or_(
-                RewardModel.hub_id.ilike(pattern, escape="\\"),
-                RewardModel.display_name.ilike(pattern, escape="\\"),
-            )
-        )
-    if board.source is not None:
-        statement = statement.where(EvaluationResult.source == board.source)
-    return statement
 
 
 def board_scores(session: Session, board: BoardFilter) -> Sequence[RowMapping]:
@@ -75,14 +68,4 @@ def board_subset_values(
     )
     if subset is not None:
         statement = statement.where(SubsetScore.subset == subset)
-    return session.execute(statement).mappings().all()
-
-
-def example_scores(session: Session, result_id: int) -> Sequence[RowMapping]:
-    """(subset, scores, num_correct) of every stored example of a result."""
-    statement = (
-        select(ExampleResult.subset, ExampleResult.scores, ExampleResult.num_correct)
-        .where(ExampleResult.result_id == result_id)
-        .order_by(ExampleResult.id)
-    )
     return session.execute(statement).mappings().all()

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from app.db.repositories import plots as repo
+from app.db.repositories.intervals import scored_examples
 from app.db.repositories.leaderboard import BoardFilter
 from app.errors import NotFoundError
 from app.schemas.models import ResultRead
@@ -161,10 +162,10 @@ def margins_plot(session: Session, query: PlotQuery) -> Plot:
 def result_margins_plot(session: Session, model: str, name: str, result: ResultRead) -> Plot:
     """``margins_plot`` of a result already read."""
     by_subset: dict[str, list[float]] = defaultdict(list)
-    for row in repo.example_scores(session, result.id):
-        value = margin(row["scores"], row["num_correct"])
+    for example in scored_examples(session, result.id):
+        value = margin(example.scores, example.num_correct)
         if value is not None:
-            by_subset[row["subset"]].append(value)
+            by_subset[example.subset].append(value)
     definition = get_benchmark(result.benchmark)
     order = [subset for subset in definition.subset_names if subset in by_subset]
     boxes = [charts.BoxRow(subset, *charts.five_numbers(by_subset[subset])) for subset in order]

@@ -162,6 +162,23 @@ def store_intervals(session: Session, result_id: int, intervals: ResultIntervals
     )
 
 
+def compute_intervals(
+    benchmark: str, scoring_version: str, scored: Sequence[ScoredExample] | None
+) -> ResultIntervals:
+    """A result's intervals from its scored examples (no database: callers run it outside a transaction)."""
+    definition = BENCHMARKS.get(benchmark)
+    if definition is None:
+        return ResultIntervals(
+            IntervalStatus.UNDEFINED,
+            interval_version(scoring_version),
+            reason=f"unknown benchmark {benchmark}",
+        )
+    try:
+        return bootstrap(definition, scored or (), scoring_version)
+    except ScoringVersionError as error:
+        return ResultIntervals(IntervalStatus.UNDEFINED, interval_version(scoring_version), reason=str(error))
+
+
 def compute_and_store(
     session: Session,
     *,
@@ -171,20 +188,7 @@ def compute_and_store(
     scored: Sequence[ScoredExample] | None,
 ) -> ResultIntervals:
     """Compute a result's intervals from its scored examples and store them (flushes, never commits)."""
-    definition = BENCHMARKS.get(benchmark)
-    if definition is None:
-        intervals = ResultIntervals(
-            IntervalStatus.UNDEFINED,
-            interval_version(scoring_version),
-            reason=f"unknown benchmark {benchmark}",
-        )
-    else:
-        try:
-            intervals = bootstrap(definition, scored or (), scoring_version)
-        except ScoringVersionError as error:
-            intervals = ResultIntervals(
-                IntervalStatus.UNDEFINED, interval_version(scoring_version), reason=str(error)
-            )
+    intervals = compute_intervals(benchmark, scoring_version, scored)
     store_intervals(session, result_id, intervals)
     return intervals
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.db.models import EvaluationResult, ResultSource
 from app.db.repositories import results as repo
-from app.services.intervals import compute_and_store
+from app.services.intervals import ResultIntervals, compute_and_store, store_intervals
 from worker.engine.benchmarks.base import Aggregate
 from worker.engine.results import BenchmarkResult
 from worker.engine.types import Example, ScoredExample
@@ -42,6 +42,7 @@ def record_result(
     hub_repo: bool = True,
     sections: Mapping[str, float] | None = None,
     published: Published | None = None,
+    intervals: ResultIntervals | None = None,
 ) -> EvaluationResult:
     """Store one result and make it current for its (model, benchmark, model type) when the rule says so.
 
@@ -51,7 +52,8 @@ def record_result(
         one ``evaluation_result`` row, one ``section_score`` row per section and one ``subset_score`` row
         per subset, one ``example_result`` row per scored example, and the ``benchmark_example`` texts of
         ``examples`` (texts already stored are kept); the 95% bootstrap intervals of the Score and sections
-        computed from ``scored`` (``app.services.intervals``; none without examples).
+        computed from ``scored`` (``app.services.intervals``; none without examples), or ``intervals``
+        when the caller computed them before its transaction.
       - Sections and Score come from the benchmark's definition applied to the subset values
         (``result.aggregate()``), never from a file. Only a result without subset values (a published
         board's row) passes ``sections``; its Score is then today's formula applied to those sections.
@@ -118,13 +120,16 @@ def record_result(
         repo.save_benchmark_examples(session, benchmark=result.benchmark, examples=examples)
     if scored:
         repo.insert_examples(session, row.id, scored)
-    compute_and_store(
-        session,
-        result_id=row.id,
-        benchmark=row.benchmark,
-        scoring_version=row.scoring_version,
-        scored=scored,
-    )
+    if intervals is None:
+        compute_and_store(
+            session,
+            result_id=row.id,
+            benchmark=row.benchmark,
+            scoring_version=row.scoring_version,
+            scored=scored,
+        )
+    else:
+        store_intervals(session, row.id, intervals)
     repo.refresh_current_result(
         session, reward_model_id=model.id, benchmark=result.benchmark, model_type=result.model_type
     )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db.models import Submission
 from app.db.repositories import submissions as repo
 from app.db.session import unit_of_work
+from app.services.intervals import compute_intervals
 from app.services.results import record_result
 from app.services.run_spec import RunConfig, RunSpec
 from worker.engine.results import BenchmarkResult
@@ -91,7 +92,11 @@ def save(
     scored: list[ScoredExample],
     examples: list[Example],
 ) -> bool:
-    """Mark the run succeeded and store its result in one unit of work; False when the lease was lost."""
+    """Mark the run succeeded and store its result in one unit of work; False when the lease was lost.
+
+    The intervals (a bootstrap over every example) are computed first, so the transaction holds no lock
+    while they are."""
+    intervals = compute_intervals(result.benchmark, result.aggregate().scoring_version, scored)
     with unit_of_work(factory) as session:
         if not repo.finish_succeeded(
             session, spec.submission_id, attempt=spec.attempt, now=datetime.now(UTC)
@@ -114,6 +119,7 @@ def save(
             revision=spec.requested_revision,
             commit=spec.commit,
             config=spec.config.public(),
+            intervals=intervals,
         )
     return True
 

@@ -39,21 +39,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from reference_cpu import cpu_only_batch_encoding
+
 SIDES = ("chosen", "rejected")
-
-
-def _cpu_only_batch_encoding() -> None:
-    """Make BatchEncoding.to('cuda') a move to the CPU: the pipeline hard-codes cuda."""
-    from transformers.tokenization_utils_base import BatchEncoding
-
-    original = BatchEncoding.to
-
-    def to(self: Any, device: Any, *args: Any, **kwargs: Any) -> Any:
-        if str(device).startswith("cuda"):
-            device = "cpu"
-        return original(self, device, *args, **kwargs)
-
-    BatchEncoding.to = to  # type: ignore[method-assign]
 
 
 def _local_dataset(path: Path) -> Any:
@@ -117,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import AutoTokenizer
 
     started = time.perf_counter()
-    _cpu_only_batch_encoding()
+    cpu_only_batch_encoding()
     local = _local_dataset(args.dataset)
     prior_splits = _prior_splits(args.prior_sets) if args.prior_sets is not None else None
 

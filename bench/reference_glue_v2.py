@@ -35,21 +35,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from reference_cpu import cpu_only_batch_encoding
+
 TIES = "Ties"
-
-
-def _cpu_only_batch_encoding() -> None:
-    """Make BatchEncoding.to('cuda') a move to the CPU: the pipeline hard-codes cuda."""
-    from transformers.tokenization_utils_base import BatchEncoding
-
-    original = BatchEncoding.to
-
-    def to(self: Any, device: Any, *args: Any, **kwargs: Any) -> Any:
-        if str(device).startswith("cuda"):
-            device = "cpu"
-        return original(self, device, *args, **kwargs)
-
-    BatchEncoding.to = to  # type: ignore[method-assign]
 
 
 def _load_head_utils(path: Path | None) -> Any:
@@ -127,7 +115,7 @@ def run_pipeline(args: argparse.Namespace) -> dict[str, Any]:
     from rewardbench import REWARD_MODEL_CONFIG, check_tokenizer_chat_template, load_bon_dataset_v2
     from transformers import AutoTokenizer
 
-    _cpu_only_batch_encoding()
+    cpu_only_batch_encoding()
     logger = logging.getLogger("reference_glue_v2")
     tokenizer = AutoTokenizer.from_pretrained(str(args.model))
     dataset, subsets, total_completions, num_correct = load_bon_dataset_v2(

@@ -19,20 +19,8 @@ import argparse
 import runpy
 import sys
 from pathlib import Path
-from typing import Any
 
-
-def redirect_cuda_to_cpu() -> None:
-    from transformers.tokenization_utils_base import BatchEncoding
-
-    original = BatchEncoding.to
-
-    def to(self: Any, device: Any, *args: Any, **kwargs: Any) -> Any:
-        if str(device).startswith("cuda"):
-            device = "cpu"
-        return original(self, device, *args, **kwargs)
-
-    BatchEncoding.to = to  # type: ignore[method-assign]
+from reference_cpu import cpu_only_batch_encoding
 
 
 def serve_local_dataset(path: Path) -> None:
@@ -48,7 +36,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True, type=Path)
     args = parser.parse_args(ours)
-    redirect_cuda_to_cpu()
+    cpu_only_batch_encoding()
     serve_local_dataset(args.dataset.resolve())
     sys.argv = ["run_rm.py", *theirs]
     runpy.run_module("scripts.run_rm", run_name="__main__", alter_sys=True)

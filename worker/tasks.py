@@ -28,6 +28,8 @@ from worker.engine.errors import DiskFullError, EngineError, HubUnreachableError
 from worker.settings import WorkerSettings, use_weights_cache, worker_settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from worker.engine.runner import EvaluationOutput
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,16 @@ def evaluate_submission(self: Task, submission_id: int) -> str:  # type: ignore[
 
 
 def run_submission(submission_id: int, settings: WorkerSettings, *, owner: str) -> runs.RunOutcome:
-    factory = session_factory(engine_for(settings.resolved_database_url()))
+    engine = engine_for(settings.resolved_database_url())
+    try:
+        return _run(submission_id, settings, owner, session_factory(engine))
+    finally:
+        engine.dispose()  # the run's connections close with it, not whenever the engine is collected
+
+
+def _run(
+    submission_id: int, settings: WorkerSettings, owner: str, factory: sessionmaker[Session]
+) -> runs.RunOutcome:
     spec = runs.claim(factory, submission_id, owner=owner, lease_seconds=settings.lease_seconds)
     if spec is None:
         log.info(

@@ -1,6 +1,7 @@
 """Submitting the new kinds in a real browser: the form shows only the chosen type's settings (a small
 same-origin script), a DPO model with its reference from its model card and a judge judging both orders are
-checked, queued, evaluated by the worker of `rewardboard up`, and listed under their own types."""
+checked, queued, evaluated by the worker of `rewardboard up`, and listed under their own types; so are a
+rubric judge and a reference-free DPO model on RewardBench 2."""
 
 from __future__ import annotations
 
@@ -76,4 +77,32 @@ def test_submit_a_dpo_model_and_a_judge(visitor: Visitor, board: Board) -> None:
     expect(diagnostics).to_contain_text("Position bias")
     expect(diagnostics).to_contain_text("100.0%")
     expect(page.locator("p.judge-verdicts").first).to_contain_text("→ A")
+    assert visitor.dialogs == []
+
+
+def test_submit_a_rubric_judge_and_a_reference_free_dpo_model_on_rewardbench_2(
+    visitor: Visitor, board: Board
+) -> None:
+    page = visitor.page
+    for model, kind in ((JUDGE_A, "judge-rubric"), (DPO_POLICY, "dpo-ref-free")):
+        visitor.open("/submit")
+        page.get_by_label("Model type").select_option(kind)
+        expect(page.locator(f"#settings-{kind}")).to_be_visible()
+        page.get_by_label("Benchmark").select_option("rewardbench-v2")
+        page.get_by_label("Model ID").fill(model)
+        if kind == "judge-rubric":
+            page.locator("#settings-judge-rubric").get_by_label("Max new tokens").fill("8")
+        page.get_by_role("button", name="Submit", exact=True).click()
+        expect(page).to_have_url(re.compile(r"/submissions/\d+$"))
+        wait_for_success(page, board)
+
+    for kind, model, label in (
+        ("judge-rubric", JUDGE_A, "Rubric judge"),
+        ("dpo-ref-free", DPO_POLICY, "DPO Ref. Free"),
+    ):
+        visitor.open(f"/?benchmark=rewardbench-v2&partial=true&model_type={kind}")
+        row = page.locator("#leaderboard tbody tr").filter(
+            has=page.get_by_role("link", name=model, exact=True)
+        )
+        expect(row.locator("td.col-type")).to_have_text(label)
     assert visitor.dialogs == []

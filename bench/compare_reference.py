@@ -64,7 +64,32 @@ class ModelCase:
     reference_tokenizer_class: str
     note: str
     pad_token: str | None = None  # a pad token of its own (both sides); None: none, so it falls back to EOS
+    config_pad_id: int | None = None  # the config's pad_token_id while the tokenizer has no pad token
+    padding_side: str | None = None  # saved in tokenizer_config.json
+    # "pinned": the reference venv (transformers 4.51, as upstream pins); "newer": transformers 4.51 has no
+    # classifier class for it, so upstream's package runs with the last transformers 4.x
+    # (--newer-reference-python) or the case is skipped; "none": no transformers 4.x has its classifier, so
+    # upstream cannot score it at all (tests/engine/test_architectures.py checks it against transformers).
+    reference: str = "pinned"
 
+
+# One case per architecture of the matrix (tests/support/tiny_models.CLASSIFIER_CONFIGS), tokenizer template.
+MATRIX_SEEDS = {
+    "llama": 11,
+    "mistral": 12,
+    "qwen2": 13,
+    "qwen3": 14,
+    "gemma2": 15,
+    "gemma3": 16,
+    "gpt2": 17,
+    "gpt_neox": 18,
+    "deberta-v2": 19,
+    "phi3": 20,
+    "olmo2": 21,
+}
+
+
+REFERENCE_FOR = {"gemma3": "newer", "olmo2": "none"}
 
 CASES: dict[str, ModelCase] = {
     case.name: case
@@ -79,6 +104,36 @@ CASES: dict[str, ModelCase] = {
         ModelCase("llama-tulu-pad", "llama", None, 2, GENERIC, "llama-tulu with pad <unk>", pad_token=UNK),
         ModelCase(
             "llama-tulu-pad-llamatok", "llama", None, 2, LLAMA, "llama-tulu-pad, Llama's class", pad_token=UNK
+        ),
+        ModelCase(
+            "llama1-pad0",
+            "llama",
+            None,
+            5,
+            LLAMA,
+            "config pad_token_id 0, no tokenizer pad, Tulu + EOS",
+            config_pad_id=0,
+        ),
+        ModelCase(
+            "qwen2-left",
+            "qwen2",
+            PLAIN_TEMPLATE,
+            6,
+            GENERIC,
+            "pad <|endoftext|> saved, left padding saved",
+            padding_side="left",
+        ),
+        *(
+            ModelCase(
+                f"arch-{arch}",
+                arch,
+                PLAIN_TEMPLATE,
+                seed,
+                GENERIC,
+                f"{arch}, tokenizer template",
+                reference=REFERENCE_FOR.get(arch, "pinned"),
+            )
+            for arch, seed in MATRIX_SEEDS.items()
         ),
     )
 }
@@ -134,14 +189,23 @@ class Agreement:
 def build_models(names: Sequence[str], root: Path) -> dict[str, tuple[Path, Path]]:
     """Build each named model (ours) and its transformers-4.51-loadable copy (reference)."""
     base = build_tokenizer()
+    # transformers 5 rebuilds any Qwen2 checkpoint's tokenizer with Qwen2's pre-tokenizer and pad token.
+    qwen2_base = build_tokenizer(qwen2=True) if any(CASES[name].arch == "qwen2" for name in names) else None
     built: dict[str, tuple[Path, Path]] = {}
     for name in names:
         case = CASES[name]
-        tokenizer = copy.deepcopy(base)
+        tokenizer = copy.deepcopy(qwen2_base if case.arch == "qwen2" and qwen2_base else base)
         tokenizer.chat_template = case.template
         ours = build_tiny_classifier(
-            root / name, arch=case.arch, chat_template=case.template, seed=case.seed, tokenizer=tokenizer
+            root / name,
+            arch=case.arch,
+            chat_template=case.template,
+            seed=case.seed,
+            tokenizer=tokenizer,
+            pad_token_id=case.config_pad_id,
         )
+        if case.padding_side is not None:
+            _edit_json(ours / "tokenizer_config.json", "padding_side", case.padding_side)
         if case.reference_tokenizer_class == GENERIC:
             # Name the generic class on our side too (transformers 5 loads it as its TokenizersBackend), so
             # both sides see the same tokenizer_config; the -llamatok cases keep the class transformers 5
@@ -362,6 +426,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--reference-python", required=True, help="python of the venv with `rewardbench`")
+    parser.add_argument(
+        "--newer-reference-python",
+        default=None,
+        help="python of a venv with `rewardbench` and transformers 4.57 (installed over its pin), "
+        "for the architectures transformers 4.51 has no classifier for "
+        f"({', '.join(arch for arch, where in REFERENCE_FOR.items() if where == 'newer')}); "
+        "without it those cases are skipped",
+    )
     parser.add_argument("--dataset", type=Path, default=DEFAULT_DATA)
     parser.add_argument(
         "--prior-sets",
@@ -380,6 +452,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [name for name in names if name not in CASES]
     if unknown:
         parser.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
+    unscorable = [name for name in names if CASES[name].reference == "none"]
+    if unscorable:
+        print(f"skipped (no transformers 4.x has their classifier, so upstream cannot run): {unscorable}")
+    if args.newer_reference_python is None:
+        needs_newer = [name for name in names if CASES[name].reference == "newer"]
+        if needs_newer:
+            print(f"skipped (none in transformers 4.51; see --newer-reference-python): {needs_newer}")
+        unscorable += needs_newer
+    names = [name for name in names if name not in unscorable]
     dataset = args.dataset.resolve()
     prior_sets = Path(args.prior_sets).resolve() if args.prior_sets else None
     with tempfile.TemporaryDirectory(prefix="rb-compare-") as tmp:
@@ -397,7 +478,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             ours, our_results = run_ours(ours_dir, dataset, out, prior_sets)
             encodings = our_encodings(ours_dir, dataset, prior_sets)
             t1 = time.perf_counter()
-            ref, ref_summary = run_reference(args.reference_python, ref_dir, dataset, out, prior_sets)
+            newer = CASES[name].reference == "newer"
+            python = args.newer_reference_python if newer else args.reference_python
+            ref, ref_summary = run_reference(python, ref_dir, dataset, out, prior_sets)
             t2 = time.perf_counter()
             agreement = compare(name, ours, our_results, encodings, ref, ref_summary, args.atol)
             agreement.seconds_ours, agreement.seconds_ref = t1 - t0, t2 - t1
@@ -426,8 +509,13 @@ def _report(a: Agreement) -> dict[str, Any]:
 def _versions(rows: Sequence[Agreement]) -> str:
     if not rows:
         return "-"
-    versions = rows[0].reference.get("versions", {})
-    return ", ".join(f"{k} {v}" for k, v in versions.items())
+    seen: dict[str, list[str]] = {}
+    for row in rows:
+        versions = row.reference.get("versions", {})
+        seen.setdefault(", ".join(f"{k} {v}" for k, v in versions.items()), []).append(row.model)
+    if len(seen) == 1:
+        return next(iter(seen))
+    return "; ".join(f"{versions} ({', '.join(models)})" for versions, models in seen.items())
 
 
 if __name__ == "__main__":

@@ -17,3 +17,21 @@ def cpu_only_batch_encoding() -> None:
         return original(self, device, *args, **kwargs)
 
     BatchEncoding.to = to  # type: ignore[method-assign]
+
+
+# Docstring constants that upstream's model files import and that transformers removed after 4.51; only
+# docstrings use them. Restored (empty) so the package imports under a newer transformers 4.x.
+_REMOVED_DOC_NAMES = (
+    ("transformers.models.llama.modeling_llama", "_CONFIG_FOR_DOC"),
+    ("transformers.models.llama.modeling_llama", "LLAMA_INPUTS_DOCSTRING"),
+)
+
+
+def restore_removed_doc_names() -> None:
+    """Let ``import rewardbench`` work under a transformers newer than the one it pins."""
+    import importlib
+
+    for module_name, name in _REMOVED_DOC_NAMES:
+        module = importlib.import_module(module_name)
+        if not hasattr(module, name):
+            setattr(module, name, "")

@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reference_cpu import cpu_only_batch_encoding
+from reference_cpu import cpu_only_batch_encoding, restore_removed_doc_names
 
 SIDES = ("chosen", "rejected")
 
@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-length", type=int, default=2048)
     parser.add_argument("--prior-sets", type=Path, help="prior-sets rows (JSONL) to score too")
     args = parser.parse_args(argv)
+
+    restore_removed_doc_names()  # a no-op under the transformers upstream pins
 
     import numpy as np
     import rewardbench

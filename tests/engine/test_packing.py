@@ -1,4 +1,5 @@
-"""Packed (padding-free) scoring equals each text scored alone, on every packable architecture."""
+"""Packed (padding-free) scoring equals each text scored alone with transformers' eager attention, on every
+packable architecture."""
 
 from __future__ import annotations
 
@@ -12,10 +13,16 @@ import pytest
 import torch
 from transformers import (
     AutoModelForSequenceClassification,
+    BertConfig,
+    DebertaV2Config,
     Gemma2Config,
+    Gemma3TextConfig,
     GPT2Config,
+    GPTNeoXConfig,
     LlamaConfig,
     MistralConfig,
+    Olmo2Config,
+    Phi3Config,
     PretrainedConfig,
     PreTrainedTokenizerFast,
     Qwen2Config,
@@ -56,6 +63,19 @@ def _configs(vocab: int) -> dict[str, PretrainedConfig]:
         "qwen2": Qwen2Config(vocab_size=vocab, **SHAPE, **HEADS),
         "qwen3": Qwen3Config(vocab_size=vocab, head_dim=16, **SHAPE, **HEADS),
         "gpt2": GPT2Config(vocab_size=vocab, n_embd=64, n_layer=2, n_head=4),
+        "gpt_neox": GPTNeoXConfig(vocab_size=vocab, num_attention_heads=4, **SHAPE),
+        # Soft-capped attention, as Gemma-2 has; a low cap so that it bites on random weights.
+        "gemma2": Gemma2Config(
+            vocab_size=vocab,
+            head_dim=16,
+            attn_logit_softcapping=0.5,
+            query_pre_attn_scalar=16,
+            **SHAPE,
+            **HEADS,
+        ),
+        "gemma3_text": Gemma3TextConfig(vocab_size=vocab, head_dim=16, sliding_window=4096, **SHAPE, **HEADS),
+        "phi3": Phi3Config(vocab_size=vocab, pad_token_id=None, **SHAPE, **HEADS),
+        "olmo2": Olmo2Config(vocab_size=vocab, pad_token_id=None, **SHAPE, **HEADS),
     }
 
 
@@ -109,6 +129,7 @@ def test_packed_equals_alone(model_type: str, tokenizer: PreTrainedTokenizerFast
     adapter = _adapter(config, tokenizer)
     items = _items(len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id)
     packed = adapter.score_encoded(items)
+    adapter.model.set_attn_implementation("eager")  # the baseline is transformers' own attention code
     alone = [_alone(adapter, item) for item in items]
     assert packed == pytest.approx(alone, abs=1e-5)
     assert len(set(alone)) == len(alone)
@@ -205,8 +226,17 @@ def test_auto_picks_packed_attention_on_a_cpu_where_the_model_allows() -> None:
     short_window = MistralConfig(sliding_window=1024)
     assert pick_attention("auto", CPU, torch.float32, short_window, 2048).name == "sdpa"
     assert pick_attention("auto", CPU, torch.float32, short_window, 1024).name == "varlen"
-    assert pick_attention("auto", CPU, torch.float32, Gemma2Config(), 2048).name == "sdpa"
     assert pick_attention("eager", CPU, torch.float32, LlamaConfig(), 2048).name == "eager"
+
+
+def test_auto_takes_only_what_the_architecture_declares() -> None:
+    # Gemma-2: packed (its soft-capping computed explicitly) while its sliding window covers max_length;
+    # past it, eager, since transformers has no SDPA attention for it.
+    assert pick_attention("auto", CPU, torch.float32, Gemma2Config(), 2048).name == "varlen"
+    assert pick_attention("auto", CPU, torch.float32, Gemma2Config(), 8192).name == "eager"
+    # DeBERTa-v2: bidirectional, no SDPA, no pluggable attention: eager only.
+    assert pick_attention("auto", CPU, torch.float32, DebertaV2Config(), 2048).name == "eager"
+    assert pick_attention("auto", CPU, torch.float32, GPTNeoXConfig(), 2048).name == "varlen"
 
 
 def test_auto_on_cuda_prefers_flash_then_the_varlen_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -219,12 +249,38 @@ def test_auto_on_cuda_prefers_flash_then_the_varlen_kernel(monkeypatch: pytest.M
     assert pick_attention("auto", cuda, torch.float32, LlamaConfig(), 2048).name == "sdpa"
     monkeypatch.setattr("transformers.utils.is_flash_attn_2_available", lambda: True)
     assert pick_attention("auto", cuda, torch.bfloat16, LlamaConfig(), 2048).name == "flash_attention_2"
+    assert pick_attention("auto", cuda, torch.bfloat16, Gemma2Config(), 2048).name == "flash_attention_2"
+    assert pick_attention("auto", cuda, torch.bfloat16, DebertaV2Config(), 2048).name == "eager"
+
+
+def test_the_fused_kernel_is_not_used_for_soft_capped_attention(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyTorch's varlen kernel has no soft-capping: a Gemma-2 packed row attends text by text instead."""
+    calls: list[str] = []
+    kernel = wrap_varlen_kernel(_new_signature(calls))
+    monkeypatch.setattr(attention_module, "fused_varlen_kernel", lambda query: kernel)
+    query, key, value = (torch.randn(1, 4, 10, 16) for _ in range(3))
+    boundaries = torch.tensor([0, 4, 10], dtype=torch.int32)
+    options: dict[str, Any] = {"cu_seq_lens_q": boundaries, "max_length_q": 6}
+    attention_module.varlen_attention_forward(torch.nn.Module(), query, key, value, None, **options)
+    assert calls == ["new"]
+    capped, _ = attention_module.varlen_attention_forward(
+        torch.nn.Module(), query, key, value, None, softcap=0.5, **options
+    )
+    assert calls == ["new"]
+    assert capped.shape == (1, 10, 4, 16)
 
 
 @pytest.mark.parametrize(
     ("asked", "config", "reason"),
     [
-        ("varlen", Gemma2Config(), "model type 'gemma2' is not one of the packable types"),
+        ("varlen", BertConfig(), "model type 'bert' is not one of the packable types"),
+        (
+            "varlen",
+            DebertaV2Config(),
+            "transformers has no pluggable attention functions for DebertaV2ForSequenceClassification",
+        ),
+        ("sdpa", Gemma2Config(), "transformers has no SDPA attention for Gemma2ForSequenceClassification"),
+        ("sdpa", DebertaV2Config(), "no SDPA attention for DebertaV2ForSequenceClassification"),
         ("flash_attention_2", LlamaConfig(), "needs a CUDA GPU"),
         ("ring", LlamaConfig(), "unknown attention 'ring'"),
     ],

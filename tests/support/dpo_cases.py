@@ -81,10 +81,14 @@ def build_case(case: DpoCase, root: Path) -> BuiltCase:
 
 
 def files_digest(path: Path) -> str:
-    """sha256 over the files that decide the scores: weights, config, tokenizer."""
+    """sha256 over the files that decide the scores: weights, config (less the transformers version that
+    wrote it), tokenizer."""
     digest = hashlib.sha256()
-    for name in ("model.safetensors", "config.json", "tokenizer.json"):
-        digest.update((path / name).read_bytes())
+    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    config.pop("transformers_version", None)
+    digest.update((path / "model.safetensors").read_bytes())
+    digest.update(json.dumps(config, sort_keys=True).encode())
+    digest.update((path / "tokenizer.json").read_bytes())
     return digest.hexdigest()
 
 

@@ -9,20 +9,30 @@ the double-BOS case.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Final
+from types import MappingProxyType
+from typing import Any, Final
 
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import (
+    AutoModelForSequenceClassification,
+    DebertaV2Config,
+    Gemma2Config,
+    Gemma3TextConfig,
     GPT2Config,
-    GPT2ForSequenceClassification,
+    GPTNeoXConfig,
     LlamaConfig,
     LlamaForCausalLM,
-    LlamaForSequenceClassification,
+    MistralConfig,
+    Olmo2Config,
+    Phi3Config,
+    PretrainedConfig,
     PreTrainedModel,
     PreTrainedTokenizerFast,
+    Qwen2Config,
+    Qwen3Config,
 )
 
 BOS: Final = "<s>"
@@ -57,12 +67,37 @@ def training_corpus(extra: Iterable[str] = ()) -> list[str]:
     return lines
 
 
+# Qwen2's pre-tokenizer split (transformers' Qwen2Tokenizer rebuilds every Qwen2 tokenizer with it).
+QWEN2_SPLIT: Final = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|"""
+    r"""\s+(?!\S)|\s+"""
+)
+QWEN2_PAD: Final = "<|endoftext|>"
+
+
 def build_tokenizer(
-    *, vocab_size: int = 512, chat_template: str | None = None, corpus: Iterable[str] | None = None
+    *,
+    vocab_size: int = 512,
+    chat_template: str | None = None,
+    corpus: Iterable[str] | None = None,
+    qwen2: bool = False,
 ) -> PreTrainedTokenizerFast:
-    """A byte-level BPE tokenizer (no pad token) that prepends BOS to every encoded text."""
+    """A byte-level BPE tokenizer (no pad token) that prepends BOS to every encoded text.
+
+    ``qwen2``: Qwen2's normalizer and pre-tokenizer and its pad token ``<|endoftext|>``, which transformers'
+    Qwen2 tokenizer class imposes on any checkpoint of that model type.
+    """
     backend = Tokenizer(models.BPE(unk_token=UNK))
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    if qwen2:
+        backend.normalizer = normalizers.NFC()
+        backend.pre_tokenizer = pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.Split(Regex(QWEN2_SPLIT), behavior="isolated", invert=False),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+            ]
+        )
+    else:
+        backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -75,6 +110,8 @@ def build_tokenizer(
         single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, backend.token_to_id(BOS))]
     )
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token=BOS, eos_token=EOS, unk_token=UNK)
+    if qwen2:
+        tokenizer.add_special_tokens({"pad_token": QWEN2_PAD})
     if chat_template is not None:
         tokenizer.chat_template = chat_template
     return tokenizer
@@ -99,21 +136,73 @@ def _llama_config(
     return config
 
 
-def _gpt2_config(
-    vocab_size: int, hidden: int, layers: int, num_labels: int, tokenizer_ids: dict[str, int]
-) -> GPT2Config:
-    config = GPT2Config(
-        vocab_size=vocab_size,
-        n_embd=hidden,
-        n_layer=layers,
-        n_head=4,
-        n_positions=4096,
-        bos_token_id=tokenizer_ids["bos"],
-        eos_token_id=tokenizer_ids["eos"],
-        pad_token_id=None,
-    )
-    config.num_labels = num_labels
-    return config
+def _decoder_shape(vocab_size: int, hidden: int, layers: int) -> dict[str, Any]:
+    return {
+        "vocab_size": vocab_size,
+        "hidden_size": hidden,
+        "intermediate_size": hidden * 2,
+        "num_hidden_layers": layers,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 4096,
+        "pad_token_id": None,
+    }
+
+
+def _gemma_shape(vocab_size: int, hidden: int, layers: int) -> dict[str, Any]:
+    head_dim = hidden // 4
+    shape = _decoder_shape(vocab_size, hidden, layers)
+    return {**shape, "head_dim": head_dim, "query_pre_attn_scalar": head_dim}
+
+
+def _deberta_v3_extras(hidden: int) -> dict[str, Any]:
+    """Fields of DeBERTa-v3 configs that DebertaV2Config takes as extra keyword arguments."""
+    return {"position_buckets": 64, "pooler_hidden_size": hidden}
+
+
+# Classifier configs of the architectures released reward models use (as in), keyed by the name
+# ``build_tiny_classifier(arch=...)`` takes: every one loads with AutoModelForSequenceClassification.
+CLASSIFIER_CONFIGS: Final[Mapping[str, Callable[[int, int, int], PretrainedConfig]]] = MappingProxyType(
+    {
+        # Skywork-Reward-Llama-3.1, INF-ORM, ArmoRM
+        "llama": lambda vocab, hidden, layers: LlamaConfig(**_decoder_shape(vocab, hidden, layers)),
+        "mistral": lambda vocab, hidden, layers: MistralConfig(
+            **_decoder_shape(vocab, hidden, layers), sliding_window=4096
+        ),
+        # ChatML Qwen2 reward models
+        "qwen2": lambda vocab, hidden, layers: Qwen2Config(**_decoder_shape(vocab, hidden, layers)),
+        # Skywork-Reward-V2-Qwen3
+        "qwen3": lambda vocab, hidden, layers: Qwen3Config(
+            **_decoder_shape(vocab, hidden, layers), head_dim=hidden // 4
+        ),
+        # Skywork-Reward-Gemma-2-27B, QRM-Gemma-2-27B: soft-capped attention, no SDPA in transformers
+        "gemma2": lambda vocab, hidden, layers: Gemma2Config(**_gemma_shape(vocab, hidden, layers)),
+        "gemma3": lambda vocab, hidden, layers: Gemma3TextConfig(**_gemma_shape(vocab, hidden, layers)),
+        "gpt2": lambda vocab, hidden, layers: GPT2Config(
+            vocab_size=vocab, n_embd=hidden, n_layer=layers, n_head=4, n_positions=4096, pad_token_id=None
+        ),
+        # Pythia, OpenAssistant's Pythia reward models
+        "gpt_neox": lambda vocab, hidden, layers: GPTNeoXConfig(
+            **{k: v for k, v in _decoder_shape(vocab, hidden, layers).items() if k != "num_key_value_heads"}
+        ),
+        # OpenAssistant reward-model-deberta-v3: bidirectional, pooled at the first token, eager only
+        "deberta-v2": lambda vocab, hidden, layers: DebertaV2Config(
+            vocab_size=vocab,
+            hidden_size=hidden,
+            intermediate_size=hidden * 2,
+            num_hidden_layers=layers,
+            num_attention_heads=4,
+            max_position_embeddings=512,
+            relative_attention=True,
+            pos_att_type=["p2c", "c2p"],
+            position_biased_input=False,
+            pad_token_id=None,
+            **_deberta_v3_extras(hidden),
+        ),
+        "phi3": lambda vocab, hidden, layers: Phi3Config(**_decoder_shape(vocab, hidden, layers)),
+        "olmo2": lambda vocab, hidden, layers: Olmo2Config(**_decoder_shape(vocab, hidden, layers)),
+    }
+)
 
 
 def _save(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, path: Path) -> Path:
@@ -133,13 +222,14 @@ def build_tiny_classifier(
     hidden: int = 32,
     layers: int = 2,
     tokenizer: PreTrainedTokenizerFast | None = None,
+    pad_token_id: int | None = None,
 ) -> Path:
-    """Save a random-init ``LlamaForSequenceClassification`` or ``GPT2ForSequenceClassification`` to ``path``.
+    """Save a random-init sequence classifier of ``arch`` (a key of ``CLASSIFIER_CONFIGS``) to ``path``.
 
     ``chat_template=None`` gives a tokenizer without a template (the Tulu fallback path); ``BOS_TEMPLATE``
     gives the double-BOS case. A ``tokenizer`` passed in is reused (training one per model is the slow part);
     ``chat_template``, unless None, replaces its template. The config has no pad token, as most released
-    reward models.
+    reward models, unless ``pad_token_id`` names one.
     """
     if tokenizer is None:
         tokenizer = build_tokenizer(chat_template=chat_template)
@@ -147,13 +237,12 @@ def build_tiny_classifier(
         tokenizer.chat_template = chat_template
     ids = {"bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
     torch.manual_seed(seed)
-    model: PreTrainedModel
-    if arch == "llama":
-        model = LlamaForSequenceClassification(_llama_config(len(tokenizer), hidden, layers, num_labels, ids))
-    elif arch == "gpt2":
-        model = GPT2ForSequenceClassification(_gpt2_config(len(tokenizer), hidden, layers, num_labels, ids))
-    else:
-        raise ValueError(f"unknown arch {arch!r}; use 'llama' or 'gpt2'")
+    if arch not in CLASSIFIER_CONFIGS:
+        raise ValueError(f"unknown arch {arch!r}; use one of {', '.join(CLASSIFIER_CONFIGS)}")
+    config = CLASSIFIER_CONFIGS[arch](len(tokenizer), hidden, layers)
+    config.bos_token_id, config.eos_token_id, config.pad_token_id = ids["bos"], ids["eos"], pad_token_id
+    config.num_labels = num_labels
+    model: PreTrainedModel = AutoModelForSequenceClassification.from_config(config)
     _randomise_head(model, seed)
     return _save(model.eval(), tokenizer, path)
 
@@ -251,7 +340,7 @@ def build_tiny_judge(
 def _randomise_head(model: PreTrainedModel, seed: int) -> None:
     # The default init gives the score head tiny weights; larger ones spread rewards apart so ties are rare.
     generator = torch.Generator().manual_seed(seed + 1)
-    score = model.score
+    score = getattr(model, "score", None) or getattr(model, "classifier", None)
     assert isinstance(score, torch.nn.Linear)
     head = score.weight
     with torch.no_grad():

@@ -38,6 +38,7 @@ from worker.engine.formatting import Encoded, Encoder, resolve_template, upstrea
 from worker.engine.hub_errors import first_line
 from worker.engine.model_source import ModelSource, resolve_model
 from worker.engine.packing import pack
+from worker.engine.pad_rule import apply_upstream_pad_rule
 from worker.engine.prefetch import chunk_by_texts, prefetched
 from worker.engine.spec import EvaluationSpec
 from worker.engine.token_budget import TokenBudget, default_budget
@@ -75,10 +76,9 @@ class ClassifierAdapter(RewardAdapter):
         self.encoder = Encoder(
             tokenizer, template, max_length, tulu_eos=tulu_eos, truncation_side=truncation_side
         )
-        if model.config.pad_token_id is None:
-            model.config.pad_token_id = tokenizer.pad_token_id
+        self.pad = apply_upstream_pad_rule(tokenizer, model.config)
         # Pad with the id the model's pooling skips, so padding never moves the scored position.
-        self.pad_id: int = int(model.config.pad_token_id)
+        self.pad_id: int = self.pad.pad_id
 
     @classmethod
     def from_spec(cls, spec: EvaluationSpec, benchmark: Benchmark) -> ClassifierAdapter:
@@ -89,7 +89,8 @@ class ClassifierAdapter(RewardAdapter):
         attention = pick_attention(spec.attention, device, dtype, config, spec.max_length)
         if attention.name == VARLEN:
             register_varlen_attention()
-        tokenizer = load_tokenizer(source.path, spec.model)
+        # No pad fallback here: the adapter applies upstream's pad rule to tokenizer and config together.
+        tokenizer = load_tokenizer(source.path, spec.model, pad_from_eos=False)
         model = load_classifier(source.path, spec.model, config, dtype, device, attention.hf_implementation)
         return cls(
             model,
@@ -225,6 +226,8 @@ class ClassifierAdapter(RewardAdapter):
             "concurrent_batches": self.workers,
             "padding": "none (packed)" if self.attention.packed else "right",
             "pad_token_id": self.pad_id,
+            "pad_rule": self.pad.rule,
+            "padding_side_saved": self.pad.saved_side,
             "attention": self.attention.name,
             "attn_implementation": getattr(self.model.config, "_attn_implementation", None),
         }

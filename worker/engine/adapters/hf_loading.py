@@ -54,15 +54,15 @@ def saved_tokenizer_class(path: Path) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
-def load_tokenizer(path: Path, name: str) -> Any:
-    """The tokenizer, with the pad token falling back to EOS."""
+def load_tokenizer(path: Path, name: str, *, pad_from_eos: bool = True) -> Any:
+    """The tokenizer; with ``pad_from_eos``, the pad token falls back to EOS."""
     from transformers import AutoTokenizer
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     except Exception as exc:  # tokenizer loading fails with many unrelated exception types
         raise TokenizerLoadError(f"{name}: the tokenizer failed to load ({first_line(exc)})") from None
-    if tokenizer.pad_token_id is None:
+    if pad_from_eos and tokenizer.pad_token_id is None:
         if tokenizer.eos_token is None:
             raise TokenizerLoadError(f"{name}: the tokenizer has neither a pad nor an EOS token")
         tokenizer.pad_token = tokenizer.eos_token

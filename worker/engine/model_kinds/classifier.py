@@ -51,6 +51,9 @@ def _head(model: ModelMetadata) -> KindCheck:
             False,
             f"A classifier reward model needs a *ForSequenceClassification head; config.json lists {found}.",
         )
+    missing = _class_missing(model.config, heads)
+    if missing is not None:
+        return KindCheck("architecture", False, missing)
     labels = _num_labels(model.config)
     if labels != 1:
         return KindCheck(
@@ -59,6 +62,25 @@ def _head(model: ModelMetadata) -> KindCheck:
             f"{heads[0]} has {labels} labels; a reward model must output exactly one score (num_labels = 1).",
         )
     return KindCheck("architecture", True, f"{heads[0]} with one output: a scalar reward.")
+
+
+def _class_missing(config: Any, heads: list[str]) -> str | None:
+    """Why transformers cannot build this classifier without remote code, or None when it can: the worker
+    loads AutoModelForSequenceClassification's class for the config's model type."""
+    try:
+        from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
+    except ImportError:  # a web process without the worker extra: the worker decides
+        return None
+    model_type = config.get("model_type")
+    if model_type is None:
+        known = set(MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES.values())
+        return None if heads[0] in known else f"transformers has no class {heads[0]}."
+    if model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
+        return (
+            f"transformers has no sequence-classification class for model type {model_type!r} "
+            f"(config.json lists {heads[0]}); remote code is never run."
+        )
+    return None
 
 
 def _tokenizer(model: ModelMetadata) -> KindCheck:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -48,13 +49,30 @@ def _render(
 
 
 def _validation_message(exc: RequestValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        location = ".".join(
-            str(item) for item in error.get("loc", ()) if item not in ("query", "path", "body")
-        )
-        parts.append(f"{location}: {error.get('msg', 'invalid')}" if location else str(error.get("msg")))
-    return "; ".join(parts) or "invalid request"
+    return "; ".join(_error_text(error, exc.body) for error in exc.errors()) or "invalid request"
+
+
+def _error_text(error: Mapping[str, Any], body: Any) -> str:
+    where, kind = tuple(error.get("loc", ())), error.get("type")
+    if kind == "json_invalid":
+        return _json_error_message(error, body)
+    if where == ("body",) and kind == "missing":
+        return "the request body is empty: send a JSON object"
+    if where == ("body",) and kind in ("model_attributes_type", "model_type", "dict_type"):
+        return "the request body must be a JSON object"
+    location = ".".join(str(item) for item in where if item not in ("query", "path", "body"))
+    return f"{location}: {error.get('msg', 'invalid')}" if location else str(error.get("msg"))
+
+
+def _json_error_message(error: Mapping[str, Any], body: Any) -> str:
+    """Where the body stops being JSON, as line and column, and what the parser expected there."""
+    reason = str(error.get("ctx", {}).get("error") or "malformed")
+    position = error.get("loc", ())[-1]
+    if not isinstance(body, str) or not isinstance(position, int):
+        return f"the request body is not valid JSON ({reason})"
+    line = body.count("\n", 0, position) + 1
+    column = position - body.rfind("\n", 0, position)
+    return f"the request body is not valid JSON (line {line}, column {column}: {reason})"
 
 
 def install_error_handlers(app: FastAPI) -> None:

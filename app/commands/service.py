@@ -4,7 +4,8 @@
 migrates the database, seeds an empty one, then runs the web server and one worker as supervised child
 processes on the configured (by default embedded: SQLite + SQLite broker) stores. A child that exits is
 restarted with a backoff while the other keeps running; the children stop by themselves if ``up`` is
-killed. Ctrl-C stops both within a few seconds; a run cut short is picked up again by the reconciler.
+killed. Ctrl-C (SIGINT, even when it was started with SIGINT ignored) and SIGTERM stop both within a few
+seconds; a run cut short is picked up again by the reconciler.
 """
 
 from __future__ import annotations
@@ -150,7 +151,8 @@ def up(settings: Settings, *, host: str, port: int, loglevel: str, seed: bool) -
             flush=True,
         )
         return 2
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Explicit for SIGINT too: a process started in the background from a script inherits it ignored.
+    previous = {signum: signal.signal(signum, _raise_interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
     supervisor: Supervisor | None = None
     try:
         prepare_database(settings, seed=seed)
@@ -171,7 +173,8 @@ def up(settings: Settings, *, host: str, port: int, loglevel: str, seed: bool) -
     finally:
         if supervisor is not None:
             supervisor.stop_all()
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         listener.close()
     return 0
 

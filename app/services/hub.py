@@ -187,10 +187,13 @@ class _hub_errors:
         from huggingface_hub.errors import (
             GatedRepoError,
             HfHubHTTPError,
+            HFValidationError,
             RepositoryNotFoundError,
             RevisionNotFoundError,
         )
 
+        if isinstance(exc, HFValidationError):
+            raise HubNotFoundError(f"{self.repo_id!r} is not a valid Hub model id.") from exc
         if isinstance(exc, GatedRepoError):
             raise HubGatedError(
                 f"{self.repo_id} is gated; the evaluation workers cannot accept its terms. "

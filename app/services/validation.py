@@ -8,7 +8,7 @@ every check that can run does.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +26,7 @@ from app.services import queues
 from app.services.client_limits import Submitter
 from app.services.hub import HubClient, HubError, HubModel, HubUnreachableError, read_json
 from app.services.hub_gate import Deadline
+from app.services.model_ids import invalid_hub_id
 from app.services.run_spec import RunConfig
 from app.services.series import check_iteration_of
 from worker.engine.benchmarks import DEFAULT_BENCHMARK, get_benchmark
@@ -241,15 +242,19 @@ class _Validator:
             (self.kind.model_check_names, ("config", "model_type"), self.check_kind_model),
             (related_names, ("config", "model_type"), self.check_related_models),
             (("duplicate",), ("hub_model", "model_type", *related_names), self._one(self.check_duplicate)),
-            (("memory",), ("parameters", "model_type", *related_names), self._one(self.check_memory)),
+            (
+                ("memory",),
+                ("parameters", "config", "model_type", *related_names),
+                self._one(self.check_memory),
+            ),
         ]
         for names, needs, step in plan:
             if not names:
                 continue
             missing = [need for need in needs if not self.report.passed(need)]
             if missing:
-                reason = f"Not checked: needs the '{missing[0]}' check to pass first."
-                self.report.checks.extend(Check(name, False, reason, skipped=True) for name in names)
+                reason = f"needs the '{missing[0]}' check to pass first"
+                self.report.checks.extend(_not_checked(names, reason))
                 continue
             results = step()
             self.report.checks.extend(results)
@@ -262,15 +267,12 @@ class _Validator:
         return lambda: [check()]
 
     def check_repo_id(self) -> Check:
-        from huggingface_hub.utils import HFValidationError, validate_repo_id
-
         model = self.request.model
-        try:
-            validate_repo_id(model)
-        except HFValidationError as error:
-            return Check("repo_id", False, f"{model!r} is not a valid Hub model id: {error}")
-        if "/" not in model:
+        problem = invalid_hub_id(model)
+        if problem is not None and "/" not in model and invalid_hub_id(f"org/{model}") is None:
             return Check("repo_id", False, f"Give the full model id with its namespace, e.g. 'org/{model}'.")
+        if problem is not None:
+            return Check("repo_id", False, f"{model!r} {problem}.")
         return Check("repo_id", True, f"{model} is a valid Hub model id.")
 
     def check_model_type(self) -> Check:
@@ -427,7 +429,9 @@ class _Validator:
         try:
             metadata = self._metadata(model, folder, card=self.kind.needs_card(self.kind_settings))
         except HubError as error:
-            return [self._hub_failure(self.kind.model_check_names[0], error, "The model card: ")]
+            first, *rest = self.kind.model_check_names
+            failure = self._hub_failure(first, error, "The model card: ")
+            return [failure, *_not_checked(rest, "the model card could not be read")]
         if self.report.parameter_count is not None:
             metadata = replace(metadata, parameter_count=self.report.parameter_count)
         self.report.metadata = metadata
@@ -438,8 +442,8 @@ class _Validator:
         """Every other model the run needs (a DPO reference), checked like the model, then by the kind."""
         metadata = self.report.metadata
         if metadata is None:
-            reason = "Not checked: the model's metadata is missing."
-            return [Check(f"{role}_model", False, reason, skipped=True) for role in self.kind.related_roles]
+            roles = [f"{role}_model" for role in self.kind.related_roles]
+            return _not_checked(roles, "the model's metadata is missing")
         try:
             wanted = self.kind.related_models(metadata, self.kind_settings)
         except KindSettingsError as error:
@@ -467,6 +471,9 @@ class _Validator:
     def _related_model(self, related: RelatedModel) -> tuple[Check, ResolvedModel | None]:
         name = f"{related.role}_model"
         label = related.label
+        problem = invalid_hub_id(related.repo_id)
+        if problem is not None:
+            return Check(name, False, f"{label}: {related.repo_id!r} {problem}."), None
         try:
             model = self.hub.model_info(related.repo_id, related.revision, timeout=self._hub_timeout())
         except HubError as error:
@@ -502,7 +509,8 @@ class _Validator:
 
     def check_memory(self) -> Check:
         metadata = self.report.metadata
-        assert metadata is not None
+        if metadata is None:
+            return _not_checked(["memory"], "the model's metadata is missing")[0]
         related = {role: found.metadata for role, found in self.report.related.items()}
         estimate = self.kind.memory_bytes(metadata, related, self.kind_settings)
         if estimate is None:
@@ -529,6 +537,10 @@ class _Validator:
             f"{queue.removeprefix(queues.QUEUE_PREFIX).removesuffix('g')} GB or more (time limit "
             f"{limit // 60} minutes).",
         )
+
+
+def _not_checked(names: Iterable[str], why: str) -> list[Check]:
+    return [Check(name, False, f"Not checked: {why}.", skipped=True) for name in names]
 
 
 def _check(result: KindCheck) -> Check:

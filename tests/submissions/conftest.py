@@ -6,8 +6,10 @@ through a ``HubClient`` given by dependency override; worker subprocesses throug
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -59,6 +61,14 @@ JUDGE_FOUR = "tiny-org/judge-score-four"
 NO_TEMPLATE_LM = "tiny-org/lm-no-template"
 # Copies of the good model under other names, for tests that need models never submitted before.
 SPARE = tuple(f"spare-org/rm-{index}" for index in range(8))
+# Put before a Python command's arguments: it then starts with SIGINT ignored, as `cmd &` from a script does.
+SIGINT_IGNORED = [
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])",
+]
+CHILD_STARTED = re.compile(r"^(web server|worker) started \(pid (\d+)\)$", re.MULTILINE)
 
 
 @pytest.fixture(scope="session")
@@ -217,7 +227,8 @@ class Process:
     def kill(self) -> None:
         """SIGKILL the whole process group: the worker and its pool children die at once."""
         if self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait(timeout=30)
 
     def stop(self) -> None:
@@ -231,6 +242,35 @@ class Process:
     def tail(self, lines: int = 60) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def started_children(process: Process) -> dict[str, list[int]]:
+    """The pids of the children an `up` process says it started (each leads its own process group)."""
+    pids: dict[str, list[int]] = {"web server": [], "worker": []}
+    for name, pid in CHILD_STARTED.findall(process.log.read_text(errors="replace")):
+        pids[name].append(int(pid))
+    return pids
+
+
+def group_alive(group: int) -> bool:
+    """Whether any process (not a zombie) is left in process group ``group``."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            return True
+    return False
+
+
+def kill_up(process: Process) -> None:
+    """SIGKILL an `up` process, its process group and the group of every child it started."""
+    process.kill()
+    for group in (pid for pids in started_children(process).values() for pid in pids):
+        if group_alive(group):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
 
 
 def wait_for_run(

@@ -1,7 +1,9 @@
 """A stalled Hub does not take the site down: with every Hub request hanging, 50 concurrent dry runs get
 503 + Retry-After from the Hub gate, at most ``HUB_CONCURRENCY`` of them reach the Hub, and the pages that
 need no Hub (the leaderboard, /about, a model page) keep answering in under a second, with a database pool
-of two connections (a request that held one while it waited would starve them)."""
+of two connections (a request that held one while it waited would starve them). A Hub that answers the
+first check slowly leaves the deadline no time for the model's files: that check answers 503 + Retry-After and
+the checks that need the files are reported as not checked, on both the dry run and the submission."""
 
 from __future__ import annotations
 
@@ -14,10 +16,16 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from app.api.routes.submissions import get_hub_client
 from app.db.session import session_scope
+from app.main import create_app
+from app.services.hub import HubClient, HubModel
 from app.services.seed import seed_if_empty
 from tests.conftest import engine_url
 from tests.submissions.conftest import (
+    GOOD,
+    SentMessages,
+    build_client,
     free_port,
     make_settings,
     start_process,
@@ -31,6 +39,8 @@ pytestmark = pytest.mark.slow
 VALIDATIONS = 50
 HUB_CONCURRENCY = 4
 PAGES = ("/", "/about", "/api/v1/leaderboard", "/models/{model}")
+SHORT_DEADLINE_S = 1.0
+SLOW_MODEL_INFO_S = 0.8  # leaves the deadline less than the 0.5 s a next Hub request needs
 
 
 def test_pages_answer_while_the_hub_stalls(db_engine: Engine, hub: HubServer, tmp_path: Path) -> None:
@@ -112,3 +122,40 @@ def _status(url: str) -> int:
         return httpx.get(url, timeout=5).status_code
     except httpx.HTTPError:
         return 0
+
+
+class SlowModelInfoHub(HubClient):
+    """The stand-in's answers, the model info only after ``SLOW_MODEL_INFO_S``."""
+
+    def model_info(self, repo_id: str, revision: str, *, timeout: float | None = None) -> HubModel:
+        model = super().model_info(repo_id, revision, timeout=timeout)
+        time.sleep(SLOW_MODEL_INFO_S)
+        return model
+
+
+@pytest.mark.parametrize("route", ["/api/v1/submissions/validate", "/api/v1/submissions"])
+def test_a_deadline_that_cuts_the_metadata_step_answers_503(
+    route: str, hub: HubServer, sqlite_url: str, sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    settings = make_settings(sqlite_url, tmp_path / "data", hub_deadline_s=SHORT_DEADLINE_S)
+    sent = SentMessages()
+    downloads = len(hub.downloaded("config.json"))
+    app = create_app(settings)
+    with build_client(app, hub, tmp_path / "cache", sent) as client:
+        app.dependency_overrides[get_hub_client] = lambda: SlowModelInfoHub(
+            hub.url, cache_dir=tmp_path / "cache"
+        )
+        response = client.post(route, json=submission_body(GOOD))
+    assert response.status_code == 503, response.text
+    assert int(response.headers["Retry-After"]) >= 1
+    body = response.json()
+    by_name = {check["name"]: check for check in body["checks"]}
+    assert by_name["hub_model"]["ok"] and by_name["parameters"]["ok"]
+    config = by_name["config"]
+    assert not config["ok"] and not config["skipped"] and "Hub" in config["message"]
+    assert body["detail"] == config["message"]
+    for name in {"architecture", "tokenizer", "memory"} & by_name.keys():
+        assert by_name[name]["skipped"] and by_name[name]["message"].startswith("Not checked"), by_name[name]
+    if route.endswith("/validate"):
+        assert {"architecture", "tokenizer", "duplicate", "memory"} <= by_name.keys()
+    assert sent.ids == [] and len(hub.downloaded("config.json")) == downloads

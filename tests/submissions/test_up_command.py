@@ -13,6 +13,7 @@ import pytest
 from tests.submissions.conftest import (
     SPARE,
     free_port,
+    kill_up,
     make_settings,
     start_process,
     wait_for_run,
@@ -51,9 +52,10 @@ def test_up_serves_evaluates_and_stops_on_ctrl_c(tmp_path: Path, hub: HubServer)
         assert body["status"] == "succeeded", (body, up.tail())
         assert httpx.get(f"{base}/api/v1/models/{model}", timeout=10).status_code == 200
         assert (data_dir / "broker.db").exists()
+
+        up.popen.send_signal(signal.SIGINT)  # what Ctrl-C sends to the foreground process
+        assert up.popen.wait(timeout=90) == 0, up.tail()
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0, "the web server is still listening"
     finally:
-        if up.popen.poll() is None:
-            up.popen.send_signal(signal.SIGINT)  # what Ctrl-C sends to the foreground process
-    assert up.popen.wait(timeout=90) == 0, up.tail()
-    with socket.socket() as sock:
-        assert sock.connect_ex(("127.0.0.1", port)) != 0, "the web server is still listening"
+        kill_up(up)

@@ -1,11 +1,11 @@
 """`rewardboard up` supervises, with real processes: a killed worker is restarted while the web server keeps
 answering; a second `up` on a busy port fails before it migrates or says it is up; after a SIGKILL of `up`
-its children stop by themselves and free the port; Ctrl-C stops everything within a few seconds."""
+its children stop by themselves and free the port; Ctrl-C stops everything within a few seconds, also when
+`up` was started with SIGINT ignored (as `cmd &` from a script starts it)."""
 
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -17,17 +17,20 @@ import httpx
 import pytest
 
 from tests.submissions.conftest import (
+    SIGINT_IGNORED,
     Process,
     free_port,
+    group_alive,
+    kill_up,
     make_settings,
     start_process,
+    started_children,
     wait_until,
     worker_env,
 )
 from tests.support.hub_server import HubServer
 
 pytestmark = pytest.mark.slow
-STARTED = re.compile(r"^(web server|worker) started \(pid (\d+)\)$", re.MULTILINE)
 
 
 def embedded_env(tmp_path: Path, hub: HubServer, data_dir: Path) -> dict[str, str]:
@@ -35,25 +38,6 @@ def embedded_env(tmp_path: Path, hub: HubServer, data_dir: Path) -> dict[str, st
     for name in ("DATABASE_URL", "BROKER_URL"):  # the embedded defaults under DATA_DIR
         env.pop(name)
     return env
-
-
-def started_pids(process: Process) -> dict[str, list[int]]:
-    pids: dict[str, list[int]] = {"web server": [], "worker": []}
-    for name, pid in STARTED.findall(process.log.read_text(errors="replace")):
-        pids[name].append(int(pid))
-    return pids
-
-
-def group_alive(group: int) -> bool:
-    """Whether any process (not a zombie) is left in process group ``group``."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == group and fields[0] != "Z":
-            return True
-    return False
 
 
 def serving(url: str) -> bool:
@@ -68,9 +52,12 @@ def port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def start_up(tmp_path: Path, hub: HubServer, port: int, name: str) -> Process:
+def start_up(
+    tmp_path: Path, hub: HubServer, port: int, name: str, *, sigint_ignored: bool = False
+) -> Process:
     env = embedded_env(tmp_path, hub, tmp_path / "data")
-    command = [sys.executable, "-m", "app.cli", "up", "--port", str(port), "--no-seed"]
+    python = SIGINT_IGNORED if sigint_ignored else [sys.executable]
+    command = [*python, "-m", "app.cli", "up", "--port", str(port), "--no-seed"]
     return start_process(command, env, tmp_path / f"{name}.log")
 
 
@@ -78,13 +65,11 @@ def test_up_restarts_a_killed_worker_and_its_children_die_with_it(tmp_path: Path
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     up = start_up(tmp_path, hub, port, "up")
-    groups: set[int] = set()
     try:
         wait_until(lambda: serving(f"{base}/api/v1/sections"), timeout=120, what="rewardboard up to serve")
-        wait_until(lambda: all(started_pids(up).values()), timeout=30, what="both children")
-        first = started_pids(up)
+        wait_until(lambda: all(started_children(up).values()), timeout=30, what="both children")
+        first = started_children(up)
         web, worker = first["web server"][0], first["worker"][0]
-        groups |= {web, worker}
 
         # A second `up` on the busy port: refused at once, nothing migrated, never "is up".
         other_data = tmp_path / "other-data"
@@ -104,13 +89,12 @@ def test_up_restarts_a_killed_worker_and_its_children_die_with_it(tmp_path: Path
 
         def restarted() -> bool:
             assert serving(f"{base}/"), "the web server stopped answering"
-            return len(started_pids(up)["worker"]) >= 2
+            return len(started_children(up)["worker"]) >= 2
 
         wait_until(restarted, timeout=60, interval=0.2, what="the worker to be restarted")
         assert "the worker process exited (killed by SIGKILL); restarting it in 1 s" in up.tail(200)
-        assert started_pids(up)["web server"] == [web]
-        new_worker = started_pids(up)["worker"][-1]
-        groups.add(new_worker)
+        assert started_children(up)["web server"] == [web]
+        new_worker = started_children(up)["worker"][-1]
         assert up.popen.poll() is None
 
         # kill -9 of `up` itself: the children notice and stop; the port is free again.
@@ -128,9 +112,8 @@ def test_up_restarts_a_killed_worker_and_its_children_die_with_it(tmp_path: Path
         again = start_up(tmp_path, hub, port, "up-again")
         try:
             wait_until(lambda: serving(f"{base}/"), timeout=120, what="the next rewardboard up to serve")
-            wait_until(lambda: all(started_pids(again).values()), timeout=30, what="both children")
-            children = [pids[0] for pids in started_pids(again).values()]
-            groups |= set(children)
+            wait_until(lambda: all(started_children(again).values()), timeout=30, what="both children")
+            children = [pids[0] for pids in started_children(again).values()]
             stopping = time.monotonic()
             again.popen.send_signal(signal.SIGINT)
             assert again.popen.wait(timeout=30) == 0, again.tail()
@@ -138,9 +121,30 @@ def test_up_restarts_a_killed_worker_and_its_children_die_with_it(tmp_path: Path
             assert not any(group_alive(group) for group in children)
             assert port_free(port)
         finally:
-            again.kill()
+            kill_up(again)
     finally:
-        up.kill()
-        for group in groups:
-            if group_alive(group):
-                os.killpg(group, signal.SIGKILL)
+        kill_up(up)
+
+
+def test_ctrl_c_stops_up_started_with_sigint_ignored(tmp_path: Path, hub: HubServer) -> None:
+    shown = subprocess.run(
+        [*SIGINT_IGNORED, "-c", "import signal; print(signal.getsignal(signal.SIGINT) == signal.SIG_IGN)"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert shown.stdout.strip() == "True", shown
+    port = free_port()
+    up = start_up(tmp_path, hub, port, "up-ignoring-sigint", sigint_ignored=True)
+    try:
+        wait_until(lambda: serving(f"http://127.0.0.1:{port}/"), timeout=120, what="rewardboard up to serve")
+        wait_until(lambda: all(started_children(up).values()), timeout=30, what="both children")
+        children = [pids[0] for pids in started_children(up).values()]
+        stopping = time.monotonic()
+        up.popen.send_signal(signal.SIGINT)
+        assert up.popen.wait(timeout=30) == 0, up.tail()
+        assert time.monotonic() - stopping < 10
+        assert not any(group_alive(group) for group in children)
+        assert port_free(port)
+    finally:
+        kill_up(up)

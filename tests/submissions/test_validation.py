@@ -9,11 +9,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.services.hub import HubClient
+from app.services.hub import HubClient, HubNotFoundError
 from tests.submissions.conftest import (
     BAD_CONFIG,
     BAD_TOKENIZER,
     CAUSAL_LM,
+    DPO_POLICY,
     GATED,
     GOOD,
     NO_METADATA,
@@ -42,8 +43,12 @@ def failed_check(response: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("body", "check", "words"),
     [
-        (submission_body("not a repo id!"), "repo_id", "not a valid Hub model id"),
-        (submission_body("org/a--b"), "repo_id", "not a valid Hub model id"),
+        (submission_body("not a repo id!"), "repo_id", "not a valid Hub model id: ' ' is not allowed"),
+        (
+            submission_body("org/a--b"),
+            "repo_id",
+            "'org/a--b' is not a valid Hub model id: 'a--b' contains '--'",
+        ),
         (submission_body("just-a-name"), "repo_id", "namespace"),
         (submission_body(model_type="generative"), "model_type", "imported from published files only"),
         (submission_body(model_type="custom-classifier"), "model_type", "cannot be submitted"),
@@ -190,6 +195,56 @@ def test_validate_reports_several_failures_and_skips_what_depends_on_them(client
     assert by_name["config"]["ok"] and by_name["tokenizer"]["ok"]
 
 
+@pytest.mark.parametrize("model", ["a/b/c", "../x", "a//b", "org/"])
+def test_a_path_like_model_id_is_refused_in_the_boards_words(
+    client: TestClient, hub: HubServer, model: str
+) -> None:
+    expected = (
+        f"{model!r} is not a valid Hub model id: use the form 'org/name', one owner and one model name."
+    )
+    before = len(hub.requests)
+    response = client.post("/api/v1/submissions", json=submission_body(model))
+    assert response.status_code == 422, response.text
+    assert failed_check(response) == {"name": "repo_id", "ok": False, "skipped": False, "message": expected}
+    response = client.post("/api/v1/submissions/validate", json=submission_body(model))
+    assert response.status_code == 200, response.text
+    assert response.json()["checks"][0] == {
+        "name": "repo_id",
+        "ok": False,
+        "skipped": False,
+        "message": expected,
+    }
+    assert len(hub.requests) == before
+
+
+@pytest.mark.parametrize("reference", ["a/b/c", "../x"])
+def test_a_path_like_reference_model_is_refused_in_the_boards_words(
+    client: TestClient, reference: str
+) -> None:
+    body = submission_body(DPO_POLICY, model_type="dpo", settings={"reference_model": reference})
+    expected = f"{reference!r} is not a valid Hub model id: use the form 'org/name'"
+    for url, status in (("/api/v1/submissions", 422), ("/api/v1/submissions/validate", 200)):
+        response = client.post(url, json=body)
+        assert response.status_code == status, response.text
+        check = {check["name"]: check for check in response.json()["checks"]}["reference_model"]
+        assert not check["ok"] and not check["skipped"]
+        assert expected in check["message"] and "repo_type" not in check["message"], check
+
+
+@pytest.mark.parametrize("model", [REMOTE_CODE, BAD_CONFIG])
+def test_validate_reports_what_needs_an_unreadable_config_as_not_checked(
+    client: TestClient, model: str
+) -> None:
+    response = client.post("/api/v1/submissions/validate", json=submission_body(model))
+    assert response.status_code == 200, response.text
+    by_name = {check["name"]: check for check in response.json()["checks"]}
+    assert not by_name["config"]["ok"] and not by_name["config"]["skipped"]
+    assert by_name["parameters"]["ok"]
+    for name in ("architecture", "tokenizer", "memory"):
+        assert by_name[name]["skipped"], by_name[name]
+        assert by_name[name]["message"] == "Not checked: needs the 'config' check to pass first."
+
+
 @pytest.mark.parametrize(
     ("body", "words"),
     [
@@ -223,6 +278,12 @@ def test_hub_down_answers_503(client: TestClient, hub: HubServer) -> None:
 
 def test_unknown_submission_is_404(client: TestClient) -> None:
     assert client.get("/api/v1/submissions/12345").status_code == 404
+
+
+def test_hub_client_refuses_an_id_the_hub_library_rejects_in_words(hub: HubServer, tmp_path: Path) -> None:
+    with pytest.raises(HubNotFoundError) as refused:
+        HubClient(hub.url, cache_dir=tmp_path).model_info("a/b/c", "main")
+    assert refused.value.message == "'a/b/c' is not a valid Hub model id."
 
 
 def test_hub_client_dependency_default_uses_the_configured_cache(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """What every request gets, on SQLite and PostgreSQL: a body-size limit read as it streams, refusal of NUL
-and other control characters, JSON errors under /api (500s included), HEAD on every GET route, 405 where a
-method does not apply, security headers on every answer, and CSV cells that never start a formula."""
+and other control characters, a body that is not a JSON object refused in words, JSON errors under /api (500s
+included), HEAD on every GET route, 405 where a method does not apply, security headers on every answer, and
+CSV cells that never start a formula."""
 
 from __future__ import annotations
 
@@ -105,6 +106,31 @@ def test_control_characters_in_a_json_body_are_a_422(client: TestClient) -> None
     response = client.post("/api/v1/submissions/validate", json=body)
     assert response.status_code == 422
     assert "control characters" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("url", ["/api/v1/submissions", "/api/v1/submissions/validate"])
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (
+            b'{"model": "org/name",}',
+            "the request body is not valid JSON (line 1, column 22: "
+            "Expecting property name enclosed in double quotes)",
+        ),
+        (
+            b'{\n  "model": org/name\n}',
+            "the request body is not valid JSON (line 2, column 12: Expecting value)",
+        ),
+        (b"", "the request body is empty: send a JSON object"),
+        (b'"org/name"', "the request body must be a JSON object"),
+    ],
+)
+def test_a_body_that_is_not_a_json_object_is_refused_in_words(
+    client: TestClient, url: str, body: bytes, detail: str
+) -> None:
+    response = client.post(url, content=body, headers=JSON_HEADERS)
+    assert response.status_code == 422, response.text
+    assert response.json() == {"detail": detail}
 
 
 def test_unexpected_errors_are_json_under_api_and_a_page_elsewhere(app: FastAPI) -> None:

@@ -117,9 +117,9 @@ def test_policy_and_reference_are_never_in_memory_together(
     def tracking(*args: Any, **kwargs: Any) -> Any:
         gc.collect()
         alive_at_load.append(sum(ref() is not None for ref in loaded))
-        model = original(*args, **kwargs)
+        model, layout = original(*args, **kwargs)
         loaded.append(weakref.ref(model))
-        return model
+        return model, layout
 
     monkeypatch.setattr(dpo_adapter, "load_causal_lm", tracking)
     progress: list[tuple[int, int]] = []

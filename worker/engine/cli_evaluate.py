@@ -80,6 +80,13 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         help="auto: varlen (packed) on a CPU; on a GPU flash_attention_2 when installed, else varlen/sdpa",
     )
     parser.add_argument(
+        "--shards",
+        type=_positive_int,
+        metavar="N",
+        help="split the weights over N GPUs (accelerate device map; on a CPU N parts, all on the CPU); "
+        "default: one device when the weights fit on it, else every GPU",
+    )
+    parser.add_argument(
         "--chat-template", choices=TEMPLATE_CHOICES, default=None, help="classifiers and DPO (default: auto)"
     )
     parser.add_argument(
@@ -130,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         device=args.device,
         attention=args.attention,
+        shards=args.shards,
         generation_backend=args.generation_backend,
         cache_dir=args.cache_dir,
         scoring_version=args.scoring_version,

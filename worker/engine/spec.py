@@ -31,6 +31,9 @@ class EvaluationSpec:
     dtype: str = "auto"
     device: str = "auto"
     attention: str = "auto"  # a key of worker.engine.attention.ATTENTION, or "auto" (the device's best)
+    # How many parts the weights are split into (worker.engine.layout): None = one device when they fit on
+    # it, else all GPUs; on a CPU, parts all on the CPU (the sharded path without GPUs).
+    shards: int | None = None
     scoring_version: str | None = None  # how subset values are computed; None = the benchmark's current one
     generation_backend: str = "auto"  # judges: "auto" (vLLM on a GPU when installed), "transformers", "vllm"
     cache_dir: str | None = None  # weights cache

@@ -10,6 +10,7 @@ import torch
 
 from worker.engine.adapters.hf_loading import load_weights, read_config
 from worker.engine.errors import InvalidModelError
+from worker.engine.layout import Layout, plan_layout
 from worker.engine.model_kinds.base import CAUSAL_LM_SUFFIXES
 
 
@@ -25,10 +26,14 @@ def load_causal_config(path: Path, name: str) -> Any:
     return config
 
 
-def load_causal_lm(path: Path, name: str, config: Any, dtype: torch.dtype, device: torch.device) -> Any:
-    """The causal language model in eval mode on ``device`` in ``dtype``."""
+def load_causal_lm(
+    path: Path, name: str, config: Any, dtype: torch.dtype, device: torch.device, shards: int | None = None
+) -> tuple[Any, Layout]:
+    """The causal language model in eval mode in ``dtype``: on ``device``, or sharded (``plan_layout``)."""
     from transformers import AutoModelForCausalLM
 
-    return load_weights(
-        AutoModelForCausalLM, path, name, "causal language model", dtype, device, config=config
+    layout = plan_layout(AutoModelForCausalLM, config, dtype, device, shards)
+    model = load_weights(
+        AutoModelForCausalLM, path, name, "causal language model", dtype, device, layout, config=config
     )
+    return model, layout

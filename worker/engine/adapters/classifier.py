@@ -36,6 +36,7 @@ from worker.engine.device import (
 from worker.engine.errors import InvalidModelError, InvalidSpecError, TokenizerLoadError
 from worker.engine.formatting import Encoded, Encoder, resolve_template, upstream_appends_eos
 from worker.engine.hub_errors import first_line
+from worker.engine.layout import Layout, plan_layout
 from worker.engine.model_source import ModelSource, resolve_model
 from worker.engine.packing import pack
 from worker.engine.pad_rule import apply_upstream_pad_rule
@@ -58,12 +59,14 @@ class ClassifierAdapter(RewardAdapter):
         attention: AttentionChoice | None = None,
         tulu_eos: bool = True,
         truncation_side: TruncationSide = "left",
+        layout: Layout | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.source = source
         self.device: torch.device = next(model.parameters()).device
         self.dtype: torch.dtype = next(model.parameters()).dtype
+        self.layout = layout or Layout(str(self.device), (str(self.device),), {}, 0)
         self.attention = attention or ATTENTION.get(model.config._attn_implementation) or ATTENTION["sdpa"]
         if isinstance(batch_tokens, int):
             if batch_tokens < 1:
@@ -89,9 +92,14 @@ class ClassifierAdapter(RewardAdapter):
         attention = pick_attention(spec.attention, device, dtype, config, spec.max_length)
         if attention.name == VARLEN:
             register_varlen_attention()
+        from transformers import AutoModelForSequenceClassification
+
+        layout = plan_layout(AutoModelForSequenceClassification, config, dtype, device, spec.shards)
         # No pad fallback here: the adapter applies upstream's pad rule to tokenizer and config together.
         tokenizer = load_tokenizer(source.path, spec.model, pad_from_eos=False)
-        model = load_classifier(source.path, spec.model, config, dtype, device, attention.hf_implementation)
+        model = load_classifier(
+            source.path, spec.model, config, dtype, device, attention.hf_implementation, layout
+        )
         return cls(
             model,
             tokenizer,
@@ -104,6 +112,7 @@ class ClassifierAdapter(RewardAdapter):
                 saved_tokenizer_class(source.path), getattr(config, "model_type", None)
             ),
             truncation_side=benchmark.truncation_side,
+            layout=layout,
         )
 
     @property
@@ -209,7 +218,8 @@ class ClassifierAdapter(RewardAdapter):
         hidden = self.model.base_model(
             input_ids=row.input_ids, position_ids=row.position_ids, use_cache=False, **row.attention_kwargs
         ).last_hidden_state
-        return self.model.score(hidden[0, row.scored])[:, 0].float()
+        # Sharded, the last hidden state is on the last shard's device, where the head is.
+        return self.model.score(hidden[0, row.scored.to(hidden.device)])[:, 0].float()
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -228,6 +238,7 @@ class ClassifierAdapter(RewardAdapter):
             "pad_token_id": self.pad_id,
             "pad_rule": self.pad.rule,
             "padding_side_saved": self.pad.saved_side,
+            **self.layout.describe(),
             "attention": self.attention.name,
             "attn_implementation": getattr(self.model.config, "_attn_implementation", None),
         }

@@ -63,6 +63,7 @@ class DpoAdapter(RewardAdapter):
         dtype: torch.dtype,
         batch_tokens: int | None,
         normalization: Normalization,
+        shards: int | None = None,
     ) -> None:
         if batch_tokens is not None and batch_tokens < 1:
             raise InvalidSpecError(f"batch_tokens must be positive, got {batch_tokens}")
@@ -78,7 +79,9 @@ class DpoAdapter(RewardAdapter):
         self.pad_id = int(tokenizer.pad_token_id)
         self.bos_id = int(tokenizer.bos_token_id)
         self.eos_id = int(tokenizer.eos_token_id)
+        self.shards = shards
         self.architectures: dict[str, str] = {}
+        self.layouts: dict[str, dict[str, Any]] = {}
         self.effective_budget: int | None = None
 
     @classmethod
@@ -114,6 +117,7 @@ class DpoAdapter(RewardAdapter):
             dtype=dtype,
             batch_tokens=spec.batch_tokens,
             normalization=normalization,
+            shards=spec.shards,
         )
 
     @property
@@ -169,9 +173,12 @@ class DpoAdapter(RewardAdapter):
         tracker: _PassProgress,
     ) -> list[float]:
         config = load_causal_config(source.path, source.model)
-        model = load_causal_lm(source.path, source.model, config, self.dtype, self.device)
+        model, layout = load_causal_lm(
+            source.path, source.model, config, self.dtype, self.device, self.shards
+        )
         try:
             self.architectures[source.model] = type(model).__name__
+            self.layouts[source.model] = layout.describe()
             vocabulary = int(model.get_output_embeddings().weight.shape[0])
             largest = max((max(item.ids) for item in sequences), default=0)
             if largest >= vocabulary:
@@ -208,10 +215,11 @@ class DpoAdapter(RewardAdapter):
             attention[row, : len(item)] = 1
             scored[row, item.response_start : len(item)] = True
         logits = model(input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device)).logits
-        # The token at position t is predicted by the logits at t - 1.
+        # The token at position t is predicted by the logits at t - 1. Sharded, the logits are on the last
+        # shard's device.
         logits = logits[:, :-1].float()
-        targets = input_ids[:, 1:].to(self.device)
-        mask = scored[:, 1:].to(self.device)
+        targets = input_ids[:, 1:].to(logits.device)
+        mask = scored[:, 1:].to(logits.device)
         picked = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
         token_logps = (picked - torch.logsumexp(logits, dim=-1)) * mask
         if normalization == "avg":
@@ -235,6 +243,8 @@ class DpoAdapter(RewardAdapter):
             **policy.describe(),
             "reference": reference.describe() if reference is not None else None,
             "architecture": self.architectures.get(policy.model),
+            "layout": self.layouts.get(policy.model),
+            "reference_layout": self.layouts.get(reference.model) if reference is not None else None,
             "dtype": dtype_name(self.dtype),
             "device": str(self.device),
             "device_name": device_name(self.device),

@@ -11,6 +11,7 @@ import torch
 
 from worker.engine.errors import InvalidModelError, ModelLoadError, OutOfMemoryError, TokenizerLoadError
 from worker.engine.hub_errors import first_line
+from worker.engine.layout import Layout
 
 
 def read_config(path: Path, name: str) -> Any:
@@ -76,10 +77,15 @@ def load_weights(
     what: str,
     dtype: torch.dtype,
     device: torch.device,
+    layout: Layout | None = None,
     **options: Any,
 ) -> Any:
-    """``auto_class.from_pretrained`` in eval mode on ``device`` in ``dtype``, from safetensors only, with no
-    custom code; every weight must come from the checkpoint (``what`` names the model in messages)."""
+    """``auto_class.from_pretrained`` in eval mode on ``device`` (or sharded as ``layout`` says) in ``dtype``,
+    from safetensors only, with no custom code; every weight must come from the checkpoint (``what`` names
+    the model in messages)."""
+    # Straight onto the device(s), never a full copy in host memory first.
+    device_map = layout.device_map if layout is not None else str(device)
+    where = ", ".join(layout.places) if layout is not None else str(device)
     try:
         model, info = auto_class.from_pretrained(
             path,
@@ -87,11 +93,11 @@ def load_weights(
             use_safetensors=True,
             trust_remote_code=False,
             output_loading_info=True,
-            device_map=str(device),  # straight onto the device, never a full copy in host memory first
+            device_map=device_map,
             **options,
         )
     except torch.OutOfMemoryError:
-        raise OutOfMemoryError(f"{name}: the weights do not fit in {device} memory as {dtype}") from None
+        raise OutOfMemoryError(f"{name}: the weights do not fit in {where} memory as {dtype}") from None
     except ValueError as exc:
         raise InvalidModelError(f"{name}: cannot be loaded as a {what} ({first_line(exc)})") from None
     except OSError as exc:
@@ -113,8 +119,9 @@ def load_classifier(
     dtype: torch.dtype,
     device: torch.device,
     attn_implementation: str = "sdpa",
+    layout: Layout | None = None,
 ) -> Any:
-    """The sequence classifier in eval mode on ``device`` in ``dtype``."""
+    """The sequence classifier in eval mode on ``device`` (or as ``layout`` shards it) in ``dtype``."""
     from transformers import AutoModelForSequenceClassification
 
     return load_weights(
@@ -124,6 +131,7 @@ def load_classifier(
         "sequence classifier",
         dtype,
         device,
+        layout,
         config=config,
         attn_implementation=attn_implementation,
     )

@@ -18,6 +18,7 @@ from worker.engine.device import device_name, dtype_name, free_cached_memory, pi
 from worker.engine.errors import InvalidSpecError, TokenizerLoadError
 from worker.engine.judging.generation import BatchDone, TransformersGenerator
 from worker.engine.judging.protocols import Generated, JudgeCall, Plan
+from worker.engine.layout import Layout, plan_layout
 from worker.engine.model_source import ModelSource, resolve_model
 from worker.engine.spec import EvaluationSpec
 from worker.engine.token_budget import default_budget
@@ -50,7 +51,9 @@ class JudgeAdapter(RewardAdapter):
         device: Any,
         dtype: Any,
         architecture: str | None,
+        layout: Layout,
     ) -> None:
+        self.layout = layout
         self.source = source
         self.generator = generator
         self.planner = planner
@@ -79,21 +82,37 @@ class JudgeAdapter(RewardAdapter):
             )
         generator: Generator
         if _use_vllm(spec, device):
+            from transformers import AutoModelForCausalLM
+
             from worker.engine.judging.vllm_backend import VllmGenerator
 
+            # vLLM splits the weights itself (tensor parallel): as many GPUs as a device map would use.
+            layout = plan_layout(AutoModelForCausalLM, config, dtype, device, spec.shards)
             generator = VllmGenerator(
-                source.path, tokenizer, config, dtype=dtype_name(dtype), max_new_tokens=max_new_tokens
+                source.path,
+                tokenizer,
+                config,
+                dtype=dtype_name(dtype),
+                max_new_tokens=max_new_tokens,
+                tensor_parallel_size=len(layout.places),
             )
             architecture = None
         else:
-            model = load_causal_lm(source.path, spec.model, config, dtype, device)
+            model, layout = load_causal_lm(source.path, spec.model, config, dtype, device, spec.shards)
             budget = spec.batch_tokens or default_budget(device, config, dtype).tokens
             generator = TransformersGenerator(
                 model, tokenizer, device=device, batch_tokens=budget, max_new_tokens=max_new_tokens
             )
             architecture = type(model).__name__
         return cls(
-            source, generator, planner, record=record, device=device, dtype=dtype, architecture=architecture
+            source,
+            generator,
+            planner,
+            record=record,
+            device=device,
+            dtype=dtype,
+            architecture=architecture,
+            layout=layout,
         )
 
     @property
@@ -130,6 +149,7 @@ class JudgeAdapter(RewardAdapter):
         return {
             **self.source.describe(),
             "architecture": self.architecture,
+            **self.layout.describe(),
             "dtype": dtype_name(self.dtype),
             "device": str(self.device),
             "device_name": device_name(self.device),

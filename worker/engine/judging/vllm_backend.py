@@ -31,12 +31,28 @@ def vllm_available(device: torch.device) -> bool:
 class VllmGenerator:
     backend = "vllm"
 
-    def __init__(self, path: Path, tokenizer: Any, config: Any, *, dtype: str, max_new_tokens: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        tokenizer: Any,
+        config: Any,
+        *,
+        dtype: str,
+        max_new_tokens: int,
+        tensor_parallel_size: int = 1,
+    ) -> None:
         from vllm import LLM
 
         self.tokenizer = tokenizer
         self.max_new_tokens = max_new_tokens
-        self.llm = LLM(str(path), dtype=dtype, trust_remote_code=False, tokenizer=str(path))
+        self.tensor_parallel_size = tensor_parallel_size
+        self.llm = LLM(
+            str(path),
+            dtype=dtype,
+            trust_remote_code=False,
+            tokenizer=str(path),
+            tensor_parallel_size=tensor_parallel_size,
+        )
         self.end_ids = end_token_ids(_generation_config(path), tokenizer)
         self.context = context_length(config, tokenizer)
 
@@ -73,6 +89,7 @@ class VllmGenerator:
             "vllm": getattr(vllm, "__version__", None),
             "decoding": "greedy (temperature 0), one answer per prompt",
             "max_new_tokens": self.max_new_tokens,
+            "tensor_parallel_size": self.tensor_parallel_size,
             "end_token_ids": self.end_ids,
             "context_length": self.context,
             "prompt_tokens": "chat template with generation prompt, tokenised without added special tokens",

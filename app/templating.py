@@ -10,6 +10,8 @@ from urllib.parse import quote
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from app.services.parameters import format_count
+
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -30,12 +32,7 @@ def format_score(value: float | None) -> str:
 
 
 def format_parameters(value: int | None) -> str:
-    if value is None:
-        return "—"
-    for divisor, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if value >= divisor:
-            return f"{value / divisor:.1f}{suffix}".replace(".0", "")
-    return str(value)
+    return format_count(value)
 
 
 def format_datetime(value: datetime | None) -> str:

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import LeaderboardCacheDep, SessionFactoryDep, query_model
-from app.pages.rendering import html_response, leaderboard_url, page_url, render_html, sort_url
+from app.http.compression import precompressed
+from app.pages.rendering import leaderboard_url, page_url, pager, render_html, sort_url
 from app.schemas.leaderboard import LEADERBOARD_RULE, LeaderboardPage, LeaderboardQuery, sort_keys
 from app.schemas.plots import PlotQuery
 from app.services.leaderboard import leaderboard_page, model_types
@@ -36,6 +37,22 @@ def _columns(page: LeaderboardPage) -> list[tuple[str, str]]:
     if any(row.published_score is not None for row in page.rows):
         columns.append(("published", "Published"))
     return [*columns, ("parameters", "Parameters"), ("source", "Source")]
+
+
+def _legend(page: LeaderboardPage) -> list[tuple[str, str]]:
+    """The marks used in the rows on this page, each explained once under the table."""
+    legend = []
+    if any(row.published_formula == "prior-sets-weighted" for row in page.rows):
+        legend.append(
+            ("†", "Published Score weights Prior Sets half: (4 sections + 0.5 × Prior Sets) / 4.5.")
+        )
+    if any(row.published_score is not None and row.published_formula is None for row in page.rows):
+        legend.append(("≠", "Published Score does not match its sections under any known formula."))
+    if any(row.parameters_source == "name" for row in page.rows):
+        legend.append(
+            ("*", "Parameter count read from the model's name: none is stored (hover for details).")
+        )
+    return legend
 
 
 def _tab_url(query: LeaderboardQuery, benchmark: str) -> str:
@@ -135,8 +152,9 @@ def render_leaderboard(session: Session, query: LeaderboardQuery) -> bytes:
             "model_types": model_types(session, query.benchmark),
             "rule": LEADERBOARD_RULE,
             "pages": pages,
-            "prev_url": leaderboard_url(query, page=query.page - 1) if query.page > 1 else None,
-            "next_url": leaderboard_url(query, page=query.page + 1) if query.page < pages else None,
+            "pager": pager(query.page, pages, lambda number: leaderboard_url(query, page=number)),
+            "legend": _legend(page),
+            "without_interval": sum(1 for row in page.rows if row.interval_note),
             "partial_url": leaderboard_url(query, partial=not query.partial, page=1),
             "csv_url": "/api/v1/leaderboard?" + csv_query,
             "interval_notes": sorted({row.interval_note for row in page.rows if row.interval_note}),
@@ -147,6 +165,7 @@ def render_leaderboard(session: Session, query: LeaderboardQuery) -> bytes:
 
 @router.get("/", response_class=HTMLResponse)
 async def leaderboard(
+    request: Request,
     cache: LeaderboardCacheDep,
     sessions: SessionFactoryDep,
     query: Annotated[LeaderboardQuery, Depends(query_model(LeaderboardQuery))],
@@ -159,4 +178,7 @@ async def leaderboard(
         cached = await run_in_threadpool(
             cached_body, sessions, cache, key, partial(render_leaderboard, query=query)
         )
-    return html_response(cached.body, etag=cached.etag)
+    body, headers = precompressed(
+        request.headers.get("accept-encoding"), cached.body, cached.gzipped, cached.etag
+    )
+    return HTMLResponse(body, headers=headers)

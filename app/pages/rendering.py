@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -44,3 +45,32 @@ def sort_url(query: LeaderboardQuery, key: str) -> str:
 def page_url(base: str, params: Mapping[str, Any]) -> str:
     clean = {key: value for key, value in params.items() if value not in (None, "", False)}
     return base + ("?" + urlencode(clean) if clean else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Pager:
+    """Links to the pages of a long list: previous, the first and last, a few around this one, next.
+
+    ``links`` are (page number, URL) pairs in order; the current page has no URL, a gap has no number.
+    """
+
+    prev_url: str | None
+    next_url: str | None
+    links: list[tuple[int | None, str | None]]
+
+
+def pager(current: int, pages: int, url_of: Callable[[int], str], *, around: int = 2) -> Pager | None:
+    """The pager of page ``current`` of ``pages`` (None when there is only one page)."""
+    if pages <= 1:
+        return None
+    shown = sorted({1, pages, *range(max(1, current - around), min(pages, current + around) + 1)})
+    links: list[tuple[int | None, str | None]] = []
+    for number in shown:
+        if links and links[-1][0] is not None and number - (links[-1][0] or 0) > 1:
+            links.append((None, None))
+        links.append((number, None if number == current else url_of(number)))
+    return Pager(
+        prev_url=url_of(current - 1) if current > 1 else None,
+        next_url=url_of(current + 1) if current < pages else None,
+        links=links,
+    )

@@ -109,7 +109,17 @@ class LeaderboardRow(BaseModel):
     published_formula: str | None = Field(
         description="the Score formula the published Score follows; null: none (flagged)"
     )
-    parameters: int | None
+    parameters: int | None = Field(description="stored parameter count (the Hub's safetensors metadata)")
+    parameters_from_name: int | None = Field(
+        default=None, description="without a stored count: the total the model's name states"
+    )
+    active_parameters: int | None = Field(
+        default=None, description="a mixture of experts' active parameters, where known"
+    )
+    parameters_source: Literal["hub", "name"] | None = Field(
+        default=None, description="hub: stored at submission; name: read from the model's name; null: unknown"
+    )
+    parameters_text: str = Field(default="—", description="the count as the page shows it")
     source: ResultSource
     source_detail: str | None = Field(description="for imported results, the file they came from")
     revision: str | None

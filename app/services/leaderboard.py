@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.db.repositories import leaderboard as repo
 from app.schemas.leaderboard import LeaderboardPage, LeaderboardQuery, LeaderboardRow
 from app.services.intervals import INTERVAL_METHOD_TEXT, RANK_TEXT, bounds, interval_note
+from app.services.parameters import describe, parameter_count
 from worker.engine.benchmarks import get_benchmark
 from worker.engine.kinds import KINDS
 
@@ -32,6 +33,7 @@ CSV_TAIL: tuple[str, ...] = (
     "created_at",
 )
 CSV_INTERVALS: tuple[str, ...] = ("rank_ub", "score_low", "score_high")
+CSV_SIZES: tuple[str, ...] = ("parameters_from_name", "active_parameters", "parameters_source")
 
 
 def leaderboard_page(session: Session, query: LeaderboardQuery) -> LeaderboardPage:
@@ -109,6 +111,7 @@ def _row(
     }
     kind = KINDS.get(row["model_type"])
     fields = {name: value for name, value in row.items() if name in _ROW_FIELDS}
+    size = parameter_count(row["model"], row["parameters"])
     return LeaderboardRow.model_validate(
         {
             **fields,
@@ -119,6 +122,10 @@ def _row(
             "section_intervals": intervals,
             "interval_note": interval_note(row["interval_status"], row["source"]),
             "model_type_label": kind.label if kind else row["model_type"],
+            "parameters_from_name": size.total if size.source == "name" else None,
+            "active_parameters": size.active,
+            "parameters_source": size.source,
+            "parameters_text": describe(size),
         }
     )
 
@@ -135,7 +142,7 @@ def csv_header(page: LeaderboardPage) -> list[str]:
     """The columns of the download; the interval columns come after the older ones, which keep their place."""
     names = [_csv_name(name) for name in page.sections]
     bounds = [f"{name}_{end}" for name in names for end in ("low", "high")]
-    return [*CSV_LEAD, *names, *CSV_TAIL, *CSV_INTERVALS, *bounds, "interval_note"]
+    return [*CSV_LEAD, *names, *CSV_TAIL, *CSV_INTERVALS, *bounds, "interval_note", *CSV_SIZES]
 
 
 # A spreadsheet reads a cell starting with one of these as a formula (tab and CR too, in some programs).
@@ -163,7 +170,8 @@ def leaderboard_csv(page: LeaderboardPage) -> str:
             bounds += document["section_intervals"].get(name) or (None, None)
         lead = [document[name] for name in CSV_LEAD]
         tail = [document[name] for name in (*CSV_TAIL, *CSV_INTERVALS)]
-        cells = (*lead, *sections, *tail, *bounds, document["interval_note"])
+        sizes = [document[name] for name in CSV_SIZES]
+        cells = (*lead, *sections, *tail, *bounds, document["interval_note"], *sizes)
         writer.writerow([spreadsheet_safe(_cell(value)) for value in cells])
     return buffer.getvalue()
 

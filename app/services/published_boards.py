@@ -104,6 +104,11 @@ def _import_row(session: Session, benchmark: Benchmark, path: Path, number: int,
 
 
 def _sections(benchmark: Benchmark, scores: Mapping[str, Any], where: str) -> dict[str, float]:
+    """The published section values; a section outside the Score printed as exactly 0 was not run (the
+    published v1 board writes 0.0 for Prior Sets it did not run) and is left out."""
+    outside_score = {section.name for section in benchmark.sections} - {
+        section.name for section in benchmark.score_sections()
+    }
     sections: dict[str, float] = {}
     for key, value in scores.items():
         name = _SECTION_ALIASES.get(key, key)
@@ -115,6 +120,8 @@ def _sections(benchmark: Benchmark, scores: Mapping[str, Any], where: str) -> di
         low, high = _section_range(benchmark, name)
         if not low <= number <= high:
             raise ResultsImportError(f"{where} {key}: {number} is outside [{low:g}, {high:g}]")
+        if number == 0.0 and name in outside_score:
+            continue
         sections[name] = number
     return sections
 

@@ -14,6 +14,7 @@ from app.config import Settings, get_settings
 from app.db.session import PoolOptions, engine_for, session_factory
 from app.errors import install_error_handlers
 from app.http.body_limit import BodySizeLimitMiddleware
+from app.http.compression import GzipMiddleware
 from app.http.head_requests import HeadAsGetMiddleware
 from app.http.request_guard import RequestGuardMiddleware
 from app.http.security_headers import SecurityHeadersMiddleware
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     # Middlewares, innermost first (each add_middleware wraps the ones before it).
     app.add_middleware(ETagMiddleware)
+    app.add_middleware(GzipMiddleware)
     install_sign_in(app, settings)
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(RequestGuardMiddleware)

@@ -21,7 +21,7 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     if not if_none_match:
         return False
     candidates = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return "*" in candidates or etag in candidates
+    return "*" in candidates or etag.removeprefix("W/") in candidates
 
 
 class ETagMiddleware:

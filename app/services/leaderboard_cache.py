@@ -12,18 +12,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.api.http_cache import make_etag
 from app.db.repositories import leaderboard as repo
+from app.http.compression import gzip_bytes
 
 
 @dataclass(frozen=True, slots=True)
 class CachedBody:
     body: bytes
+    gzipped: bytes  # compressed once, when built
     etag: str
     version: tuple[int, ...]
     built_at: float
 
 
 class LeaderboardCache:
-    """Serialized leaderboard bodies keyed by (kind, query) and valid for one data version.
+    """Serialized leaderboard bodies (plain and gzipped) keyed by (kind, query), valid for one data version.
 
     The data version (result and model counts and max ids) is probed at most every
     ``version_probe_seconds``, so a process may serve a body up to that old. Entries also expire after
@@ -86,7 +88,9 @@ class LeaderboardCache:
                     self._entries.move_to_end(key)
                     return entry
             body = build()
-            entry = CachedBody(body=body, etag=make_etag(body), version=version, built_at=now)
+            entry = CachedBody(
+                body=body, gzipped=gzip_bytes(body), etag=make_etag(body), version=version, built_at=now
+            )
             with self._lock:
                 self._entries[key] = entry
                 self._entries.move_to_end(key)

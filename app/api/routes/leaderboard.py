@@ -5,10 +5,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import LeaderboardCacheDep, SessionFactoryDep, query_model, query_openapi
+from app.http.compression import precompressed
 from app.schemas.leaderboard import LeaderboardApiQuery, LeaderboardPage
 from app.services.leaderboard import leaderboard_csv_bytes, leaderboard_json
 from app.services.leaderboard_cache import cached_body
@@ -29,6 +30,7 @@ CSV_DISPOSITION = 'attachment; filename="rewardboard-leaderboard.csv"'
     openapi_extra=query_openapi(LeaderboardApiQuery),
 )
 async def get_leaderboard(
+    request: Request,
     cache: LeaderboardCacheDep,
     sessions: SessionFactoryDep,
     query: Annotated[LeaderboardApiQuery, Depends(query_model(LeaderboardApiQuery))],
@@ -40,7 +42,11 @@ async def get_leaderboard(
     cached = cache.lookup(key)
     if cached is None:
         cached = await run_in_threadpool(cached_body, sessions, cache, key, build)
+    body, headers = precompressed(
+        request.headers.get("accept-encoding"), cached.body, cached.gzipped, cached.etag
+    )
     if query.format == "csv":
-        headers = {"ETag": cached.etag, "Content-Disposition": CSV_DISPOSITION}
-        return Response(cached.body, media_type="text/csv", headers=headers)
-    return Response(cached.body, media_type="application/json", headers={"ETag": cached.etag})
+        return Response(
+            body, media_type="text/csv", headers={**headers, "Content-Disposition": CSV_DISPOSITION}
+        )
+    return Response(body, media_type="application/json", headers=headers)

@@ -7,11 +7,14 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from app.api.deps import SessionDep
-from app.pages.rendering import html_response, page_url, render_html
+from app.pages.rendering import html_response, page_url, pager, render_html
+from app.schemas.models import ModelRead, ResultRead
 from app.services.model_detail import model_view
-from app.services.plots import result_margins_plot, result_sections_plot, result_subset_strip
+from app.services.plots import Plot, result_margins_plot, result_sections_plot, result_subset_strip
+from app.services.reproducibility import record_rows
 from worker.engine.benchmarks import BENCHMARKS
 
 router = APIRouter()
@@ -59,13 +62,7 @@ def _render(
     filters = {"result": result, "subset": subset, "wrong_only": "true" if wrong_only else None}
     pages = max(1, -(-examples.total // PER_PAGE)) if examples else 1
     definition = BENCHMARKS.get(shown.benchmark) if shown else None
-    result_plots = []
-    if shown is not None:
-        result_plots.append(result_sections_plot(detail.model, detail.display_name, shown))
-        if shown.subsets:
-            result_plots.append(result_subset_strip(session, detail.model, detail.display_name, shown))
-        if shown.has_examples:
-            result_plots.append(result_margins_plot(session, detail.model, detail.display_name, shown))
+    featured = _featured(detail, shown)
     body = render_html(
         "model.html",
         {
@@ -77,14 +74,35 @@ def _render(
             "filters": filters,
             "base": base,
             "pages": pages,
-            "prev_url": page_url(base, {**filters, "page": page - 1}) + "#examples" if page > 1 else None,
-            "next_url": page_url(base, {**filters, "page": page + 1}) + "#examples" if page < pages else None,
+            "pager": pager(page, pages, lambda n: page_url(base, {**filters, "page": n}) + "#examples"),
             "result_url": lambda result_id: page_url(base, {"result": result_id}),
-            "plots": result_plots,
-            "compare_url": _compare_url(detail.model, shown.benchmark) if shown else None,
+            "featured": featured,
+            "definitions": {result.id: BENCHMARKS.get(result.benchmark) for result in featured},
+            "plots": {result.id: _result_plots(session, detail, result) for result in featured},
+            "records": {result.id: record_rows(result) for result in featured},
+            "compare_url": lambda benchmark: _compare_url(detail.model, benchmark),
         },
     )
     return html_response(body)
+
+
+def _featured(detail: ModelRead, shown: ResultRead | None) -> list[ResultRead]:
+    """The results shown in full: the one asked for, then every current one (one per benchmark and type)."""
+    current = [result for result in detail.results if result.id in detail.current_result_ids]
+    order = list(BENCHMARKS)
+    current.sort(key=lambda r: (order.index(r.benchmark) if r.benchmark in order else 99, r.model_type))
+    if shown is None:
+        return current
+    return [shown, *(result for result in current if result.id != shown.id)]
+
+
+def _result_plots(session: Session, detail: ModelRead, result: ResultRead) -> list[Plot]:
+    plots = [result_sections_plot(detail.model, detail.display_name, result)]
+    if result.subsets:
+        plots.append(result_subset_strip(session, detail.model, detail.display_name, result))
+    if result.has_examples:
+        plots.append(result_margins_plot(session, detail.model, detail.display_name, result))
+    return plots
 
 
 def _compare_url(model: str, benchmark: str) -> str:

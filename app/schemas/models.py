@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -53,13 +53,26 @@ class ResultRead(BaseModel):
     created_at: datetime
     has_examples: bool = Field(description="per-example scores are stored for this result")
     subsets: list[SubsetScoreRead]
+    rank: int | None = Field(default=None, description="its rank by Score on its board (current results)")
+    rank_ub: int | None = Field(
+        default=None, description="its rank upper bound: results whose intervals overlap share it"
+    )
+    ranked_of: int | None = Field(default=None, description="how many results its board ranks")
 
 
 class ModelRead(BaseModel):
     model: str = Field(description="Hub id (org/name), or an API model's name")
     display_name: str
     hub_repo: bool
-    parameters: int | None
+    parameters: int | None = Field(description="stored parameter count (the Hub's safetensors metadata)")
+    parameters_from_name: int | None = Field(
+        default=None, description="without a stored count: the total the model's name states"
+    )
+    active_parameters: int | None = Field(default=None, description="a mixture's active parameters")
+    parameters_source: Literal["hub", "name"] | None = Field(
+        default=None, description="hub: stored at submission; name: read from the model's name"
+    )
+    parameters_text: str = Field(default="—", description="the count as the page shows it")
     license: str | None
     base_model: str | None
     series: str | None = Field(

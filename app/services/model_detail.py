@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 from sqlalchemy import RowMapping
 from sqlalchemy.orm import Session
 
 from app.db.models import EvaluationResult, RewardModel
+from app.db.repositories import leaderboard as board_repo
 from app.db.repositories import models as repo
 from app.errors import NotFoundError
 from app.schemas.models import ExampleRead, ExamplesPage, ModelRead, ResultRead, SubsetScoreRead
 from app.services.intervals import bounds, interval_note
+from app.services.leaderboard import rank_upper_bounds
+from app.services.parameters import describe, parameter_count
 from app.services.series import series_root
 from worker.engine.benchmarks import BENCHMARKS
 from worker.engine.kinds import KINDS
@@ -26,6 +30,9 @@ _COMPUTED = frozenset(
         "score_interval",
         "section_intervals",
         "interval_note",
+        "rank",
+        "rank_ub",
+        "ranked_of",
     }
 )
 
@@ -61,23 +68,46 @@ def model_detail(session: Session, hub_id: str) -> ModelRead:
         )
         subsets[subset_row.result_id].append(read)
     with_examples = repo.results_with_examples(session, ids)
+    ranks = board_ranks(session, results)
     reads = [
         _result_read(
             result, sections[result.id], intervals[result.id], subsets[result.id], result.id in with_examples
-        )
+        ).model_copy(update=ranks.get(result.id, {}))
         for result in results
     ]
+    size = parameter_count(model.hub_id, model.parameter_count)
     return ModelRead(
         model=model.hub_id,
         display_name=model.display_name,
         hub_repo=model.hub_repo,
         parameters=model.parameter_count,
+        parameters_from_name=size.total if size.source == "name" else None,
+        active_parameters=size.active,
+        parameters_source=size.source,
+        parameters_text=describe(size),
         license=model.license,
         base_model=model.base_model,
         series=series_root(session, model.hub_id),
         current_result_ids=[result.id for result in results if result.is_current],
         results=reads,
     )
+
+
+def board_ranks(session: Session, results: Sequence[EvaluationResult]) -> dict[int, dict[str, int]]:
+    """Result id -> its rank, rank upper bound and the number ranked, for the results a board ranks."""
+    ranked = [r for r in results if r.is_current and r.complete and r.score is not None]
+    ranks: dict[int, dict[str, int]] = {}
+    for benchmark in {result.benchmark for result in ranked}:
+        board = board_repo.ranked_score_bounds(session, benchmark)
+        upper = rank_upper_bounds(board)
+        for result in (r for r in ranked if r.benchmark == benchmark):
+            above = sum(1 for row in board if row[1] > (result.score or 0.0))
+            ranks[result.id] = {
+                "rank": 1 + above,
+                "rank_ub": upper.get(result.id, 1 + above),
+                "ranked_of": len(board),
+            }
+    return ranks
 
 
 def _result_read(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -131,7 +132,7 @@ def test_model_page_with_results_and_pair_browser(
     with db_session_factory.begin() as session:
         kind = "custom-classifier"  # as the imported result of this model
         old = make_result(session, "mightbe/Better-PairRM", 0.6, revision="old", model_type=kind)
-        make_result(
+        new = make_result(
             session,
             "mightbe/Better-PairRM",
             0.8,
@@ -144,20 +145,34 @@ def test_model_page_with_results_and_pair_browser(
     soup = _soup(client, "/models/mightbe/Better-PairRM")
     results = _board(soup, "results")
     assert len(results) == 3
-    assert [row["Shown on leaderboard"] for row in results] == ["yes", "", ""]
+    board = [row["On the board"] for row in results]
+    assert sum(1 for cell in board if re.fullmatch(r"rank \d", cell)) == 1 and board.count("—") == 2
     assert {row["Source"].split()[0] for row in results} == {"evaluated", "imported"}
-    assert len(_board(soup, "subsets")) == 23
-    repro = soup.find("dl", id="reproducibility")
-    assert isinstance(repro, Tag) and "config.max_length" in repro.get_text()
-    pair_items = soup.select("ol.pairs li")
+    current = soup.select("section.result-card")
+    assert len(current) == 1  # one current result: shown in full
+    asked = _soup(client, f"/models/mightbe/Better-PairRM?result={new.id}")
+    assert asked.select("section.result-card")[0]["id"] == f"result-{new.id}"  # the result asked for first
+    subsets = asked.find("table", id=f"subsets-{new.id}")
+    assert isinstance(subsets, Tag) and len(subsets.select("tbody tr:not(.group)")) == 23
+    repro = asked.find("table", id=f"reproducibility-{new.id}")
+    assert isinstance(repro, Tag)
+    record = {
+        th.get_text(strip=True): th.find_next_sibling("td").get_text(strip=True) for th in repro.select("th")
+    }
+    assert record["Setting · Max length (tokens)"] == "4096"
+    assert record["Source"].startswith("Evaluated here") and record["Commit"] == "0123456789abcdef"
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", record["Evaluated"])
+    pair_items = asked.select("ol.pairs li")
     assert len(pair_items) == 20
     assert pair_items[0].select_one("pre.text") is not None
-    wrong = _soup(client, "/models/mightbe/Better-PairRM?wrong_only=true&subset=hep-go")
+    wrong = _soup(client, f"/models/mightbe/Better-PairRM?result={new.id}&wrong_only=true&subset=hep-go")
     items = wrong.select("ol.pairs li")
     assert len(items) == 1 and "wrong" in items[0]["class"]
-    page2 = _soup(client, "/models/mightbe/Better-PairRM?page=2")
+    page2 = _soup(client, f"/models/mightbe/Better-PairRM?result={new.id}&page=2")
     assert len(page2.select("ol.pairs li")) == 20
-    other = _soup(client, f"/models/mightbe/Better-PairRM?result={old.id}")
+    listed = client.get("/api/v1/models/mightbe/Better-PairRM").json()["results"]
+    not_current = next(r["id"] for r in listed if not r["is_current"] and r["id"] in (old.id, new.id))
+    other = _soup(client, f"/models/mightbe/Better-PairRM?result={not_current}")
     assert "not the result the leaderboard shows" in other.get_text()
     _soup(client, "/models/nobody/nothing", status=404)
     _soup(client, "/models/mightbe/Better-PairRM?result=999999", status=404)

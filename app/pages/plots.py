@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import LeaderboardCacheDep, SessionDep, SessionFactoryDep, query_model
 from app.errors import NotFoundError
+from app.http.compression import precompressed
 from app.pages.rendering import html_response, leaderboard_url, page_url, render_html
 from app.schemas.leaderboard import LeaderboardQuery
 from app.schemas.plots import PlotQuery
@@ -28,7 +29,7 @@ SVG_MEDIA_TYPE = "image/svg+xml"
 
 @router.get("/plots/{name}.svg")
 async def plot_svg(
-    name: str, query: QueryDep, cache: LeaderboardCacheDep, sessions: SessionFactoryDep
+    request: Request, name: str, query: QueryDep, cache: LeaderboardCacheDep, sessions: SessionFactoryDep
 ) -> Response:
     """One plot as an SVG image (``theme=dark`` for dark colours). Board plots are served from the
     leaderboard's cache while the data is unchanged."""
@@ -37,14 +38,19 @@ async def plot_svg(
     theme = THEMES[query.theme]
 
     def build(session: Session) -> bytes:
-        return themed(build_plot(session, name, query).svg, theme).encode()
+        plot = build_plot(session, name, query)
+        svg = plot.narrow_svg if query.layout == "narrow" and plot.narrow_svg else plot.svg
+        return themed(svg, theme).encode()
 
     if name in BOARD_PLOTS:
-        key = ("svg", name, query.theme, *query.cache_key())
+        key = ("svg", name, query.theme, query.layout, *query.cache_key())
         cached = cache.lookup(key)
         if cached is None:
             cached = await run_in_threadpool(cached_body, sessions, cache, key, build)
-        return Response(cached.body, media_type=SVG_MEDIA_TYPE, headers={"ETag": cached.etag})
+        body, headers = precompressed(
+            request.headers.get("accept-encoding"), cached.body, cached.gzipped, cached.etag
+        )
+        return Response(body, media_type=SVG_MEDIA_TYPE, headers=headers)
     body = await run_in_threadpool(read_with_session, sessions, build)
     return Response(body, media_type=SVG_MEDIA_TYPE)
 

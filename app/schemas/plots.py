@@ -25,6 +25,9 @@ class PlotQuery(QueryModel):
         default=None, ge=1, le=2**31 - 1, description="model plots: a result id (default: the current one)"
     )
     theme: Literal["light", "dark"] = Field(default="light", description="the SVG's colours")
+    layout: Literal["wide", "narrow"] = Field(
+        default="wide", description="the SVG drawn for a window (wide) or a phone's width (narrow)"
+    )
 
     def cache_key(self) -> tuple[object, ...]:
         return (self.benchmark, self.model_type, self.q, self.source, self.x, self.y, self.model, self.result)

@@ -1,10 +1,12 @@
 """Small server-made SVG charts: scatter, bars with intervals, strips, box rows and a line with intervals.
 
-Every chart is a standalone SVG document (``role="img"``, a ``<title>`` and a ``<desc>``) drawn with
+Every chart is a standalone SVG document (``role="img"``, a ``<title>`` and a ``<desc>``; its visible
+heading has the class ``plot-heading``, which a page that prints the title itself hides) drawn with
 presentation attributes only, so it renders alike as an image at its own URL and inline in a page, where the
 site's stylesheet restyles its classes (``plot-*``) for dark mode. No script, no inline style. Values in
 [0, 1] are shown as percentages, as everywhere on the site. Group colours come with a marker shape each, so
-a group never depends on colour alone.
+a group never depends on colour alone. Every chart takes a ``width``: ``WIDTH`` for a window, ``NARROW``
+for a phone, where the same font sizes stay legible.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from dataclasses import dataclass
 from html import escape
 
 WIDTH = 720
+NARROW = 400
+LABELLED = 10  # a scatter names its top points
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
 INK = "#1d232b"
 MUTED = "#5b6573"
@@ -155,7 +159,7 @@ def _document(width: int, height: int, title: str, description: str, body: list[
         f'<title id="{ident}-title">{escape(title)}</title>'
         f'<desc id="{ident}-desc">{escape(description)}</desc>'
         f'<rect class="plot-bg" x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>'
-        f'<text class="plot-text" x="12" y="20" font-size="14" font-weight="600" fill="{INK}">'
+        f'<text class="plot-text plot-heading" x="12" y="20" font-size="14" font-weight="600" fill="{INK}">'
         f"{escape(title)}</text>"
     )
     return head + "".join(body) + "</svg>"
@@ -255,13 +259,63 @@ def _y_axis(scale: Scale, ticks: Sequence[float], left: float, right: float, lab
     return parts
 
 
-def _legend(groups: Sequence[str], x: float, y: float) -> list[str]:
+def _legend(groups: Sequence[str], x: float, y: float, right: float) -> tuple[list[str], float]:
+    """The groups' markers and names in lines that end before ``right``; and the y of the last line."""
     parts = []
+    start = x
     for index, group in enumerate(groups):
         colour, marker = PALETTE[index % len(PALETTE)], MARKERS[index % len(MARKERS)]
+        width = 30 + 7 * len(group)
+        if x > start and x + width > right:
+            x, y = start, y + 16
         parts.append(_marker(marker, x + 6, y - 4, 5, colour, group))
         parts.append(_text(x + 16, y, group))
-        x += 30 + 7 * len(group)
+        x += width
+    return parts, y
+
+
+def with_unit(label: str, unit: str = "%") -> str:
+    """An axis label with its unit: "Score" -> "Score (%)"; a label that names one already is kept."""
+    return label if f"({unit})" in label or f"{unit})" in label else f"{label} ({unit})"
+
+
+def short_name(label: str, limit: int = 26) -> str:
+    """A model's name for a label in a plot: without its namespace, cut to ``limit`` characters."""
+    name = label.rsplit("/", 1)[-1]
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+def _point_labels(
+    placed: Sequence[tuple[float, float, str]], *, left: float, right: float, top: float, bottom: float
+) -> list[str]:
+    """Names beside the given points (pixel x, y, text), moved up or down (with a leader line) where they
+    would overlap a name already placed, or left of the point where the right edge is near."""
+    boxes: list[tuple[float, float, float, float]] = []
+    parts: list[str] = []
+    for x, y, text in placed:
+        width = 6.2 * len(text) + 4
+        for dy in (0, -13, 13, -26, 26, -39, 39, -52, 52):
+            ly = min(max(y + dy + 4, top + 10), bottom - 2)
+            for side in (1, -1):
+                lx = x + 8 if side == 1 else x - 8 - width
+                if lx < left or lx + width > right:
+                    continue
+                box = (lx, ly - 10, lx + width, ly + 2)
+                if any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in boxes):
+                    continue
+                boxes.append(box)
+                if dy:
+                    edge = lx if side == 1 else lx + width
+                    parts.append(_line(x, y, edge, ly - 4, cls="plot-grid", stroke=MUTED, width=0.6))
+                parts.append(
+                    f'<text class="plot-text plot-label" x="{lx + 2:.1f}" y="{ly:.1f}" font-size="10" '
+                    f'fill="{INK}" stroke="#ffffff" stroke-width="3" stroke-opacity="0.8" '
+                    f'paint-order="stroke">{escape(text)}</text>'
+                )
+                break
+            else:
+                continue
+            break
     return parts
 
 
@@ -287,16 +341,19 @@ def scatter(
     groups: Sequence[str] = (),
     empty: str = "",
     ident: str = "plot",
+    width: int = WIDTH,
 ) -> str:
-    """Points coloured (and shaped) by group; y in [0, 1] shown as %; x linear (%) or log-scaled counts."""
-    height = 440
-    left, right, top, bottom = 64, WIDTH - 20, 58, height - 56
+    """Points coloured (and shaped) by group; y in [0, 1] shown as %; x linear (%) or log-scaled counts.
+
+    Every point has a ``<title>`` (its model, group and values); the ``LABELLED`` highest are named."""
     order = list(groups) or sorted({point.group for point in points})
-    body = _legend(order, left, 42)
+    body, legend_end = _legend(order, 64, 42, width - 20)
+    height = 440 + int(legend_end - 42)
+    left, right, top, bottom = 64, width - 20, legend_end + 16, height - 56
     if not points:
         body.append(
             _text(
-                WIDTH / 2,
+                width / 2,
                 height / 2,
                 empty or "Nothing to plot.",
                 anchor="middle",
@@ -304,7 +361,7 @@ def scatter(
                 cls="plot-muted",
             )
         )
-        return _document(WIDTH, height, title, description, body, ident)
+        return _document(width, height, title, description, body, ident)
     xs, ys = [p.x for p in points], [p.y for p in points]
     if x_log:
         lo_exp = math.floor(math.log10(min(xs)))
@@ -318,15 +375,24 @@ def scatter(
         x_ticks = nice_ticks(x_lo, x_hi)
     y_lo, y_hi = padded(min(ys), max(ys))
     y_scale = Scale(y_lo, y_hi, bottom, top)
-    body += _y_axis(y_scale, nice_ticks(y_lo, y_hi), left, right, y_label)
+    body += _y_axis(y_scale, nice_ticks(y_lo, y_hi), left, right, with_unit(y_label))
+    x_axis_label = x_label if x_log or not x_percent else with_unit(x_label)
     body += _x_axis(
-        x_scale, x_ticks, top, bottom, x_label, fmt="count" if x_log else "percent" if x_percent else "plain"
+        x_scale,
+        x_ticks,
+        top,
+        bottom,
+        x_axis_label,
+        fmt="count" if x_log else "percent" if x_percent else "plain",
     )
     index_of = {group: index for index, group in enumerate(order)}
     for point in points:
         index = index_of.get(point.group, len(order))
         x_text = count_label(point.x) if x_log else percent(point.x) if x_percent else f"{point.x:g}"
-        tip = f"{point.label} ({point.group}): {y_label} {percent(point.y)}, {x_label} {x_text}"
+        x_name, y_name = x_label.removesuffix(" (%)"), y_label.removesuffix(" (%)")
+        tip = f"{point.label} ({point.group}): {y_name} {percent(point.y)}%, {x_name} {x_text}"
+        if x_percent and not x_log:
+            tip += "%"
         if point.estimated:
             tip += " (size from the name)"
         body.append(
@@ -340,18 +406,27 @@ def scatter(
                 pale=point.estimated,
             )
         )
-    return _document(WIDTH, height, title, description, body, ident)
+    leaders = sorted(points, key=lambda point: -point.y)[:LABELLED]
+    placed = [(x_scale(p.x), y_scale(p.y), short_name(p.label)) for p in leaders]
+    body += _point_labels(placed, left=left, right=right, top=top, bottom=bottom)
+    return _document(width, height, title, description, body, ident)
 
 
 def interval_bars(
-    rows: Sequence[IntervalRow], *, title: str, description: str, value_label: str, ident: str = "plot"
+    rows: Sequence[IntervalRow],
+    *,
+    title: str,
+    description: str,
+    value_label: str,
+    ident: str = "plot",
+    width: int = WIDTH,
 ) -> str:
     """One horizontal bar per row from 0 to its value, with its 95% interval as a whisker."""
     label_width = 150
     row_height = 30
     top = 40
     height = top + row_height * max(len(rows), 1) + 50
-    left, right = label_width, WIDTH - 70
+    left, right = label_width, width - 70
     values = [v for row in rows for v in (row.value, row.low, row.high) if v is not None]
     lo = min([0.0, *values])
     hi = max([1.0, *values])
@@ -377,7 +452,7 @@ def interval_bars(
             body.append(_line(b, y - 6, b, y + 6, cls="plot-whisker", stroke=INK, width=1.5))
         body.append(f'<circle cx="{x1:.1f}" cy="{y:.1f}" r="3.5" fill="{INK}" class="plot-dot"/>')
         body.append(_text(right + 6, y + 4, percent(row.value), size=11))
-    return _document(WIDTH, height, title, description, body, ident)
+    return _document(width, height, title, description, body, ident)
 
 
 def strip(
@@ -388,6 +463,7 @@ def strip(
     value_label: str,
     highlight_label: str,
     ident: str = "plot",
+    width: int = WIDTH,
 ) -> str:
     """Per row, the highlighted value as a large diamond among the board's values: each a small grey dot
     while there are few (``STRIP_DOTS_MAX``), else their spread as a grey box (25th-75th percentile) with
@@ -396,20 +472,24 @@ def strip(
     row_height = 24
     top = 52
     height = top + row_height * max(len(rows), 1) + 50
-    left, right = label_width, WIDTH - 20
+    left, right = label_width, width - 20
     values = [v for row in rows for v in (*row.board, row.value) if v is not None]
     lo, hi = min([0.0, *values]), max([1.0, *values])
     scale = Scale(lo, hi, left, right)
     bottom = top + row_height * len(rows)
     as_dots = all(len(row.board) <= STRIP_DOTS_MAX for row in rows)
+    others = max((len(row.board) for row in rows), default=0)
     key = (
-        "every other model on the board" if as_dots else "the other models: middle half, 5th-95th percentile"
+        f"the {others} other models with per-subset values"
+        if as_dots
+        else f"the {others} other models: middle half, 5th-95th percentile"
     )
+    key_x = 12 + 40 + 7 * len(highlight_label)
     body = [
-        _marker("diamond", left + 6, 38, 5, ACCENT, highlight_label),
-        _text(left + 16, 42, highlight_label),
-        f'<rect x="{left + 30 + 7 * len(highlight_label):.1f}" y="34" width="12" height="8" fill="{BOARD}"/>',
-        _text(left + 48 + 7 * len(highlight_label), 42, key, cls="plot-muted", fill=MUTED),
+        _marker("diamond", 18, 38, 5, ACCENT, highlight_label),
+        _text(28, 42, highlight_label),
+        f'<rect x="{key_x - 18:.1f}" y="34" width="12" height="8" fill="{BOARD}"/>',
+        _text(key_x, 42, key, cls="plot-muted", fill=MUTED),
     ]
     body += _x_axis(scale, nice_ticks(lo, hi), top, bottom, value_label)
     for index, row in enumerate(rows):
@@ -433,7 +513,7 @@ def strip(
         if row.value is not None:
             tip = f"{row.label}: {highlight_label} {percent(row.value)}, among {len(row.board)} other models"
             body.append(_marker("diamond", scale(row.value), y, 5.5, ACCENT, tip))
-    return _document(WIDTH, height, title, description, body, ident)
+    return _document(width, height, title, description, body, ident)
 
 
 def five_numbers(values: Sequence[float]) -> tuple[float, float, float, float, float]:
@@ -452,6 +532,7 @@ def box_rows(
     value_label: str,
     reference: float | None = 0.0,
     ident: str = "plot",
+    width: int = WIDTH,
 ) -> str:
     """Per row a box from the first to the third quartile, the median, whiskers at the 5th and 95th
     percentiles, and a reference line (0: where a margin turns the decision)."""
@@ -459,7 +540,7 @@ def box_rows(
     row_height = 26
     top = 40
     height = top + row_height * max(len(rows), 1) + 50
-    left, right = label_width, WIDTH - 20
+    left, right = label_width, width - 20
     values = [v for row in rows for v in (row.low, row.high)] + ([reference] if reference is not None else [])
     lo, hi = padded(min(values or [0.0]), max(values or [1.0]))
     scale = Scale(lo, hi, left, right)
@@ -486,15 +567,21 @@ def box_rows(
         )
         m = scale(row.median)
         body.append(_line(m, y - 7, m, y + 7, cls="plot-median", stroke=INK, width=2))
-    return _document(WIDTH, height, title, description, body, ident)
+    return _document(width, height, title, description, body, ident)
 
 
 def line_with_intervals(
-    rows: Sequence[IntervalRow], *, title: str, description: str, value_label: str, ident: str = "plot"
+    rows: Sequence[IntervalRow],
+    *,
+    title: str,
+    description: str,
+    value_label: str,
+    ident: str = "plot",
+    width: int = WIDTH,
 ) -> str:
     """Values in order (e.g. a series' iterations) joined by a line, each with its interval as a whisker."""
     height = 360
-    left, right, top, bottom = 64, WIDTH - 24, 40, height - 64
+    left, right, top, bottom = 64, width - 24, 40, height - 64
     values = [v for row in rows for v in (row.value, row.low, row.high) if v is not None]
     lo, hi = padded(min(values or [0.0]), max(values or [1.0]))
     y_scale = Scale(lo, hi, bottom, top)
@@ -523,4 +610,4 @@ def line_with_intervals(
             f'<path class="plot-line" d="{"".join(path)}" fill="none" stroke="{ACCENT}" stroke-width="2"/>'
         )
     body += marks
-    return _document(WIDTH, height, title, description, body, ident)
+    return _document(width, height, title, description, body, ident)

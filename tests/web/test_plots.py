@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import RewardModel
-from app.services.plots import margin, parameters_from_name, score_by_iteration
+from app.services.plots import margin, score_by_iteration
 from tests.web.factories import accuracies_of, make_result, sample_pairs, scores_for
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -167,15 +167,6 @@ def test_score_by_iteration() -> None:
     assert plot.page_url == "/plots/score-by-iteration?series=org%2Frm-series"
 
 
-def test_parameters_from_the_name() -> None:
-    assert parameters_from_name("allenai/Llama-3.1-70B-Instruct-RM-RB2") == 70_000_000_000
-    assert parameters_from_name("Qwen/Qwen2.5-0.5B-RM") == 500_000_000
-    assert parameters_from_name("org/rm-350M") == 350_000_000
-    assert parameters_from_name("mistralai/Mixtral-8x7B-Instruct-v0.1") is None  # not one size
-    assert parameters_from_name("allenai/open_instruct_dev-rm_1e-6_1_dpo") is None
-    assert parameters_from_name("Cohere March 2024") is None
-
-
 def test_published_boards_are_drawn_at_the_size_their_names_state(client: TestClient, seeded: None) -> None:
     for benchmark in ("rewardbench-v1", "rewardbench-v2"):
         data = client.get(f"/api/v1/plots/score-vs-parameters?benchmark={benchmark}").json()
@@ -196,10 +187,19 @@ def test_the_board_shows_its_plot_as_an_image_light_or_dark(client: TestClient, 
     soup = BeautifulSoup(client.get("/?benchmark=rewardbench-v2&model_type=classifier").text, "html.parser")
     figure = soup.select_one("#score-vs-parameters-figure")
     assert figure is not None
-    image, dark = figure.select_one("img"), figure.select_one("source")
-    assert image is not None and dark is not None
+    image = figure.select_one("img")
+    sources = {str(source["media"]): str(source["srcset"]) for source in figure.select("source")}
+    assert image is not None
     assert image["src"] == "/plots/score-vs-parameters.svg?benchmark=rewardbench-v2&model_type=classifier"
-    assert dark["media"] == "(prefers-color-scheme: dark)" and str(dark["srcset"]).endswith("&theme=dark")
+    dark = {"srcset": sources["(prefers-color-scheme: dark)"]}
+    assert dark["srcset"].endswith("&theme=dark")
+    # A phone gets the chart drawn for its width, in its colours.
+    assert sources["(max-width: 560px)"].endswith("&layout=narrow")
+    assert sources["(max-width: 560px) and (prefers-color-scheme: dark)"].endswith(
+        "&theme=dark&layout=narrow"
+    )
+    narrow = parse_svg(client.get(sources["(max-width: 560px)"]).text)
+    assert narrow.get("width") == "400"
     assert "Score against parameter count" in str(image["alt"])
     light = client.get(str(image["src"]))
     night = client.get(str(dark["srcset"]))
@@ -228,3 +228,36 @@ def test_a_big_board_is_summarised_in_the_strip() -> None:
     assert few.count('<circle class="plot-board"') == 10
     assert many.count('<circle class="plot-board"') == 0 and '<rect class="plot-board"' in many
     assert len(many) < 5000
+
+
+def test_a_scatter_names_every_point_and_labels_its_leaders() -> None:
+    from app.services.svg_charts import LABELLED, NARROW, Point, scatter
+
+    points = [Point(1e9 * (i + 1), i / 20, f"org/model-{i:02d}", "Seq. Classifier") for i in range(15)]
+    for width in (720, NARROW):
+        svg = scatter(
+            points, title="T", description="d", x_label="Parameters", y_label="Score", x_log=True, width=width
+        )
+        root = parse_svg(svg)
+        marks_ = [e for e in root.iter() if e.get("class") == "plot-mark"]
+        tips = [e.findtext(f"{SVG}title") or "" for e in marks_]
+        tips = [tip for tip in tips if tip != "Seq. Classifier"]  # the legend's marker names its group
+        assert len(tips) == 15 and all(
+            re.match(r"org/model-\d\d \(Seq\. Classifier\): Score \d", t) for t in tips
+        )
+        labels = [e.text for e in root.iter(f"{SVG}text") if "plot-label" in (e.get("class") or "")]
+        assert sorted(labels) == [f"model-{i:02d}" for i in range(14, 14 - LABELLED, -1)][::-1]
+        texts = [e.text or "" for e in root.iter(f"{SVG}text")]
+        assert "Score (%)" in texts
+        headings = [e for e in root.iter(f"{SVG}text") if "plot-heading" in (e.get("class") or "")]
+        assert len(headings) == 1 and root.get("width") == str(width)
+
+
+def test_plot_pages_print_one_title_and_units(client: TestClient, seeded: None) -> None:
+    soup = BeautifulSoup(client.get("/plots/versus").text, "html.parser")
+    assert soup.h1 is not None
+    svg = soup.select_one(".plot-wide svg")
+    assert svg is not None and svg.select_one("text.plot-heading") is not None  # hidden by the page's CSS
+    assert soup.select_one(".plot-narrow svg") is not None
+    headers = [th.get_text(strip=True) for th in soup.select("#plot-table thead th")]
+    assert headers[2:] == ["xstest-should-respond (%)", "xstest-should-refuse (%)"]

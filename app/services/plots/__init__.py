@@ -19,7 +19,6 @@ from app.schemas.plots import PlotQuery
 from app.services.plots.board import (
     REFUSAL_AXES,
     axis_choices,
-    parameters_from_name,
     score_vs_parameters,
     versus,
     versus_axes,
@@ -63,7 +62,6 @@ __all__ = [
     "board_params",
     "build_plot",
     "margin",
-    "parameters_from_name",
     "result_margins_plot",
     "result_sections_plot",
     "result_subset_strip",

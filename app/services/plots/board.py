@@ -3,7 +3,6 @@ the refusal picture), over a benchmark's ranked results with the leaderboard's f
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import RowMapping
@@ -13,18 +12,20 @@ from app.db.repositories import plots as repo
 from app.errors import NotFoundError
 from app.schemas.plots import PlotQuery
 from app.services import svg_charts as charts
+from app.services.parameters import describe, parameter_count
 from app.services.plots.figure import (
     Plot,
     board_filter,
     board_params,
     cell,
+    drawn,
     interval_text,
     kind_groups,
     kind_label,
     model_cell,
     pair,
 )
-from app.templating import format_parameters, format_score
+from app.templating import format_score
 from worker.engine.benchmarks import get_benchmark
 from worker.engine.benchmarks.base import Benchmark
 
@@ -32,33 +33,15 @@ from worker.engine.benchmarks.base import Benchmark
 REFUSAL_AXES = ("xstest-should-respond", "xstest-should-refuse")
 
 
-_SIZE_IN_NAME = re.compile(r"(?:^|[-_/ .])(\d+(?:\.\d+)?)([bBmM])(?=$|[-_/ .])")
-
-
-def parameters_from_name(name: str) -> int | None:
-    """The size a model's name states ("Llama-3.1-8B-RM" -> 8e9, "Qwen2.5-0.5B" -> 5e8), else None.
-
-    Only a number directly followed by B or M between separators counts ("8x7B" and "v0.2" do not), and
-    only when the name states one size.
-    """
-    found = _SIZE_IN_NAME.findall(name.rsplit("/", 1)[-1])
-    if len(found) != 1:
-        return None
-    number, unit = found[0]
-    return int(float(number) * (1e9 if unit in "bB" else 1e6))
-
-
 def _size(row: RowMapping) -> tuple[int | None, bool]:
     """(parameter count, whether it was read from the model's name rather than stored)."""
-    if row["parameters"]:
-        return int(row["parameters"]), False
-    from_name = parameters_from_name(row["model"])
-    return from_name, from_name is not None
+    count = parameter_count(row["model"], row["parameters"])
+    return count.total, count.source == "name"
 
 
-def _size_text(size: tuple[int | None, bool]) -> str:
-    count, from_name = size
-    return format_parameters(count) + (" (from the name)" if from_name else "")
+def _size_text(row: RowMapping) -> str:
+    count = parameter_count(row["model"], row["parameters"])
+    return describe(count) + (" (from the name)" if count.source == "name" else "")
 
 
 def score_vs_parameters(session: Session, query: PlotQuery) -> Plot:
@@ -91,12 +74,13 @@ def score_vs_parameters(session: Session, query: PlotQuery) -> Plot:
             f" {from_names} pale marks: no parameter count is stored, so the size is the one the model's "
             "name states."
         )
-    svg = charts.scatter(
+    svg, narrow = drawn(
+        charts.scatter,
         points,
         title=title,
         description=description,
-        x_label="parameters (log scale)",
-        y_label="Score",
+        x_label="Parameters (log scale)",
+        y_label="Score (%)",
         x_log=True,
         groups=kind_groups([row["model_type"] for row in plotted]),
         empty="No ranked model in this view has a known parameter count.",
@@ -106,7 +90,7 @@ def score_vs_parameters(session: Session, query: PlotQuery) -> Plot:
         [
             model_cell(row["model"], row["display_name"]),
             cell(kind_label(row["model_type"])),
-            cell(_size_text(sizes[row["result_id"]]), numeric=True),
+            cell(_size_text(row), numeric=True),
             cell(format_score(row["score"]), numeric=True),
             cell(interval_text(row["score_low"], row["score_high"]), numeric=True),
         ]
@@ -135,7 +119,16 @@ def score_vs_parameters(session: Session, query: PlotQuery) -> Plot:
     }
     columns = ["Model", "Type", "Parameters", "Score", "95% interval"]
     return Plot(
-        "score-vs-parameters", title, description, svg, columns, table, data, board_params(query), notes
+        "score-vs-parameters",
+        title,
+        description,
+        svg,
+        columns,
+        table,
+        data,
+        board_params(query),
+        notes,
+        narrow_svg=narrow,
     )
 
 
@@ -190,12 +183,13 @@ def versus(session: Session, query: PlotQuery) -> Plot:
     else:
         title = f"{definition.label}: {y_name} against {x_name}"
         description = f"{len(points)} ranked models: {y_name} (up, %) against {x_name} (across, %)."
-    svg = charts.scatter(
+    svg, narrow = drawn(
+        charts.scatter,
         points,
         title=title,
         description=description,
-        x_label=x_name,
-        y_label=y_name,
+        x_label=f"{x_name} (%)",
+        y_label=f"{y_name} (%)",
         groups=kind_groups([xs[rid]["model_type"] for rid in both]),
         empty="No ranked model in this view has values for both.",
         ident="plot-versus",
@@ -229,5 +223,14 @@ def versus(session: Session, query: PlotQuery) -> Plot:
     }
     params = {**board_params(query), "x": x_name, "y": y_name}
     return Plot(
-        "versus", title, description, svg, ["Model", "Type", x_name, y_name], table, data, params, notes
+        "versus",
+        title,
+        description,
+        svg,
+        ["Model", "Type", f"{x_name} (%)", f"{y_name} (%)"],
+        table,
+        data,
+        params,
+        notes,
+        narrow_svg=narrow,
     )

@@ -3,13 +3,14 @@ and the small helpers the plots share."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 from app.db.repositories.leaderboard import BoardFilter
 from app.schemas.plots import PlotCell, PlotQuery, PlotRead
+from app.services import svg_charts as charts
 from app.templating import format_score, model_path
 from worker.engine.kinds import KINDS
 
@@ -25,6 +26,7 @@ class Plot:
     data: dict[str, Any]
     params: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    narrow_svg: str = ""  # the same chart drawn for a phone's width
 
     def url(self, suffix: str = "", prefix: str = "/plots/") -> str:
         query = urlencode(self.params)
@@ -54,6 +56,12 @@ class Plot:
             notes=self.notes,
             data=self.data,
         )
+
+
+def drawn(chart: Callable[..., str], *args: Any, ident: str, **kwargs: Any) -> tuple[str, str]:
+    """A chart at a window's width and at a phone's (its ids suffixed, so both can sit in one page)."""
+    wide = chart(*args, ident=ident, **kwargs)
+    return wide, chart(*args, ident=f"{ident}-narrow", width=charts.NARROW, **kwargs)
 
 
 def cell(text: str, href: str | None = None, *, numeric: bool = False) -> PlotCell:

@@ -17,7 +17,7 @@ from app.schemas.models import ResultRead
 from app.schemas.plots import PlotQuery
 from app.services import svg_charts as charts
 from app.services.model_detail import model_detail
-from app.services.plots.figure import Plot, cell, interval_text
+from app.services.plots.figure import Plot, cell, drawn, interval_text
 from app.templating import format_score
 from worker.engine.benchmarks import get_benchmark
 
@@ -57,8 +57,13 @@ def result_sections_plot(model: str, name: str, result: ResultRead) -> Plot:
         f"({result.model_type_label}) as bars (%), each with its 95% bootstrap interval as a whisker where "
         "one is stored."
     )
-    svg = charts.interval_bars(
-        rows, title=title, description=description, value_label="value (%)", ident="plot-sections"
+    svg, narrow = drawn(
+        charts.interval_bars,
+        rows,
+        title=title,
+        description=description,
+        value_label="value (%)",
+        ident=f"plot-sections-{result.id}",
     )
     table = [
         [
@@ -88,6 +93,7 @@ def result_sections_plot(model: str, name: str, result: ResultRead) -> Plot:
         data,
         _model_params(model, result),
         notes,
+        narrow_svg=narrow,
     )
 
 
@@ -106,10 +112,16 @@ def result_subset_strip(session: Session, model: str, name: str, result: ResultR
     title = f"{name}: each subset against the board"
     description = (
         f"For each of the {len(rows)} subsets of {result.benchmark_label}: this result's value (diamond) "
-        "among the values of every other ranked model on the board (grey dots), in %."
+        "among the values of the other ranked models that have per-subset values (grey dots), in %."
     )
-    svg = charts.strip(
-        rows, title=title, description=description, value_label="value (%)", highlight_label=name
+    svg, narrow = drawn(
+        charts.strip,
+        rows,
+        title=title,
+        description=description,
+        value_label="value (%)",
+        highlight_label=name,
+        ident=f"plot-subset-strip-{result.id}",
     )
     table = []
     for row in rows:
@@ -141,8 +153,9 @@ def result_subset_strip(session: Session, model: str, name: str, result: ResultR
         ],
     }
     columns = ["Subset", "This model", "Board median", "Other models", "Place"]
+    params = _model_params(model, result)
     return Plot(
-        "subset-strip", title, description, svg, columns, table, data, _model_params(model, result), notes
+        "subset-strip", title, description, svg, columns, table, data, params, notes, narrow_svg=narrow
     )
 
 
@@ -175,8 +188,13 @@ def result_margins_plot(session: Session, model: str, name: str, result: ResultR
         f"(in its own reward units; above 0 the example is won): box from the 25th to the 75th percentile, "
         f"line at the median, whiskers at the 5th and 95th percentiles. Result {result.id}."
     )
-    svg = charts.box_rows(
-        boxes, title=title, description=description, value_label="reward margin", ident="plot-margins"
+    svg, narrow = drawn(
+        charts.box_rows,
+        boxes,
+        title=title,
+        description=description,
+        value_label="reward margin (the model's own units)",
+        ident=f"plot-margins-{result.id}",
     )
     table = []
     for subset in order:
@@ -212,7 +230,8 @@ def result_margins_plot(session: Session, model: str, name: str, result: ResultR
         ],
     }
     columns = ["Subset", "Examples", "Margin above 0 (%)", "5th percentile", "Median", "95th percentile"]
-    return Plot("margins", title, description, svg, columns, table, data, _model_params(model, result), notes)
+    params = _model_params(model, result)
+    return Plot("margins", title, description, svg, columns, table, data, params, notes, narrow_svg=narrow)
 
 
 def _percentiles(values: Sequence[float]) -> dict[str, float] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from app.services import svg_charts as charts
-from app.services.plots.figure import Plot, cell, interval_text, pair
+from app.services.plots.figure import Plot, cell, drawn, interval_text, pair
 from app.templating import format_score
 
 
@@ -25,8 +25,13 @@ def score_by_iteration(
         f"The Score (%) of each of the {len(rows)} iterations of {series}, in order, joined by a line; "
         "whiskers are 95% bootstrap intervals where stored."
     )
-    svg = charts.line_with_intervals(
-        rows, title=title, description=description, value_label="Score", ident=ident
+    svg, narrow = drawn(
+        charts.line_with_intervals,
+        rows,
+        title=title,
+        description=description,
+        value_label="Score (%)",
+        ident=ident,
     )
     table = [
         [
@@ -44,4 +49,14 @@ def score_by_iteration(
         ],
     }
     columns = ["Iteration", "Score", "95% interval"]
-    return Plot("score-by-iteration", title, description, svg, columns, table, data, dict(params or {}))
+    return Plot(
+        "score-by-iteration",
+        title,
+        description,
+        svg,
+        columns,
+        table,
+        data,
+        dict(params or {}),
+        narrow_svg=narrow,
+    )

@@ -6,11 +6,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("data")
 DEFAULT_SECRET_KEY = "dev-only-change-me"
+# One device of 4 to 141 GB (a CPU worker takes the small ones), then multi-GPU machines up to 8x141 GB.
+DEFAULT_WORKER_CLASSES: tuple[str | float, ...] = (4, 16, 48, 80, 141, "2x80", "4x80", "8x80", "8x141")
 
 
 class ConfigurationError(RuntimeError):
@@ -33,7 +35,11 @@ class Settings(BaseSettings):
         default="", description="empty: development on the embedded SQLite default, production otherwise"
     )
     secret_key: str = DEFAULT_SECRET_KEY
-    max_parameters: int = Field(default=20_000_000_000, description="largest model accepted, in parameters")
+    max_parameters: int | None = Field(
+        default=None,
+        ge=1,
+        description="largest model accepted, in parameters; unset: what the largest worker class holds",
+    )
     rate_limit_count: int = 5
     rate_limit_days: int = 7
     opt_out_namespaces: list[str] = Field(default_factory=list)
@@ -42,9 +48,12 @@ class Settings(BaseSettings):
         default=2 * 60 * 60, description="a classifier run's time limit; other kinds scale it by their factor"
     )
     eval_max_time_limit_s: int = Field(default=48 * 60 * 60, description="no run's time limit is longer")
-    queue_memory_tiers_gb: list[float] = Field(
-        default_factory=lambda: [4.0, 16.0, 48.0, 80.0, 141.0],
-        description="device sizes (GB), a queue each; a submission goes to the smallest that holds its run",
+    worker_classes: list[str | float] = Field(
+        default_factory=lambda: list(DEFAULT_WORKER_CLASSES),
+        validation_alias=AliasChoices("worker_classes", "queue_memory_tiers_gb"),
+        description="the worker machines of this deployment, GPUsxGB each (8x80; a bare number is one "
+        "device), a queue each; a submission goes to the smallest that holds its run "
+        "(QUEUE_MEMORY_TIERS_GB, the older name, lists single devices)",
     )
     lease_seconds: int = 120
     max_retries: int = 2
@@ -83,6 +92,17 @@ class Settings(BaseSettings):
     hf_oauth_provider_url: str = "https://huggingface.co"
     hf_oauth_scopes: str = "openid profile"
     submit_requires_sign_in: bool = False
+
+    @field_validator("worker_classes")
+    @classmethod
+    def _known_classes(cls, value: list[str | float]) -> list[str | float]:
+        from app.services.queues import WorkerClass
+
+        if not value:
+            raise ValueError("at least one worker class is needed")
+        for entry in value:
+            WorkerClass.parse(entry)
+        return value
 
     def dataset_for(self, benchmark: str) -> str | None:
         """The operator's local copy of a benchmark's core data, or None: its pinned Hub dataset."""

@@ -14,10 +14,17 @@ For each: wall time for all pairs, tokens/s, achieved TFLOP/s, model FLOP utilis
 GPU's measured bf16 matrix-product peak and against ``--datasheet-tflops``, and peak GPU memory. A phase that
 fails is reported and the next one still runs; ``--out`` gets everything as JSON.
 
+``--model gemma2-27b`` scores a Gemma-2-27B-shaped classifier (Skywork-Reward-Gemma-2-27B, QRM-Gemma-2-27B:
+46 layers, hidden 4608, soft-capped attention) in bfloat16 on one device instead, through the attention the
+engine picks for it (flash-attn 2 when installed, else the packed path with the capping computed text by
+text). Every run first prints which shapes of the published boards' top 20 fit this device alone, by the
+estimate that routes submissions (weights at 16 bits, activations or a judge's KV cache, the overhead).
+
 ``--dry-run`` runs the same code on the CPU with a tiny model and the committed data sample (CI runs it).
 
     python3 bench/gpu_throughput.py --data PATH/rewardbench_v1_filtered.jsonl --out gpu.json
-    python bench/gpu_throughput.py --dry-run
+    python3 bench/gpu_throughput.py --model gemma2-27b --skip-padded --fp32-check-pairs 0 --out gemma.json
+    python bench/gpu_throughput.py --dry-run [--model gemma2-27b]
 """
 
 from __future__ import annotations
@@ -55,6 +62,17 @@ EIGHT_B: dict[str, Any] = {
     "max_position_embeddings": 8192,
     "rope_theta": 500000.0,
 }
+GEMMA2_27B: dict[str, Any] = {
+    "hidden_size": 4608,
+    "intermediate_size": 36864,
+    "num_hidden_layers": 46,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 16,
+    "head_dim": 128,
+    "query_pre_attn_scalar": 144,
+    "vocab_size": 256000,
+    "max_position_embeddings": 8192,
+}
 TINY: dict[str, Any] = {
     "hidden_size": 64,
     "intermediate_size": 128,
@@ -64,16 +82,57 @@ TINY: dict[str, Any] = {
     "vocab_size": 1024,
     "max_position_embeddings": 4096,
 }
+TINY_GEMMA2: dict[str, Any] = {**TINY, "head_dim": 16, "query_pre_attn_scalar": 16}
+# --model: (config class name, full shape, dry-run shape)
+MODELS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
+    "llama-8b": ("LlamaConfig", EIGHT_B, TINY),
+    "gemma2-27b": ("Gemma2Config", GEMMA2_27B, TINY_GEMMA2),
+}
+_LLAMA_70B: dict[str, Any] = {
+    "hidden_size": 8192,
+    "num_hidden_layers": 80,
+    "num_attention_heads": 64,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "vocab_size": 128256,
+    "max_position_embeddings": 131072,
+}
+_QWEN_72B: dict[str, Any] = {**_LLAMA_70B, "vocab_size": 152064, "max_position_embeddings": 32768}
+_NEMOTRON_340B: dict[str, Any] = {
+    "hidden_size": 18432,
+    "num_hidden_layers": 96,
+    "num_attention_heads": 96,
+    "num_key_value_heads": 8,
+    "head_dim": 192,
+    "vocab_size": 256000,
+    "max_position_embeddings": 4096,
+}
+# The shapes at the top of the published v1 and RewardBench 2 boards: (example, kind, parameters, config).
+TOP_SHAPES: tuple[tuple[str, str, int, dict[str, Any]], ...] = (
+    ("Skywork-Reward-V2-Llama-3.1-8B", "classifier", 7_504_928_768, {**EIGHT_B, "head_dim": 128}),
+    ("Skywork-Reward-Gemma-2-27B / QRM / LDL", "classifier", 27_227_128_832, GEMMA2_27B),
+    ("INF-ORM-Llama3.1-70B / Llama-3.1-70B-RM-RB2", "classifier", 70_553_706_496, _LLAMA_70B),
+    ("Skywork-Critic / SFR-Judge / TextEval 70B", "judge-pairwise", 70_553_706_496, _LLAMA_70B),
+    ("LMUnit-qwen2.5-72b", "judge-pairwise", 72_706_203_648, _QWEN_72B),
+    ("a 70B DPO model with its 70B reference", "dpo", 70_553_706_496, _LLAMA_70B),
+    ("Nemotron-4-340B-Reward", "classifier", 340_000_000_000, _NEMOTRON_340B),
+)
 
 
 def build_adapter(
-    shape: dict[str, Any], tokenizer: Any, device: torch.device, dtype: torch.dtype, attention: str
+    shape: dict[str, Any],
+    tokenizer: Any,
+    device: torch.device,
+    dtype: torch.dtype,
+    attention: str,
+    config_class: str = "LlamaConfig",
 ) -> ClassifierAdapter:
     """The random-init classifier built on ``device`` in ``dtype``, wrapped in the engine's adapter."""
-    from transformers import LlamaConfig, LlamaForSequenceClassification
+    import transformers
+    from transformers import AutoModelForSequenceClassification
 
     ids = {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id}
-    config = LlamaConfig(**shape, **ids, pad_token_id=tokenizer.eos_token_id)
+    config = getattr(transformers, config_class)(**shape, **ids, pad_token_id=tokenizer.eos_token_id)
     config.num_labels = 1
     choice = pick_attention(attention, device, dtype, config, 2048)
     if choice.name == VARLEN:
@@ -84,10 +143,10 @@ def build_adapter(
     torch.set_default_dtype(dtype)
     try:
         with device:
-            model = LlamaForSequenceClassification(config).eval()
+            model = AutoModelForSequenceClassification.from_config(config).eval()
     finally:
         torch.set_default_dtype(previous)
-    source = ModelSource(Path("."), "random-init-llama", None, None, None)
+    source = ModelSource(Path("."), f"random-init-{config.model_type}", None, None, None)
     return ClassifierAdapter(model, tokenizer, source, attention=choice)
 
 
@@ -127,6 +186,30 @@ def measure(
     return figures
 
 
+def fits_one_device(device_gib: float) -> list[dict[str, Any]]:
+    """For each top-20 shape: the memory a run needs (routing estimate), and whether this device holds it."""
+    from worker.engine.kinds import get_kind
+    from worker.engine.model_kinds.base import ModelMetadata
+
+    rows = []
+    for example, kind_key, parameters, shape in TOP_SHAPES:
+        kind = get_kind(kind_key)
+        model = ModelMetadata(example, shape, None, None, parameters)
+        related = {"reference": model} if kind_key == "dpo" else {}
+        settings = kind.parse_settings({"reference_model": "org/ref"} if kind_key == "dpo" else {})
+        needed = kind.memory_bytes(model, related, settings, None) or 0
+        rows.append(
+            {
+                "model": example,
+                "kind": kind_key,
+                "parameters_b": round(parameters / 1e9, 1),
+                "needs_gib": round(needed / 2**30, 1),
+                "fits_this_device": needed <= device_gib * 2**30,
+            }
+        )
+    return rows
+
+
 def decisions(scores: Sequence[Sequence[float | None]]) -> list[bool]:
     return [bool(s[0] is not None and s[1] is not None and s[0] > s[1]) for s in scores]
 
@@ -135,6 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="v1 JSONL (default: the full set; dry run: the sample)")
     parser.add_argument("--dry-run", action="store_true", help="CPU, tiny model, the committed sample")
+    parser.add_argument("--model", choices=sorted(MODELS), default="llama-8b", help="shape to score")
     parser.add_argument("--attention", default="auto", help="the main phase's attention (default: auto)")
     parser.add_argument("--skip-padded", action="store_true", help="leave out the padded sdpa phase")
     parser.add_argument("--fp32-check-pairs", type=int, default=400, help="pairs checked in fp32 (0: none)")
@@ -147,10 +231,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not dry and not torch.cuda.is_available():
         parser.error("no CUDA GPU here; use --dry-run to exercise the script on a CPU")
     device = torch.device("cpu" if dry else "cuda")
-    shape, vocab = (TINY, 512) if dry else (EIGHT_B, args.tokenizer_vocab)
+    config_class, full_shape, tiny_shape = MODELS[args.model]
+    shape, vocab = (tiny_shape, 512) if dry else (full_shape, args.tokenizer_vocab)
     data = args.data or (SAMPLE if dry else workload.DEFAULT_DATA)
-    report: dict[str, Any] = {"device": _device_name(device), "torch": torch.__version__, "phases": []}
+    report: dict[str, Any] = {
+        "device": _device_name(device),
+        "torch": torch.__version__,
+        "model": args.model,
+        "phases": [],
+    }
     started = time.perf_counter()
+    device_gib = _device_memory(device) / 2**30
+    report["fits_one_device"] = fits_one_device(device_gib)
+    print(f"top-20 shapes on one {report['device']} ({device_gib:.1f} GiB):", flush=True)
+    for row in report["fits_one_device"]:
+        verdict = "fits" if row["fits_this_device"] else "needs more than one"
+        print(f"  {row['model']} ({row['kind']}, {row['parameters_b']}B): {row['needs_gib']} GiB, {verdict}")
 
     from tests.support.tiny_models import PLAIN_TEMPLATE, build_tokenizer
 
@@ -164,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     datasheet = None if dry else args.datasheet_tflops
 
     built = time.perf_counter()
-    adapter = build_adapter(shape, tokenizer, device, dtype, args.attention)
+    adapter = build_adapter(shape, tokenizer, device, dtype, args.attention, config_class)
     _sync(device)
     report["model_build_s"] = round(time.perf_counter() - built, 1)
     report["parameters_b"] = round(sum(p.numel() for p in adapter.model.parameters()) / 1e9, 3)
@@ -180,13 +276,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.skip_padded:
 
         def padded() -> dict[str, Any]:
-            from worker.engine.attention import ATTENTION
+            from worker.engine.attention import ATTENTION, attention_refusal
 
-            adapter.attention = ATTENTION["sdpa"]
-            adapter.model.set_attn_implementation("sdpa")
-            return measure("padded sdpa", adapter, examples, flops, tokens, peak, datasheet)
+            config = adapter.model.config
+            name = next(  # SDPA where the architecture has it (not Gemma-2), else eager
+                choice
+                for choice in ("sdpa", "eager")
+                if attention_refusal(ATTENTION[choice], device, dtype, config, 2048) is None
+            )
+            adapter.attention = ATTENTION[name]
+            adapter.model.set_attn_implementation(name)
+            return measure(f"padded {name}", adapter, examples, flops, tokens, peak, datasheet)
 
-        _phase(report, "padded sdpa", padded)
+        _phase(report, "padded", padded)
     if args.fp32_check_pairs > 0 and main_scores is not None:
         subset = examples[: args.fp32_check_pairs]
 
@@ -231,6 +333,14 @@ def _print_header(report: dict[str, Any]) -> None:
         f"model build {report['model_build_s']} s",
         flush=True,
     )
+
+
+def _device_memory(device: torch.device) -> int:
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device).total_memory)
+    import os
+
+    return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
 
 
 def _device_name(device: torch.device) -> str:

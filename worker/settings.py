@@ -9,14 +9,20 @@ from pathlib import Path
 from pydantic import Field
 
 from app.config import Settings
-from app.services.queues import GIB, queues_within
+from app.services.queues import GIB, WorkerClass, queues_within
 
 
 class WorkerSettings(Settings):
     worker_memory_gb: float | None = Field(
         default=None,
         gt=0,
-        description="memory of this worker's device; None: the first GPU's, or half the RAM without one",
+        description="memory of each of this worker's GPUs; None: the smallest GPU's, or half the RAM "
+        "without one",
+    )
+    worker_gpus: int | None = Field(
+        default=None,
+        ge=1,
+        description="GPUs this worker splits a model over; None: every visible GPU (1 on a CPU)",
     )
     eval_generation_backend: str = Field(
         default="auto", description="judges: auto (vLLM on a GPU when installed), transformers or vllm"
@@ -42,21 +48,37 @@ def use_weights_cache(settings: Settings) -> Path:
     return Path(os.environ["HF_HUB_CACHE"])
 
 
-def device_memory_gb() -> float:
-    """The first CUDA device's memory, else half the machine's RAM (a CPU runs float32: twice the bytes a
-    weight takes in the 16-bit estimates that route submissions), in GB."""
+def detected_gpus() -> tuple[int, float]:
+    """The visible CUDA devices and the memory of the smallest (GB); (0, 0) without any."""
     try:
         import torch
 
         if torch.cuda.is_available():
-            return float(torch.cuda.get_device_properties(0).total_memory) / GIB
+            count = torch.cuda.device_count()
+            smallest = min(torch.cuda.get_device_properties(i).total_memory for i in range(count))
+            return count, float(smallest) / GIB
     except ImportError:
         pass
+    return 0, 0.0
+
+
+def device_memory_gb() -> float:
+    """The smallest CUDA device's memory, else half the machine's RAM (a CPU runs float32: twice the bytes a
+    weight takes in the 16-bit estimates that route submissions), in GB."""
+    gpus, memory = detected_gpus()
+    if gpus:
+        return memory
     pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
     return float(pages * page_size) / GIB / 2
 
 
-def worker_queues(settings: WorkerSettings) -> list[str]:
-    """The queues this worker takes: every memory tier its device holds."""
+def own_class(settings: WorkerSettings) -> WorkerClass:
+    """This worker's class: its GPUs (told or detected; one device on a CPU) and the memory of each."""
     memory = settings.worker_memory_gb if settings.worker_memory_gb is not None else device_memory_gb()
-    return queues_within(memory, settings)
+    gpus = settings.worker_gpus if settings.worker_gpus is not None else max(detected_gpus()[0], 1)
+    return WorkerClass(gpus, memory)
+
+
+def worker_queues(settings: WorkerSettings) -> list[str]:
+    """The queues this worker takes: every class it can stand in for."""
+    return queues_within(own_class(settings), settings)

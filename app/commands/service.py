@@ -35,8 +35,15 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
             "--memory-gb",
             type=float,
             default=None,
-            help="memory of this worker's device: it takes the queues of every tier up to it "
-            "(default: the GPU's memory, or half the RAM without a GPU)",
+            help="memory of each of this worker's GPUs (default: the smallest GPU's, or half the RAM "
+            "without a GPU)",
+        )
+        parser.add_argument(
+            "--gpus",
+            type=int,
+            default=None,
+            help="GPUs this worker splits a model over (default: every visible GPU); it takes the queue of "
+            "every worker class with no more GPUs, none larger",
         )
     if name == "up":
         parser.add_argument("--no-seed", action="store_true", help="do not import the published seed results")
@@ -58,7 +65,11 @@ def run(args: argparse.Namespace) -> int:
         return serve(args.host, args.port, fd=args.fd)
     if args.command == "worker":
         return work(
-            get_settings(), concurrency=args.concurrency, loglevel=args.loglevel, memory_gb=args.memory_gb
+            get_settings(),
+            concurrency=args.concurrency,
+            loglevel=args.loglevel,
+            memory_gb=args.memory_gb,
+            gpus=args.gpus,
         )
     if args.command == "up":
         settings = get_settings()
@@ -80,9 +91,19 @@ def serve(host: str, port: int, *, fd: int | None = None) -> int:
     return 0
 
 
-def work(settings: Settings, *, concurrency: int, loglevel: str, memory_gb: float | None = None) -> int:
+def work(
+    settings: Settings,
+    *,
+    concurrency: int,
+    loglevel: str,
+    memory_gb: float | None = None,
+    gpus: int | None = None,
+) -> int:
+    # Read by the worker settings, here and in the children.
     if memory_gb is not None:
-        os.environ["WORKER_MEMORY_GB"] = str(memory_gb)  # read by the worker settings, here and in children
+        os.environ["WORKER_MEMORY_GB"] = str(memory_gb)
+    if gpus is not None:
+        os.environ["WORKER_GPUS"] = str(gpus)
     from worker.celery_app import app
     from worker.settings import WorkerSettings, use_weights_cache, worker_queues
 

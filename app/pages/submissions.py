@@ -95,6 +95,7 @@ async def submit_post(
     benchmark: Annotated[str, Form()] = DEFAULT_BENCHMARK,
     extra_parts: Annotated[list[str] | None, Form()] = None,
     iteration_of: Annotated[str, Form()] = "",
+    max_length: Annotated[str, Form()] = "",
     action: Annotated[str, Form()] = "submit",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
@@ -119,6 +120,7 @@ async def submit_post(
         "benchmark": benchmark,
         "extra_parts": list(extra_parts or []),
         "iteration_of": iteration_of.strip() or None,
+        "max_length": max_length.strip() or None,
     }
     if problems:
         return _form_page(request, settings, values=values, status_code=422, error="; ".join(problems))

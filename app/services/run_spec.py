@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from worker.engine.benchmarks import get_benchmark
 from worker.engine.kinds import get_kind
 from worker.engine.model_kinds.base import KindSettings, ModelKind
 from worker.engine.spec import EvaluationSpec
@@ -27,7 +28,10 @@ class RunConfig(BaseModel):
     benchmark: str
     model_type: str = Field(description="kind key")
     kind_settings: dict[str, Any] = Field(default_factory=dict, description="the kind's own settings")
-    max_length: int
+    max_length: int | None = Field(
+        description="tokens a text keeps (classifiers, DPO) or a judge's prompt and answer may use; None: "
+        "the judge's own context"
+    )
     dataset: str | None = Field(
         default=None, description="None: the benchmark's pinned Hub dataset; else the operator's local copy"
     )
@@ -60,6 +64,13 @@ class RunConfig(BaseModel):
     def time_factor(self) -> float:
         """Expected run time relative to a classifier's (ETA, time limit)."""
         return self.kind().time_factor(self.settings())
+
+    def length_factor(self) -> float:
+        """How much longer than the benchmark's default max_length this run's is (at least 1): an upper
+        bound on how much more each example costs."""
+        if self.max_length is None:
+            return 1.0
+        return max(1.0, self.max_length / get_benchmark(self.benchmark).default_max_length)
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,6 +73,7 @@ class SubmissionView:
     benchmark: str
     benchmark_label: str
     extra_parts: list[str]
+    max_length: int | None  # None: a judge's own context
     partial: bool
     status: str
     failure_kind: str | None
@@ -338,6 +339,7 @@ class _Estimator:
             benchmark=submission.benchmark,
             benchmark_label=_benchmark_label(submission.benchmark),
             extra_parts=list(config.extra_parts),
+            max_length=config.max_length,
             partial=config.partial,
             status=submission.status.value,
             failure_kind=submission.failure_kind,

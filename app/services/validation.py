@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,12 +32,14 @@ from app.services.series import check_iteration_of
 from worker.engine.benchmarks import DEFAULT_BENCHMARK, get_benchmark
 from worker.engine.kinds import DEFAULT_KIND, KINDS, evaluable_kinds, get_kind
 from worker.engine.model_kinds.base import (
+    BYTES_PER_PARAMETER,
     KindCheck,
     KindSettings,
     KindSettingsError,
     ModelMetadata,
     RelatedModel,
     ResolvedModel,
+    position_limit,
 )
 
 HUB_RETRY_AFTER_S = 30
@@ -50,6 +52,10 @@ def _printable(value: str | None) -> str | None:
 
 
 PrintableText = Annotated[str, AfterValidator(_printable)]
+
+
+MIN_MAX_LENGTH: Final = 256
+MAX_MAX_LENGTH: Final = 1_048_576
 
 
 class SubmissionRequest(BaseModel):
@@ -78,6 +84,15 @@ class SubmissionRequest(BaseModel):
         default_factory=list,
         max_length=4,
         description="optional data parts of the benchmark to evaluate too, e.g. prior-sets (RewardBench v1)",
+    )
+    max_length: int | None = Field(
+        default=None,
+        ge=MIN_MAX_LENGTH,
+        le=MAX_MAX_LENGTH,
+        description="tokens a text keeps (classifiers, DPO) or a judge's prompt and answer may use; default: "
+        "the benchmark's (2,048, as upstream) for classifiers and DPO, the model's context for judges; at "
+        "most the model's position limit. Part of the run's identity: results at different lengths are kept "
+        "apart",
     )
     iteration_of: PrintableText | None = Field(
         default=None,
@@ -171,7 +186,7 @@ def run_config(
         benchmark=request.benchmark,
         model_type=request.model_type,
         kind_settings=kind.describe_settings(chosen),
-        max_length=settings.eval_max_length,
+        max_length=request.max_length or kind.default_max_length(settings.eval_max_length),
         dataset=settings.dataset_for(request.benchmark),
         limit_per_subset=settings.eval_limit_per_subset,
         extra_parts=list(request.extra_parts),
@@ -354,12 +369,25 @@ class _Validator:
         except HubError as error:
             return self._hub_failure("parameters", error, "The parameter count could not be read: ")
         self.report.parameter_count = count
-        limit = self.settings.max_parameters
-        if count > limit:
-            return Check(
-                "parameters", False, f"The model has {count:,} parameters; the limit here is {limit:,}."
-            )
+        refusal = self._too_large(model.repo_id, count)
+        if refusal is not None:
+            return Check("parameters", False, refusal)
+        limit = queues.max_parameters(self.settings)
         return Check("parameters", True, f"{count:,} parameters (limit {limit:,}).")
+
+    def _too_large(self, repo_id: str, count: int) -> str | None:
+        """Why a model of ``count`` parameters is refused here, in words; None when it is not."""
+        limit = queues.max_parameters(self.settings)
+        if count <= limit:
+            return None
+        if self.settings.max_parameters is not None:
+            return f"{repo_id} has {_in_words(count)} parameters ({count:,}); the limit here is {limit:,}."
+        largest = queues.largest_class(self.settings)
+        return (
+            f"{repo_id} has {_in_words(count)} parameters ({count:,}): its weights alone need "
+            f"{queues.format_bytes(count * BYTES_PER_PARAMETER)} at 16 bits, more than the largest workers "
+            f"here ({largest.label}, {queues.format_bytes(largest.total_bytes)} in all) hold."
+        )
 
     def _parameter_count(self, model: HubModel) -> int:
         if model.parameter_count is not None:
@@ -492,13 +520,9 @@ class _Validator:
             return self._hub_failure(name, error, f"{label}: "), None
         if failure is not None:
             return Check(name, False, f"{label}: {failure.message}"), None
-        if count > self.settings.max_parameters:
-            return Check(
-                name,
-                False,
-                f"{label}: {model.repo_id} has {count:,} parameters; the limit here is "
-                f"{self.settings.max_parameters:,}.",
-            ), None
+        refusal = self._too_large(model.repo_id, count)
+        if refusal is not None:
+            return Check(name, False, f"{label}: {refusal}"), None
         assert folder is not None
         metadata = replace(self._metadata(model, folder, card=False), parameter_count=count)
         message = (
@@ -512,31 +536,50 @@ class _Validator:
         if metadata is None:
             return _not_checked(["memory"], "the model's metadata is missing")[0]
         related = {role: found.metadata for role, found in self.report.related.items()}
-        estimate = self.kind.memory_bytes(metadata, related, self.kind_settings)
+        assert self.report.run_config is not None
+        max_length = self.report.run_config.max_length
+        positions = position_limit(metadata.config)
+        if max_length is not None and positions is not None and max_length > positions:
+            return Check(
+                "memory",
+                False,
+                f"max_length {max_length:,} is longer than the {positions:,} positions the model was built "
+                f"for (max_position_embeddings); ask for {positions:,} tokens or fewer.",
+            )
+        estimate = self.kind.memory_bytes(metadata, related, self.kind_settings, max_length)
         if estimate is None:
             return Check(
                 "memory", False, "The memory a run needs cannot be estimated without a parameter count."
             )
         self.report.memory_bytes = estimate
-        queue = queues.queue_for(estimate, self.settings)
-        largest = queues.tiers(self.settings)[-1]
-        if queue is None:
+        length = f" at max_length {max_length:,}" if max_length is not None else ""
+        found = queues.class_for(estimate, self.settings)
+        if found is None:
+            largest = queues.largest_class(self.settings)
             return Check(
                 "memory",
                 False,
-                f"A run of this {self.kind.label} model needs about {queues.format_bytes(estimate)} of "
-                f"device memory; the largest workers here hold {largest:g} GB.",
+                f"A run of this {self.kind.label} model{length} needs about {queues.format_bytes(estimate)} "
+                f"of GPU memory; the largest workers here ({largest.label}) hold "
+                f"{queues.format_bytes(largest.total_bytes)} in all.",
             )
-        self.report.queue = queue
-        assert self.report.run_config is not None
+        self.report.queue = found.queue
         limit = queues.time_limit_s(self.report.run_config, self.settings)
+        split = f", split over {found.gpus} GPUs" if found.gpus > 1 else ""
         return Check(
             "memory",
             True,
-            f"Needs about {queues.format_bytes(estimate)} of device memory: queued for workers with "
-            f"{queue.removeprefix(queues.QUEUE_PREFIX).removesuffix('g')} GB or more (time limit "
-            f"{limit // 60} minutes).",
+            f"Needs about {queues.format_bytes(estimate)} of GPU memory{length}: queued for workers of "
+            f"{found.label} or more{split} (time limit {limit // 60} minutes).",
         )
+
+
+def _in_words(count: int) -> str:
+    """A parameter count as people say it: 70.6B, 1.2T, 350M."""
+    for size, unit in ((10**12, "T"), (10**9, "B"), (10**6, "M")):
+        if count >= size:
+            return f"{count / size:.1f}".removesuffix(".0") + unit
+    return f"{count:,}"
 
 
 def _not_checked(names: Iterable[str], why: str) -> list[Check]:

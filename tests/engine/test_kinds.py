@@ -82,16 +82,23 @@ def test_memory_and_time_estimates_follow_the_kind() -> None:
     small = metadata({"architectures": ["LlamaForCausalLM"]}, 10**8)
     dpo = get_kind("dpo")
     settings = dpo.parse_settings({"reference_model": "org/sft"})
-    # One model at a time: the larger of policy and reference.
-    assert dpo.memory_bytes(small, {"reference": billion}, settings) == get_kind("classifier").memory_bytes(
-        billion, {}, get_kind("classifier").parse_settings({})
-    )
+    # One model at a time: the larger of policy and reference, with one sequence of float32 log-probabilities
+    # over its vocabulary (32,000 when the config names none).
+    classifier = get_kind("classifier")
+    classifier_bytes = classifier.memory_bytes(billion, {}, classifier.parse_settings({}))
+    assert classifier_bytes is not None
+    logits = 2048 * 32_000 * 4
+    assert dpo.memory_bytes(small, {"reference": billion}, settings) == classifier_bytes + logits
+    assert dpo.memory_bytes(billion, {"reference": small}, settings) == classifier_bytes + logits
+    # Activations grow with max_length: one sequence of 16-bit buffers, 32 bytes a token and hidden unit.
+    longer = classifier.memory_bytes(billion, {}, classifier.parse_settings({}), 16384)
+    assert longer == classifier_bytes + (16384 - 2048) * 4096 * 32
     judge = get_kind("judge-pairwise")
+    weights_and_overhead = 10**9 * 2 + 1024**3
     cache = 2 * 32 * 8 * 128 * 8192 * 2  # keys and values, 16 bits, one 8192-token sequence
-    classifier_bytes = get_kind("classifier").memory_bytes(
-        billion, {}, get_kind("classifier").parse_settings({})
-    )
-    assert judge.memory_bytes(billion, {}, judge.parse_settings({})) == (classifier_bytes or 0) + cache
+    assert judge.memory_bytes(billion, {}, judge.parse_settings({})) == weights_and_overhead + cache
+    long_judge = judge.memory_bytes(billion, {}, judge.parse_settings({}), 32768)
+    assert long_judge == weights_and_overhead + 4 * cache
     plain = judge.time_factor(judge.parse_settings({}))
     assert judge.time_factor(judge.parse_settings({"both_orders": True})) == 2 * plain
     assert 1 <= dpo.time_factor(settings) < plain

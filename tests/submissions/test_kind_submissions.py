@@ -161,7 +161,7 @@ def test_routing_by_memory_and_time_by_kind(
         refused = client.post("/api/v1/submissions", json=submission_body(SPARE[6]))
         assert refused.status_code == 422
         failure = next(check for check in refused.json()["checks"] if not check["ok"])
-        assert failure["name"] == "memory" and "the largest workers here hold 1 GB" in failure["message"]
+        assert failure["name"] == "memory" and "the largest workers here (1 GB)" in failure["message"]
 
 
 def test_series_links_refuse_unknown_predecessors_and_cycles(client: TestClient) -> None:

@@ -65,6 +65,9 @@ class HubRepo:
     gated: bool | str = False
     branches: dict[str, str] = field(default_factory=dict)
     safetensors_info: bool = True
+    # What the model info's safetensors metadata declares instead of the files' own count (a repo that
+    # stands for a 70B model without 140 GB of weights); dry runs read only that.
+    declared_parameters: int | None = None
 
     def commit_for(self, revision: str) -> str | None:
         if revision in self.branches:
@@ -99,6 +102,8 @@ class HubRepo:
             "createdAt": "2026-01-01T00:00:00.000Z",
             "siblings": siblings,
         }
+        if self.declared_parameters is not None:
+            parameters = {"BF16": self.declared_parameters}
         if parameters and self.safetensors_info:
             document["safetensors"] = {"parameters": parameters, "total": sum(parameters.values())}
         return document
@@ -171,6 +176,7 @@ class HubServer:
         gated: bool | str = False,
         branches: tuple[str, ...] = ("main",),
         safetensors_info: bool = True,
+        declared_parameters: int | None = None,
     ) -> HubRepo:
         """Publish files as one commit of ``repo_id``; each name in ``branches`` points at that commit."""
         digest = hashlib.sha1(repo_id.encode())
@@ -186,6 +192,7 @@ class HubServer:
             gated=gated,
             branches=dict.fromkeys(branches, sha),
             safetensors_info=safetensors_info,
+            declared_parameters=declared_parameters,
         )
         with self._lock:
             self.repos[repo_id] = repo

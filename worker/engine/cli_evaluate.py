@@ -56,9 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument(
         "--max-length",
         type=_positive_int,
-        default=2048,
+        default=None,
         metavar="N",
-        help="tokens kept (default %(default)s): v1 cuts the start, v2 the tokenizer's side (usually end)",
+        help="tokens kept (default: the benchmark's, 2048): v1 cuts the start, v2 the tokenizer's side "
+        "(usually the end); judges: tokens a prompt and its answer may use (default: the model's context)",
     )
     parser.add_argument(
         "--batch-tokens",

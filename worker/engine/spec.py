@@ -26,7 +26,9 @@ class EvaluationSpec:
     subsets: tuple[str, ...] | None = None
     limit_per_subset: int | None = None
     seed: int = 0
-    max_length: int = 2048
+    # Tokens a text keeps (classifiers, DPO) or a judge's prompt and answer may use; None: the benchmark's
+    # default for classifiers and DPO, the model's own context for judges.
+    max_length: int | None = None
     batch_tokens: int | None = None  # tokens a batch; None = the device's default (token_budget.py)
     dtype: str = "auto"
     device: str = "auto"
@@ -39,6 +41,10 @@ class EvaluationSpec:
     cache_dir: str | None = None  # weights cache
     # A local directory may stand for the model only when asked (the command line); services resolve Hub ids.
     allow_local_model: bool = True
+
+    def truncation_length(self, default: int) -> int:
+        """The max_length a classifier or DPO run cuts texts at: the one asked for, else ``default``."""
+        return self.max_length if self.max_length is not None else default
 
     @property
     def chat_template(self) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.api.deps import SessionDep, SettingsDep
@@ -91,6 +91,9 @@ class SubmissionRead(BaseModel):
     benchmark: str
     benchmark_label: str
     extra_parts: list[str]
+    max_length: int | None = Field(
+        description="tokens a text keeps, or a judge's prompt and answer may use (None: its own context)"
+    )
     partial: bool
     status: str
     failure_kind: str | None

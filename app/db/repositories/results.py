@@ -25,6 +25,7 @@ from app.db.models import (
     SectionScore,
     SubsetScore,
 )
+from worker.engine.benchmarks import BENCHMARKS, get_benchmark
 from worker.engine.types import Example, ScoredExample
 
 _CHUNK = 5_000
@@ -171,9 +172,10 @@ def refresh_current_result(
 ) -> int | None:
     """Mark the one result the leaderboard shows for a (model, benchmark, model type); return its id.
 
-    The rule: a result over the whole benchmark before one over part of it; then the most recent result
-    evaluated here before the most recent imported one ("most recent" = latest ``created_at``, ties broken
-    by the larger id).
+    The rule: a result over the whole benchmark before one over part of it; then one at the benchmark's
+    own max_length (comparable with the published board; other lengths stay on the model page) unless the
+    model has none; then the most recent result evaluated here before the most recent imported one ("most
+    recent" = latest ``created_at``, ties broken by the larger id).
     """
     scope = (
         EvaluationResult.reward_model_id == reward_model_id,
@@ -181,11 +183,16 @@ def refresh_current_result(
         EvaluationResult.model_type == model_type,
     )
     coverage = case((EvaluationResult.complete.is_(True), 0), else_=1)
+    max_length = EvaluationResult.config["max_length"].as_integer()
+    default_length = get_benchmark(benchmark).default_max_length if benchmark in BENCHMARKS else None
+    length = case((max_length.is_(None), 0), (max_length == default_length, 0), else_=1)
     preference = case((EvaluationResult.source == ResultSource.EVALUATED, 0), else_=1)
     current_id = session.scalar(
         select(EvaluationResult.id)
         .where(*scope)
-        .order_by(coverage, preference, EvaluationResult.created_at.desc(), EvaluationResult.id.desc())
+        .order_by(
+            coverage, length, preference, EvaluationResult.created_at.desc(), EvaluationResult.id.desc()
+        )
         .limit(1)
     )
     session.execute(

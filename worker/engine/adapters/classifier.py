@@ -89,7 +89,8 @@ class ClassifierAdapter(RewardAdapter):
         dtype = pick_dtype(spec.dtype, device)
         source = resolve_model(spec.model, spec.revision, spec.cache_dir, allow_local=spec.allow_local_model)
         config = load_config(source.path, spec.model)
-        attention = pick_attention(spec.attention, device, dtype, config, spec.max_length)
+        max_length = spec.truncation_length(benchmark.default_max_length)
+        attention = pick_attention(spec.attention, device, dtype, config, max_length)
         if attention.name == VARLEN:
             register_varlen_attention()
         from transformers import AutoModelForSequenceClassification
@@ -105,7 +106,7 @@ class ClassifierAdapter(RewardAdapter):
             tokenizer,
             source,
             chat_template=spec.chat_template,
-            max_length=spec.max_length,
+            max_length=max_length,
             batch_tokens=spec.batch_tokens,  # None: sized now, with the weights already on the device
             attention=attention,
             tulu_eos=upstream_appends_eos(

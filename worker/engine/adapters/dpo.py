@@ -64,6 +64,7 @@ class DpoAdapter(RewardAdapter):
         batch_tokens: int | None,
         normalization: Normalization,
         shards: int | None = None,
+        max_length: int = MAX_LENGTH,
     ) -> None:
         if batch_tokens is not None and batch_tokens < 1:
             raise InvalidSpecError(f"batch_tokens must be positive, got {batch_tokens}")
@@ -80,6 +81,9 @@ class DpoAdapter(RewardAdapter):
         self.bos_id = int(tokenizer.bos_token_id)
         self.eos_id = int(tokenizer.eos_token_id)
         self.shards = shards
+        if max_length <= MAX_PROMPT_LENGTH:
+            raise InvalidSpecError(f"max_length must exceed the prompt's {MAX_PROMPT_LENGTH} tokens")
+        self.max_length = max_length
         self.architectures: dict[str, str] = {}
         self.layouts: dict[str, dict[str, Any]] = {}
         self.effective_budget: int | None = None
@@ -118,6 +122,7 @@ class DpoAdapter(RewardAdapter):
             batch_tokens=spec.batch_tokens,
             normalization=normalization,
             shards=spec.shards,
+            max_length=spec.truncation_length(MAX_LENGTH),
         )
 
     @property
@@ -136,6 +141,7 @@ class DpoAdapter(RewardAdapter):
                     example.candidates,
                     bos_id=self.bos_id,
                     eos_id=self.eos_id,
+                    max_length=self.max_length,
                 )
                 for example in examples
             ]
@@ -259,7 +265,7 @@ class DpoAdapter(RewardAdapter):
                 "prompt_removed_with": "str.replace over the full text (the assistant header is scored)",
                 "bos_prepended": True,
                 "eos_appended": True,
-                "max_length": MAX_LENGTH,
+                "max_length": self.max_length,
                 "max_prompt_length": MAX_PROMPT_LENGTH,
                 "truncation_mode": TRUNCATION_MODE,
                 "tokenizer": "the policy's, for both models (pad = EOS; BOS = EOS when missing)",

@@ -30,6 +30,7 @@ GENERATION_BACKENDS = ("auto", "transformers", "vllm")
 
 class Generator(Protocol):
     backend: str
+    context: int  # tokens a prompt and its answer may use together
 
     def encode(self, calls: Sequence[JudgeCall]) -> list[tuple[int, ...]]: ...
 
@@ -95,6 +96,7 @@ class JudgeAdapter(RewardAdapter):
                 dtype=dtype_name(dtype),
                 max_new_tokens=max_new_tokens,
                 tensor_parallel_size=len(layout.places),
+                max_model_len=spec.max_length,
             )
             architecture = None
         else:
@@ -104,6 +106,8 @@ class JudgeAdapter(RewardAdapter):
                 model, tokenizer, device=device, batch_tokens=budget, max_new_tokens=max_new_tokens
             )
             architecture = type(model).__name__
+        if spec.max_length is not None:  # prompt and answer within it, else the example is not run
+            generator.context = min(generator.context, spec.max_length)
         return cls(
             source,
             generator,

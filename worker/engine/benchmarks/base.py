@@ -164,6 +164,8 @@ class Benchmark(ABC):
     scoring_versions: Mapping[str, ScoringVersion]
     current_scoring_version: str
     truncation_side: TruncationSide
+    # Tokens a classifier or DPO text keeps unless a run asks for more or fewer (upstream's scripts: 2,048).
+    default_max_length: int = 2048
     # Names of the candidates for display when every example has the same two (v1: chosen, rejected).
     candidate_labels: tuple[str, ...] = ()
 

@@ -40,21 +40,25 @@ class VllmGenerator:
         dtype: str,
         max_new_tokens: int,
         tensor_parallel_size: int = 1,
+        max_model_len: int | None = None,
     ) -> None:
         from vllm import LLM
 
         self.tokenizer = tokenizer
         self.max_new_tokens = max_new_tokens
         self.tensor_parallel_size = tensor_parallel_size
+        context = context_length(config, tokenizer)
+        limit = min(context, max_model_len) if max_model_len is not None else None
         self.llm = LLM(
             str(path),
             dtype=dtype,
             trust_remote_code=False,
             tokenizer=str(path),
             tensor_parallel_size=tensor_parallel_size,
+            max_model_len=limit,
         )
         self.end_ids = end_token_ids(_generation_config(path), tokenizer)
-        self.context = context_length(config, tokenizer)
+        self.context = limit if limit is not None else context
 
     def encode(self, calls: Sequence[JudgeCall]) -> list[tuple[int, ...]]:
         return encode_prompts(self.tokenizer, calls)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -29,8 +29,13 @@ if TYPE_CHECKING:
 GIB = 1024**3
 # Bytes a weight takes on a GPU worker (bfloat16/float16); routing assumes 16-bit weights.
 BYTES_PER_PARAMETER = 2
-# What a run needs besides weights: the CUDA context, allocator slack, one batch of activations.
+# What a run needs besides weights and activations: the CUDA context, allocator slack (per GPU).
 RUNTIME_OVERHEAD_BYTES = GIB
+# Activations of one forward pass, per token and hidden unit, at 16 bits: the hidden state, the attention
+# projections and the MLP's wider intermediate (about 16 hidden-sized buffers at once).
+ACTIVATION_BYTES_PER_TOKEN_AND_UNIT: Final = 32
+# The max_length the estimates assume when a run sets none (upstream's scripts).
+DEFAULT_ESTIMATE_LENGTH: Final = 2048
 
 
 class KindSettingsError(InvalidSpecError):
@@ -203,17 +208,55 @@ class ModelKind:
 
     # Routing -------------------------------------------------------------------------------------------
 
+    def default_max_length(self, benchmark_default: int) -> int | None:
+        """The max_length of a run that asks for none: the benchmark's (texts are cut at it)."""
+        return benchmark_default
+
     def memory_bytes(
-        self, model: ModelMetadata, related: Mapping[str, ModelMetadata], settings: KindSettings
+        self,
+        model: ModelMetadata,
+        related: Mapping[str, ModelMetadata],
+        settings: KindSettings,
+        max_length: int | None = None,
     ) -> int | None:
-        """Device memory a run needs at most (estimate), or None when the parameter count is unknown."""
+        """Device memory a run needs at most (estimate): 16-bit weights, one ``max_length`` sequence of
+        activations and the overhead; None when the parameter count is unknown."""
         if model.parameter_count is None:
             return None
-        return model.parameter_count * BYTES_PER_PARAMETER + RUNTIME_OVERHEAD_BYTES
+        weights = model.parameter_count * BYTES_PER_PARAMETER
+        return weights + activation_bytes(model.config, max_length) + RUNTIME_OVERHEAD_BYTES
 
     def time_factor(self, settings: KindSettings) -> float:
         """Expected run time relative to a classifier of the same size (ETA and time limit)."""
         return self.run_time_factor
+
+
+def text_config(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The language model's part of a config (multimodal configs nest it as ``text_config``)."""
+    nested = config.get("text_config")
+    return nested if isinstance(nested, dict) else config
+
+
+def first_int(config: Mapping[str, Any], *names: str) -> int | None:
+    for name in names:
+        value = config.get(name)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def hidden_size(config: Mapping[str, Any]) -> int:
+    return first_int(text_config(config), "hidden_size", "n_embd", "d_model") or 4096
+
+
+def position_limit(config: Mapping[str, Any]) -> int | None:
+    """The positions the model was built for, when its config says."""
+    return first_int(text_config(config), "max_position_embeddings", "n_positions", "max_sequence_length")
+
+
+def activation_bytes(config: Mapping[str, Any], max_length: int | None) -> int:
+    tokens = max_length or DEFAULT_ESTIMATE_LENGTH
+    return tokens * hidden_size(config) * ACTIVATION_BYTES_PER_TOKEN_AND_UNIT
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from worker.engine.benchmarks.base import Benchmark
 from worker.engine.model_card import base_model_of
 from worker.engine.model_kinds.base import (
     BYTES_PER_PARAMETER,
+    DEFAULT_ESTIMATE_LENGTH,
     RUNTIME_OVERHEAD_BYTES,
     KindCheck,
     KindSettings,
@@ -19,7 +20,10 @@ from worker.engine.model_kinds.base import (
     ModelMetadata,
     RelatedModel,
     ResolvedModel,
+    activation_bytes,
     causal_lm_head,
+    first_int,
+    text_config,
     tokenizer_loads,
 )
 from worker.engine.model_kinds.classifier import ChatTemplateSetting
@@ -147,14 +151,27 @@ class DpoKind(ModelKind):
         )
 
     def memory_bytes(
-        self, model: ModelMetadata, related: Mapping[str, ModelMetadata], settings: KindSettings
+        self,
+        model: ModelMetadata,
+        related: Mapping[str, ModelMetadata],
+        settings: KindSettings,
+        max_length: int | None = None,
     ) -> int | None:
-        # One model in memory at a time: the larger of the two.
-        counts = [model.parameter_count, *(meta.parameter_count for meta in related.values())]
-        if any(count is None for count in counts):
+        # One model in memory at a time: the larger of the two, with its activations and the float32
+        # log-probabilities of one sequence over the vocabulary.
+        models = [model, *related.values()]
+        if any(meta.parameter_count is None for meta in models):
             return None
-        largest = max(count for count in counts if count is not None)
-        return largest * BYTES_PER_PARAMETER + RUNTIME_OVERHEAD_BYTES
+        largest = max(models, key=lambda meta: meta.parameter_count or 0)
+        assert largest.parameter_count is not None
+        vocabulary = first_int(text_config(largest.config), "vocab_size") or 32_000
+        logits = (max_length or DEFAULT_ESTIMATE_LENGTH) * vocabulary * 4
+        return (
+            largest.parameter_count * BYTES_PER_PARAMETER
+            + activation_bytes(largest.config, max_length)
+            + logits
+            + RUNTIME_OVERHEAD_BYTES
+        )
 
 
 def tokenizers_match(model: ModelMetadata, related: ModelMetadata) -> KindCheck:

@@ -26,6 +26,10 @@ from worker.engine.model_kinds.base import (
     ModelKind,
     ModelMetadata,
     causal_lm_head,
+    first_int,
+    hidden_size,
+    position_limit,
+    text_config,
     tokenizer_loads,
 )
 from worker.engine.types import Example, ScoredExample
@@ -121,35 +125,32 @@ class _JudgeKind(ModelKind):
     def diagnostics(self, scored: Sequence[ScoredExample]) -> dict[str, Any] | None:
         return judge_diagnostics(scored)
 
+    def default_max_length(self, benchmark_default: int) -> int | None:
+        return None  # a judge reads whole conversations, as upstream: its own context, unless asked
+
     def memory_bytes(
-        self, model: ModelMetadata, related: Mapping[str, ModelMetadata], settings: KindSettings
+        self,
+        model: ModelMetadata,
+        related: Mapping[str, ModelMetadata],
+        settings: KindSettings,
+        max_length: int | None = None,
     ) -> int | None:
         if model.parameter_count is None:
             return None
         weights = model.parameter_count * BYTES_PER_PARAMETER
-        return weights + kv_cache_bytes(model.config) + RUNTIME_OVERHEAD_BYTES
+        return weights + kv_cache_bytes(model.config, max_length) + RUNTIME_OVERHEAD_BYTES
 
 
-def kv_cache_bytes(config: Mapping[str, Any]) -> int:
-    """Keys and values of one full-context sequence in 16 bits: what one generating batch needs at least."""
-    nested = config.get("text_config")
-    text: Mapping[str, Any] = nested if isinstance(nested, dict) else config
-    layers = _first_int(text, "num_hidden_layers", "n_layer", "num_layers") or 32
-    hidden = _first_int(text, "hidden_size", "n_embd", "d_model") or 4096
-    heads = _first_int(text, "num_attention_heads", "n_head") or 32
-    kv_heads = _first_int(text, "num_key_value_heads") or heads
-    head_dim = _first_int(text, "head_dim") or hidden // max(heads, 1)
-    context = min(_first_int(text, "max_position_embeddings", "n_positions") or _CONTEXT_FOR_ESTIMATE,
-                  _CONTEXT_FOR_ESTIMATE)  # fmt: skip
+def kv_cache_bytes(config: Mapping[str, Any], max_length: int | None = None) -> int:
+    """Keys and values of one sequence in 16 bits, at ``max_length`` or else the model's context (at most
+    8192 tokens): what one generating batch needs at least."""
+    text = text_config(config)
+    layers = first_int(text, "num_hidden_layers", "n_layer", "num_layers") or 32
+    heads = first_int(text, "num_attention_heads", "n_head") or 32
+    kv_heads = first_int(text, "num_key_value_heads") or heads
+    head_dim = first_int(text, "head_dim") or hidden_size(config) // max(heads, 1)
+    context = max_length or min(position_limit(config) or _CONTEXT_FOR_ESTIMATE, _CONTEXT_FOR_ESTIMATE)
     return 2 * layers * kv_heads * head_dim * context * BYTES_PER_PARAMETER
-
-
-def _first_int(config: Mapping[str, Any], *names: str) -> int | None:
-    for name in names:
-        value = config.get(name)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
 
 
 class PairwiseJudgeKind(_JudgeKind):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from app.api.deps import SessionDep
 from app.api.routes.compare import CompareQueryDep
 from app.errors import DomainError
-from app.pages.rendering import html_response, page_url, render_html
+from app.pages.rendering import html_response, page_url, pager, render_html
 from app.schemas.compare import CompareQuery
 from app.services.compare import compare
 from worker.engine.benchmarks import BENCHMARKS, get_benchmark
@@ -25,6 +27,11 @@ def compare_url(query: CompareQuery, **changes: object) -> str:
     }
     values.update(changes)
     return page_url("/compare", values)
+
+
+def best_value(values: Iterable[float | None]) -> float | None:
+    """The highest of the values a row shows (None when there are none): the one marked best."""
+    return max((value for value in values if value is not None), default=None)
 
 
 @router.get("/compare", response_class=HTMLResponse)
@@ -53,6 +60,10 @@ def compare_page(session: SessionDep, query: CompareQueryDep) -> HTMLResponse:
             "error": error,
             "pages": pages,
             "url": lambda **changes: compare_url(query, **changes),
+            "best": best_value,
+            "pager": pager(
+                query.page, pages, lambda n: compare_url(query, page=n if n > 1 else None) + "#disagreements"
+            ),
             "api_url": "/api/v1" + compare_url(query),
         },
     )

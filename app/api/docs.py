@@ -21,11 +21,15 @@ def swagger_page(title: str, openapi_url: str) -> str:
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>{escape(title)}</title>
   <link rel="stylesheet" href="{ASSETS}/swagger-ui.css">
-  <link rel="icon" href="{ASSETS}/favicon-32x32.png">
+  <link rel="stylesheet" href="/static/docs-page.css">
+  <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
   <script src="{ASSETS}/swagger-ui-bundle.js" defer></script>
   <script src="{START_SCRIPT}" defer></script>
 </head>
 <body>
+  <nav class="docs-back" aria-label="Site">
+    <a class="brand" href="/">RewardBoard</a><a href="/">← Back to the leaderboard</a><a href="/about">About</a>
+  </nav>
   <div id="swagger-ui" data-openapi-url="{escape(openapi_url)}"></div>
 </body>
 </html>

@@ -42,6 +42,8 @@ from typing import Any
 import torch
 import workload
 
+from tests.support import model_shapes
+from tests.support.model_shapes import config_fields
 from worker.engine.adapters.classifier import ClassifierAdapter
 from worker.engine.attention import VARLEN, pick_attention, register_varlen_attention
 from worker.engine.benchmarks import get_benchmark
@@ -62,17 +64,7 @@ EIGHT_B: dict[str, Any] = {
     "max_position_embeddings": 8192,
     "rope_theta": 500000.0,
 }
-GEMMA2_27B: dict[str, Any] = {
-    "hidden_size": 4608,
-    "intermediate_size": 36864,
-    "num_hidden_layers": 46,
-    "num_attention_heads": 32,
-    "num_key_value_heads": 16,
-    "head_dim": 128,
-    "query_pre_attn_scalar": 144,
-    "vocab_size": 256000,
-    "max_position_embeddings": 8192,
-}
+GEMMA2_27B: dict[str, Any] = config_fields(model_shapes.GEMMA2_27B)
 TINY: dict[str, Any] = {
     "hidden_size": 64,
     "intermediate_size": 128,
@@ -88,15 +80,8 @@ MODELS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "llama-8b": ("LlamaConfig", EIGHT_B, TINY),
     "gemma2-27b": ("Gemma2Config", GEMMA2_27B, TINY_GEMMA2),
 }
-_LLAMA_70B: dict[str, Any] = {
-    "hidden_size": 8192,
-    "num_hidden_layers": 80,
-    "num_attention_heads": 64,
-    "num_key_value_heads": 8,
-    "head_dim": 128,
-    "vocab_size": 128256,
-    "max_position_embeddings": 131072,
-}
+_LLAMA_70B: dict[str, Any] = model_shapes.LLAMA_70B
+_70B: int = model_shapes.LLAMA_70B_PARAMETERS
 _QWEN_72B: dict[str, Any] = {**_LLAMA_70B, "vocab_size": 152064, "max_position_embeddings": 32768}
 _NEMOTRON_340B: dict[str, Any] = {
     "hidden_size": 18432,
@@ -110,11 +95,11 @@ _NEMOTRON_340B: dict[str, Any] = {
 # The shapes at the top of the published v1 and RewardBench 2 boards: (example, kind, parameters, config).
 TOP_SHAPES: tuple[tuple[str, str, int, dict[str, Any]], ...] = (
     ("Skywork-Reward-V2-Llama-3.1-8B", "classifier", 7_504_928_768, {**EIGHT_B, "head_dim": 128}),
-    ("Skywork-Reward-Gemma-2-27B / QRM / LDL", "classifier", 27_227_128_832, GEMMA2_27B),
-    ("INF-ORM-Llama3.1-70B / Llama-3.1-70B-RM-RB2", "classifier", 70_553_706_496, _LLAMA_70B),
-    ("Skywork-Critic / SFR-Judge / TextEval 70B", "judge-pairwise", 70_553_706_496, _LLAMA_70B),
+    ("Skywork-Reward-Gemma-2-27B / QRM / LDL", "classifier", model_shapes.GEMMA2_27B_PARAMETERS, GEMMA2_27B),
+    ("INF-ORM-Llama3.1-70B / Llama-3.1-70B-RM-RB2", "classifier", _70B, _LLAMA_70B),
+    ("Skywork-Critic / SFR-Judge / TextEval 70B", "judge-pairwise", _70B, _LLAMA_70B),
     ("LMUnit-qwen2.5-72b", "judge-pairwise", 72_706_203_648, _QWEN_72B),
-    ("a 70B DPO model with its 70B reference", "dpo", 70_553_706_496, _LLAMA_70B),
+    ("a 70B DPO model with its 70B reference", "dpo", _70B, _LLAMA_70B),
     ("Nemotron-4-340B-Reward", "classifier", 340_000_000_000, _NEMOTRON_340B),
 )
 

@@ -19,6 +19,7 @@ from transformers import (
 from tests.engine.conftest import SAMPLE
 from tests.support.dpo_cases import CASES as DPO_CASES
 from tests.support.dpo_cases import build_case
+from tests.support.model_shapes import GEMMA2_27B, LLAMA_70B, config_fields
 from tests.support.tiny_models import build_tiny_classifier, build_tiny_judge
 from worker.engine.adapters.classifier import ClassifierAdapter
 from worker.engine.benchmarks import get_benchmark
@@ -39,28 +40,11 @@ def _classifier(config: PretrainedConfig) -> Any:
 
 
 def gemma2_27b() -> Gemma2Config:
-    """The shape of Skywork-Reward-Gemma-2-27B / QRM-Gemma-2-27B."""
-    return Gemma2Config(
-        vocab_size=256000,
-        hidden_size=4608,
-        intermediate_size=36864,
-        num_hidden_layers=46,
-        num_attention_heads=32,
-        num_key_value_heads=16,
-        head_dim=128,
-    )
+    return Gemma2Config(**config_fields(GEMMA2_27B))
 
 
 def llama_70b() -> LlamaConfig:
-    """The shape of Llama-3.1-70B (INF-ORM-Llama3.1-70B, Skywork-Critic-70B)."""
-    return LlamaConfig(
-        vocab_size=128256,
-        hidden_size=8192,
-        intermediate_size=28672,
-        num_hidden_layers=80,
-        num_attention_heads=64,
-        num_key_value_heads=8,
-    )
+    return LlamaConfig(**config_fields(LLAMA_70B))
 
 
 def test_a_27b_classifier_is_planned_balanced_over_four_gpus() -> None:

@@ -15,36 +15,17 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from tests.submissions.conftest import SentMessages, submission_body
 from tests.support.hub_server import HubServer
+from tests.support.model_shapes import GEMMA2_27B, GEMMA2_27B_PARAMETERS, LLAMA_70B, LLAMA_70B_PARAMETERS
 
-GEMMA2_27B = "big-org/gemma-2-27b-rm"
+GEMMA2_RM = "big-org/gemma-2-27b-rm"
 LLAMA_70B_RM = "big-org/llama-3.1-70b-rm"
 LLAMA_70B_JUDGE = "big-org/llama-3.1-70b-judge"
 LLAMA_70B_DPO = "big-org/llama-3.1-70b-dpo"
 LLAMA_70B_SFT = "big-org/llama-3.1-70b-sft"
 HUGE = "big-org/huge-1.2t-rm"
 
-LLAMA_70B_SHAPE = {
-    "model_type": "llama",
-    "vocab_size": 128256,
-    "hidden_size": 8192,
-    "intermediate_size": 28672,
-    "num_hidden_layers": 80,
-    "num_attention_heads": 64,
-    "num_key_value_heads": 8,
-    "head_dim": 128,
-    "max_position_embeddings": 131072,
-}
-GEMMA2_27B_SHAPE = {
-    "model_type": "gemma2",
-    "vocab_size": 256000,
-    "hidden_size": 4608,
-    "intermediate_size": 36864,
-    "num_hidden_layers": 46,
-    "num_attention_heads": 32,
-    "num_key_value_heads": 16,
-    "head_dim": 128,
-    "max_position_embeddings": 8192,
-}
+LLAMA_70B_SHAPE = LLAMA_70B
+GEMMA2_27B_SHAPE = GEMMA2_27B
 CLASSIFIER = {"architectures": ["LlamaForSequenceClassification"], "num_labels": 1}
 CAUSAL = {"architectures": ["LlamaForCausalLM"]}
 
@@ -59,14 +40,14 @@ def big_hub(hub: HubServer, tiny_models: dict[str, Path]) -> Iterator[HubServer]
         hub.add_repo_from_dir(name, source, extra=extra, declared_parameters=parameters)
 
     gemma = {**GEMMA2_27B_SHAPE, "architectures": ["Gemma2ForSequenceClassification"], "num_labels": 1}
-    publish(GEMMA2_27B, tiny_models["good"], gemma, 27_227_128_832)
-    publish(LLAMA_70B_RM, tiny_models["good"], {**LLAMA_70B_SHAPE, **CLASSIFIER}, 70_553_706_496)
+    publish(GEMMA2_RM, tiny_models["good"], gemma, GEMMA2_27B_PARAMETERS)
+    publish(LLAMA_70B_RM, tiny_models["good"], {**LLAMA_70B_SHAPE, **CLASSIFIER}, LLAMA_70B_PARAMETERS)
     publish(HUGE, tiny_models["good"], {**LLAMA_70B_SHAPE, **CLASSIFIER}, 1_200_000_000_000)
-    publish(LLAMA_70B_JUDGE, tiny_models["judge_a"], {**LLAMA_70B_SHAPE, **CAUSAL}, 70_553_706_496)
-    publish(LLAMA_70B_DPO, tiny_models["policy"], {**LLAMA_70B_SHAPE, **CAUSAL}, 70_553_706_496)
-    publish(LLAMA_70B_SFT, tiny_models["sft"], {**LLAMA_70B_SHAPE, **CAUSAL}, 70_553_706_496)
+    publish(LLAMA_70B_JUDGE, tiny_models["judge_a"], {**LLAMA_70B_SHAPE, **CAUSAL}, LLAMA_70B_PARAMETERS)
+    publish(LLAMA_70B_DPO, tiny_models["policy"], {**LLAMA_70B_SHAPE, **CAUSAL}, LLAMA_70B_PARAMETERS)
+    publish(LLAMA_70B_SFT, tiny_models["sft"], {**LLAMA_70B_SHAPE, **CAUSAL}, LLAMA_70B_PARAMETERS)
     yield hub
-    for name in (GEMMA2_27B, LLAMA_70B_RM, HUGE, LLAMA_70B_JUDGE, LLAMA_70B_DPO, LLAMA_70B_SFT):
+    for name in (GEMMA2_RM, LLAMA_70B_RM, HUGE, LLAMA_70B_JUDGE, LLAMA_70B_DPO, LLAMA_70B_SFT):
         hub.remove_repo(name)
 
 
@@ -78,7 +59,7 @@ def _memory(response: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("body", "queue"),
     [
-        (submission_body(GEMMA2_27B), "evaluations-80g"),
+        (submission_body(GEMMA2_RM), "evaluations-80g"),
         # 70.6e9 16-bit weights are 131.4 GiB: one H200 (139.8 GiB) holds them with their activations.
         (submission_body(LLAMA_70B_RM), "evaluations-141g"),
         (submission_body(LLAMA_70B_JUDGE, model_type="judge-pairwise"), "evaluations-141g"),
@@ -128,7 +109,7 @@ def test_max_length_is_a_setting_of_the_submission(
     assert "at max_length 2,048" in _memory(short)["message"]
     assert "at max_length 16,384" in _memory(long)["message"]
     assert _memory(long)["ok"]
-    too_long = client.post("/api/v1/submissions/validate", json=submission_body(GEMMA2_27B, max_length=16384))
+    too_long = client.post("/api/v1/submissions/validate", json=submission_body(GEMMA2_RM, max_length=16384))
     memory = _memory(too_long)
     assert not memory["ok"]
     assert "max_length 16,384 is longer than the 8,192 positions the model was built for" in memory["message"]

@@ -17,6 +17,8 @@ from app.services.queues import (
     time_limit_s,
 )
 from app.services.run_spec import RunConfig
+from tests.support.model_shapes import GEMMA2_27B_PARAMETERS, LLAMA_70B_PARAMETERS
+from tests.support.model_shapes import LLAMA_70B as LLAMA_70B_SHAPE
 from worker.engine.kinds import get_kind
 from worker.engine.model_kinds.base import ModelMetadata
 from worker.settings import WorkerSettings, own_class, worker_queues
@@ -24,16 +26,7 @@ from worker.settings import WorkerSettings, own_class, worker_queues
 GB = 1024**3
 SETTINGS = Settings(worker_classes=[16, 4, 80], eval_time_limit_s=3600, eval_max_time_limit_s=36_000)
 DEFAULT = Settings()
-LLAMA_70B = {
-    "architectures": ["LlamaForCausalLM"],
-    "hidden_size": 8192,
-    "num_hidden_layers": 80,
-    "num_attention_heads": 64,
-    "num_key_value_heads": 8,
-    "head_dim": 128,
-    "vocab_size": 128256,
-    "max_position_embeddings": 131072,
-}
+LLAMA_70B = {**LLAMA_70B_SHAPE, "architectures": ["LlamaForCausalLM"]}
 
 
 def config(model_type: str, max_length: int | None = 2048, **settings: object) -> RunConfig:
@@ -84,13 +77,13 @@ def test_the_routing_table_of_the_boards_top() -> None:
     assert classifier and judge and dpo
     assert routed("classifier", 6_000_000_000, 2048) == "16 GB"
     assert routed("classifier", 8_000_000_000, 2048) == "48 GB"  # 14.9 GiB of weights and the rest
-    assert routed("classifier", 27_227_128_832, 2048) == "80 GB"
-    assert routed("classifier", 70_553_706_496, 2048) == "141 GB"
-    assert routed("classifier", 70_553_706_496, 16384) == "141 GB"
-    assert routed("classifier", 70_553_706_496, 131072) == "4x80 GB"  # 32 GiB of activations at 128k
-    assert routed("judge-pairwise", 70_553_706_496) == "141 GB"
-    assert routed("judge-pairwise", 70_553_706_496, 32768) == "2x80 GB"
-    assert routed("dpo", 70_553_706_496, 2048, reference_model="org/sft") == "141 GB"
+    assert routed("classifier", GEMMA2_27B_PARAMETERS, 2048) == "80 GB"
+    assert routed("classifier", LLAMA_70B_PARAMETERS, 2048) == "141 GB"
+    assert routed("classifier", LLAMA_70B_PARAMETERS, 16384) == "141 GB"
+    assert routed("classifier", LLAMA_70B_PARAMETERS, 131072) == "4x80 GB"  # 32 GiB of activations at 128k
+    assert routed("judge-pairwise", LLAMA_70B_PARAMETERS) == "141 GB"
+    assert routed("judge-pairwise", LLAMA_70B_PARAMETERS, 32768) == "2x80 GB"
+    assert routed("dpo", LLAMA_70B_PARAMETERS, 2048, reference_model="org/sft") == "141 GB"
     assert routed("classifier", 340_000_000_000, 2048) == "8x141 GB"  # Nemotron-4-340B
     assert routed("classifier", 405_000_000_000, 2048) == "8x141 GB"
     assert routed("classifier", 1_200_000_000_000, 2048) == "refused"

@@ -14,8 +14,9 @@ from kombu import Queue
 
 from worker import reconciler
 from worker.broker import make_celery
-from worker.settings import worker_queues, worker_settings
+from worker.settings import limit_visible_gpus, worker_queues, worker_settings
 
+limit_visible_gpus(worker_settings())
 app = make_celery(worker_settings())
 app.conf.imports = ("worker.tasks",)
 # The queues this worker's device can hold (smallest first); ``-Q`` on the command line overrides them.

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import Final
 
 from pydantic import Field
 
@@ -48,18 +51,36 @@ def use_weights_cache(settings: Settings) -> Path:
     return Path(os.environ["HF_HUB_CACHE"])
 
 
+_MEASURE_GPUS: Final = (
+    "import torch; n = torch.cuda.device_count(); "
+    "print(n, min(torch.cuda.get_device_properties(i).total_memory for i in range(n)))"
+)
+
+
 def detected_gpus() -> tuple[int, float]:
-    """The visible CUDA devices and the memory of the smallest (GB); (0, 0) without any."""
+    """The visible CUDA devices and the memory of the smallest (GB); (0, 0) without any.
+
+    The memory is read in a child process: reading it here would initialise CUDA in the Celery parent,
+    and a forked pool child could then not use the GPU. Counting devices does not initialise it.
+    """
     try:
         import torch
-
-        if torch.cuda.is_available():
-            count = torch.cuda.device_count()
-            smallest = min(torch.cuda.get_device_properties(i).total_memory for i in range(count))
-            return count, float(smallest) / GIB
     except ImportError:
-        pass
-    return 0, 0.0
+        return 0, 0.0
+    if torch.cuda.device_count() == 0:
+        return 0, 0.0
+    measured = subprocess.run(
+        [sys.executable, "-c", _MEASURE_GPUS], capture_output=True, text=True, timeout=120, check=True
+    )
+    count, smallest = measured.stdout.split()
+    return int(count), float(smallest) / GIB
+
+
+def limit_visible_gpus(settings: WorkerSettings) -> None:
+    """With ``WORKER_GPUS`` set, the evaluations see only that many GPUs (unless CUDA_VISIBLE_DEVICES
+    already chooses them); call before anything initialises CUDA."""
+    if settings.worker_gpus is not None and "CUDA_VISIBLE_DEVICES" not in os.environ:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(index) for index in range(settings.worker_gpus))
 
 
 def device_memory_gb() -> float:

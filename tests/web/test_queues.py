@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from pydantic import ValidationError
 
@@ -21,7 +23,7 @@ from tests.support.model_shapes import GEMMA2_27B_PARAMETERS, LLAMA_70B_PARAMETE
 from tests.support.model_shapes import LLAMA_70B as LLAMA_70B_SHAPE
 from worker.engine.kinds import get_kind
 from worker.engine.model_kinds.base import ModelMetadata
-from worker.settings import WorkerSettings, own_class, worker_queues
+from worker.settings import WorkerSettings, limit_visible_gpus, own_class, worker_queues
 
 GB = 1024**3
 SETTINGS = Settings(worker_classes=[16, 4, 80], eval_time_limit_s=3600, eval_max_time_limit_s=36_000)
@@ -136,3 +138,12 @@ def test_the_environment_names_the_classes_and_the_older_setting_single_devices(
     monkeypatch.delenv("QUEUE_MEMORY_TIERS_GB")
     monkeypatch.setenv("WORKER_CLASSES", '["1x24", "8x80"]')
     assert all_queues(Settings()) == ["evaluations-24g", "evaluations-8x80g"]
+
+
+def test_a_worker_told_its_gpus_shows_the_evaluations_only_those(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    limit_visible_gpus(WorkerSettings(worker_gpus=4))
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "0,1,2,3"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,6")  # the operator's own choice wins
+    limit_visible_gpus(WorkerSettings(worker_gpus=4))
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "5,6"

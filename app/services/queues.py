@@ -109,12 +109,11 @@ def queue_for(memory_bytes: int, settings: Settings) -> str | None:
 
 
 def max_parameters(settings: Settings) -> int:
-    """``MAX_PARAMETERS`` when set, else the most parameters whose 16-bit weights the largest class holds."""
+    """``MAX_PARAMETERS`` when set, else the most parameters whose 16-bit weights alone the largest class
+    holds (the memory check then adds what a run needs besides)."""
     if settings.max_parameters is not None:
         return settings.max_parameters
-    largest = largest_class(settings)
-    spare = largest.total_bytes - largest.gpus * RUNTIME_OVERHEAD_BYTES
-    return max(0, int(spare // BYTES_PER_PARAMETER))
+    return int(largest_class(settings).total_bytes // BYTES_PER_PARAMETER)
 
 
 def queues_within(own: WorkerClass, settings: Settings) -> list[str]:

@@ -20,6 +20,7 @@ from html import escape
 WIDTH = 720
 NARROW = 400
 LABELLED = 10  # a scatter names its top points
+LABEL_OFFSETS = (0, *(sign * 13 * step for step in range(1, 9) for sign in (-1, 1)))  # where a name may move
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
 INK = "#1d232b"
 MUTED = "#5b6573"
@@ -294,7 +295,7 @@ def _point_labels(
     parts: list[str] = []
     for x, y, text in placed:
         width = 6.2 * len(text) + 4
-        for dy in (0, -13, 13, -26, 26, -39, 39, -52, 52):
+        for dy in LABEL_OFFSETS:
             ly = min(max(y + dy + 4, top + 10), bottom - 2)
             for side in (1, -1):
                 lx = x + 8 if side == 1 else x - 8 - width
@@ -407,7 +408,8 @@ def scatter(
             )
         )
     leaders = sorted(points, key=lambda point: -point.y)[:LABELLED]
-    placed = [(x_scale(p.x), y_scale(p.y), short_name(p.label)) for p in leaders]
+    limit = 26 if width >= WIDTH else 15
+    placed = [(x_scale(p.x), y_scale(p.y), short_name(p.label, limit)) for p in leaders]
     body += _point_labels(placed, left=left, right=right, top=top, bottom=bottom)
     return _document(width, height, title, description, body, ident)
 

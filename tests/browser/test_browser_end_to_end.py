@@ -97,7 +97,7 @@ def test_leaderboard_sort_search_url_state_and_model_page(visitor: Visitor) -> N
     for label in ("Score", "Chat", "Chat Hard", "Safety", "Reasoning"):
         expect(section_score(page, label)).to_have_text(SCORE)
     expect(section_score(page, "Chat Hard")).to_have_text(filtered_chat_hard[0])
-    expect(page.locator("#subsets tbody tr").first).to_be_visible()
+    expect(page.locator("table.result-subsets tbody tr").first).to_be_visible()
     assert visitor.dialogs == []
 
 
@@ -185,6 +185,8 @@ def test_submit_a_model_and_browse_its_results(visitor: Visitor, board: Board, s
     expect(row.locator("td.col-rank")).to_have_text("—")
     expect(row.locator("td.col-model .badge-partial")).to_be_visible()
     expect(row.locator("td.col-source")).to_have_text("evaluated")
+    # Its size, read from the Hub's safetensors metadata at submission, stored and shown (no mark).
+    expect(row.locator("td.col-parameters")).to_have_text(re.compile(r"^\d+(\.\d)?[KMB]$"))
     expect(row.locator("td.col-score .value")).to_have_text(SCORE)
     page.screenshot(path=str(screenshots / "leaderboard-partial-runs.png"), full_page=True)
 
@@ -210,7 +212,8 @@ def test_submit_a_model_and_browse_its_results(visitor: Visitor, board: Board, s
     expect(first.locator(".scores-inline")).to_have_text(re.compile(r"chosen -?\d.* · rejected -?\d"))
 
     # What the subsets table says is wrong is what the "only wrong" filter must list.
-    tallies = page.locator("#subsets tbody tr td:nth-child(4)").all_inner_texts()
+    subsets = page.locator("table.result-subsets").first
+    tallies = subsets.locator("tbody tr:not(.group) td:nth-child(3)").all_inner_texts()
     correct_and_n = [tuple(float(part) for part in text.split("/")) for text in tallies]
     wrong = round(sum(n - correct for correct, n in correct_and_n))
     assert round(sum(n for _, n in correct_and_n)) == total

@@ -28,7 +28,9 @@ def swagger_page(title: str, openapi_url: str) -> str:
 </head>
 <body>
   <nav class="docs-back" aria-label="Site">
-    <a class="brand" href="/">RewardBoard</a><a href="/">← Back to the leaderboard</a><a href="/about">About</a>
+    <a class="brand" href="/">RewardBoard</a>
+    <a href="/">← Back to the leaderboard</a>
+    <a href="/about">About</a>
   </nav>
   <div id="swagger-ui" data-openapi-url="{escape(openapi_url)}"></div>
 </body>

@@ -59,6 +59,8 @@ class RewardModel(Base):
     display_name: Mapped[str] = mapped_column(String(200))
     hub_repo: Mapped[bool] = mapped_column(Boolean, default=True)
     parameter_count: Mapped[int | None] = mapped_column(BigInteger)
+    # A mixture of experts' parameters used per token (from its config.json at submission); None if dense.
+    active_parameter_count: Mapped[int | None] = mapped_column(BigInteger)
     license: Mapped[str | None] = mapped_column(String(100))
     base_model: Mapped[str | None] = mapped_column(String(200))
     iteration_of_id: Mapped[int | None] = mapped_column(ForeignKey("reward_model.id", ondelete="SET NULL"))

@@ -111,7 +111,7 @@ def _row(
     }
     kind = KINDS.get(row["model_type"])
     fields = {name: value for name, value in row.items() if name in _ROW_FIELDS}
-    size = parameter_count(row["model"], row["parameters"])
+    size = parameter_count(row["model"], row["parameters"], row["stored_active_parameters"])
     return LeaderboardRow.model_validate(
         {
             **fields,

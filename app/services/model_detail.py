@@ -75,7 +75,7 @@ def model_detail(session: Session, hub_id: str) -> ModelRead:
         ).model_copy(update=ranks.get(result.id, {}))
         for result in results
     ]
-    size = parameter_count(model.hub_id, model.parameter_count)
+    size = parameter_count(model.hub_id, model.parameter_count, model.active_parameter_count)
     return ModelRead(
         model=model.hub_id,
         display_name=model.display_name,

@@ -1,5 +1,6 @@
 """Parameter counts as a visitor reads them: the stored count (from the Hub's safetensors metadata at
-submission), else the size a model's name states, marked as such.
+submission, and for a mixture of experts the active count its config implies), else the size a model's
+name states, marked as such.
 
 Names state sizes in several ways: "Llama-3.1-8B", "llama13b", "Qwen2.5-0.5B", "internlm2-1_8b" (1.8B),
 Pythia's "pythia1-4b" (1.4B) and "pythia12-0b" (12B), mixtures of experts as "Mixtral-8x7B" (8 experts
@@ -9,8 +10,9 @@ of 7B) or "Qwen1.5-MoE-A2.7B" (2.7B active; the total is not in the name).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 ParametersSource = Literal["hub", "name"]
 
@@ -126,3 +128,55 @@ def describe(count: ParameterCount) -> str:
         part for part in (count.experts, count.active and f"{format_count(count.active)} active") if part
     ]
     return format_count(count.total) + (f" ({', '.join(details)})" if details else "")
+
+
+# config.json keys of a mixture of experts, across architectures (Mixtral, Qwen2/3-MoE, DeepSeek, OLMoE...).
+_EXPERT_COUNT_KEYS = ("num_local_experts", "num_experts", "n_routed_experts")
+_EXPERT_SIZE_KEYS = ("moe_intermediate_size", "intermediate_size")
+
+
+def _number(config: Mapping[str, Any], *keys: str) -> int | None:
+    for key in keys:
+        value = config.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+def active_parameters(config: Mapping[str, Any], total: int) -> int | None:
+    """A mixture of experts' parameters used per token, from its config.json and its total: the total less
+    the experts a token does not use (each a gated MLP of 3 x hidden x expert size, in every MoE layer).
+    None for a dense model or a config that does not say enough."""
+    experts = _number(config, *_EXPERT_COUNT_KEYS)
+    per_token = _number(config, "num_experts_per_tok")
+    hidden = _number(config, "hidden_size")
+    size = _number(config, *_EXPERT_SIZE_KEYS)
+    layers = _number(config, "num_hidden_layers")
+    if None in (experts, per_token, hidden, size, layers):
+        return None
+    assert experts and per_token and hidden and size and layers
+    if experts <= per_token:
+        return None
+    dense = config.get("mlp_only_layers") or []
+    first_dense = _number(config, "first_k_dense_replace") or 0
+    step = _number(config, "decoder_sparse_step", "moe_layer_freq") or 1
+    moe_layers = sum(
+        1 for layer in range(first_dense, layers) if layer not in dense and (layer + 1) % step == 0
+    )
+    active = total - moe_layers * (experts - per_token) * 3 * hidden * size
+    return active if 0 < active < total else None
+
+
+class SizedModel(Protocol):
+    parameter_count: int | None
+    active_parameter_count: int | None
+
+
+def record_sizes(model: SizedModel, total: int | None, config: Mapping[str, Any] | None) -> None:
+    """Store what a submission's checks read (the safetensors total; a mixture's active count from its
+    config) on a model that has no count yet."""
+    if total is None or model.parameter_count is not None:
+        return
+    model.parameter_count = total
+    if config is not None and model.active_parameter_count is None:
+        model.active_parameter_count = active_parameters(config, total)

@@ -24,6 +24,7 @@ from app.db.session import unit_of_work
 from app.services.client_limits import Submitter
 from app.services.hub import HubClient
 from app.services.hub_gate import Deadline, HubBusyError
+from app.services.parameters import record_sizes
 from app.services.queues import Route, route
 from app.services.run_spec import RunConfig
 from app.services.series import record_iteration
@@ -186,8 +187,8 @@ def _record(
         reward_model = repo.lock_reward_model(
             session, hub_id=intake.stored_hub_id(session, model.repo_id) or model.repo_id
         )
-        if report.parameter_count is not None and reward_model.parameter_count is None:
-            reward_model.parameter_count = report.parameter_count
+        config = report.metadata.config if report.metadata else None
+        record_sizes(reward_model, report.parameter_count, config)
         if request.iteration_of is not None:
             verdict = record_iteration(session, reward_model, request.iteration_of)
             if not verdict.ok:  # another submission linked the models since the checks ran

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
-from app.services.parameters import describe, format_count, parameter_count, size_from_name
+from app.services.parameters import (
+    active_parameters,
+    describe,
+    format_count,
+    parameter_count,
+    record_sizes,
+    size_from_name,
+)
 
 B = 1_000_000_000
 
@@ -78,3 +87,53 @@ def test_format_count() -> None:
         "350M",
         "999",
     ]
+
+
+# The parts of the published config.json files that size the experts.
+QWEN_MOE_A2_7B = {
+    "model_type": "qwen2_moe",
+    "hidden_size": 2048,
+    "num_hidden_layers": 24,
+    "intermediate_size": 5632,
+    "moe_intermediate_size": 1408,
+    "shared_expert_intermediate_size": 5632,
+    "num_experts": 60,
+    "num_experts_per_tok": 4,
+    "decoder_sparse_step": 1,
+    "mlp_only_layers": [],
+}
+MIXTRAL_8X7B = {
+    "model_type": "mixtral",
+    "hidden_size": 4096,
+    "num_hidden_layers": 32,
+    "intermediate_size": 14336,
+    "num_local_experts": 8,
+    "num_experts_per_tok": 2,
+}
+
+
+def test_active_parameters_from_the_config() -> None:
+    qwen = active_parameters(QWEN_MOE_A2_7B, 14_315_784_192)
+    assert qwen is not None and format_count(qwen) == "2.7B"
+    mixtral = active_parameters(MIXTRAL_8X7B, 46_702_792_704)
+    assert mixtral is not None and format_count(mixtral) == "12.9B"
+    dense = {"hidden_size": 4096, "num_hidden_layers": 32, "intermediate_size": 14336}
+    assert active_parameters(dense, 7_000_000_000) is None
+    assert active_parameters({**MIXTRAL_8X7B, "num_experts_per_tok": 8}, 46_702_792_704) is None
+    assert active_parameters(MIXTRAL_8X7B, 1_000) is None  # a total the config cannot hold: unknown
+    every_other = active_parameters({**QWEN_MOE_A2_7B, "decoder_sparse_step": 2}, 14_315_784_192)
+    assert every_other is not None and qwen < every_other < 14_315_784_192
+
+
+def test_a_submission_stores_the_total_and_a_mixtures_active_count() -> None:
+    model = SimpleNamespace(parameter_count=None, active_parameter_count=None)
+    record_sizes(model, 14_315_784_192, QWEN_MOE_A2_7B)
+    assert model.parameter_count == 14_315_784_192 and format_count(model.active_parameter_count) == "2.7B"
+    shown = parameter_count("Qwen/Qwen1.5-MoE-A2.7B", model.parameter_count, model.active_parameter_count)
+    assert describe(shown) == "14.3B (2.7B active)" and shown.source == "hub"
+    kept = SimpleNamespace(parameter_count=7, active_parameter_count=None)
+    record_sizes(kept, 14_315_784_192, QWEN_MOE_A2_7B)  # a count already stored is kept
+    assert (kept.parameter_count, kept.active_parameter_count) == (7, None)
+    dense = SimpleNamespace(parameter_count=None, active_parameter_count=None)
+    record_sizes(dense, 8_000_000_000, {"hidden_size": 4096})
+    assert (dense.parameter_count, dense.active_parameter_count) == (8_000_000_000, None)

@@ -58,6 +58,7 @@ def _current_results(board: BoardFilter, order_value: OrderValue) -> Select[Any]
         EvaluationResult.published_score,
         EvaluationResult.published_formula,
         RewardModel.parameter_count.label("parameters"),
+        RewardModel.active_parameter_count.label("stored_active_parameters"),
         EvaluationResult.source,
         EvaluationResult.source_detail,
         EvaluationResult.revision,

@@ -93,9 +93,20 @@ def test_current_is_latest_evaluated_else_latest_imported(db_session: Session) -
     # a later import does not displace a result evaluated here
     make_result(db_session, "org/model", 0.99, source=ResultSource.IMPORTED)
     assert _current(db_session, model_id) == [evaluated.id]
-    evaluated_new = make_result(db_session, "org/model", 0.72, revision="v2", config={"max_length": 4096})
+    evaluated_new = make_result(db_session, "org/model", 0.72, revision="v2", config={"max_length": 2048})
     assert _current(db_session, model_id) == [evaluated_new.id]
     assert db_session.scalar(select(func.count()).select_from(EvaluationResult)) == 5
+
+
+def test_a_result_at_another_max_length_is_current_only_without_one_at_the_benchmarks(
+    db_session: Session,
+) -> None:
+    long_only = make_result(db_session, "org/long", 0.8, config={"max_length": 16384})
+    assert _current(db_session, long_only.reward_model_id) == [long_only.id]
+    default = make_result(db_session, "org/model", 0.7, config={"max_length": 2048})
+    longer = make_result(db_session, "org/model", 0.75, config={"max_length": 16384})
+    assert _current(db_session, default.reward_model_id) == [default.id]  # the newer 16k one stays off
+    assert not longer.is_current
 
 
 @pytest.mark.postgres

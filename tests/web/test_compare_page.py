@@ -3,11 +3,17 @@ the interval and the missing per-example scores explained once, numbered pages o
 
 from __future__ import annotations
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, Tag
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.web.test_compare import A, B, store_three
+
+
+def value_of(cell: Tag) -> float:
+    value = cell.select_one(".value")
+    assert value is not None
+    return float(value.get_text())
 
 
 def test_the_best_of_each_row_is_marked_and_notes_are_said_once(
@@ -20,18 +26,18 @@ def test_the_best_of_each_row_is_marked_and_notes_are_said_once(
     assert len(sections) == 1 + len(data["sections"])
     for row in sections:
         cells = row.select("td")
-        values = [float(td.select_one(".value").get_text()) for td in cells]
-        marked = [float(td.select_one(".value").get_text()) for td in cells if "best" in td["class"]]
+        values = [value_of(td) for td in cells]
+        marked = [value_of(td) for td in cells if "best" in td.get_attribute_list("class")]
         assert marked and set(marked) == {max(values)}
-        assert all("(best)" in td.get_text() for td in cells if "best" in td["class"])
+        assert all("(best)" in td.get_text() for td in cells if "best" in td.get_attribute_list("class"))
     groups = [th.get_text(strip=True) for th in soup.select("#compare-subsets tr.group th")]
     assert groups == data["sections"]
     subset_rows = soup.select("#compare-subsets tbody tr:not(.group)")
     assert len(subset_rows) == len(data["subsets"])
     for row in subset_rows:
-        values = [td.get_text(strip=True).removesuffix("(best)") for td in row.select("td")[:-1]]
-        numbers = [float(value) for value in values if value != "—"]
-        best = [td for td in row.select("td")[:-1] if "best" in td["class"]]
+        texts = [td.get_text(strip=True).removesuffix("(best)") for td in row.select("td")[:-1]]
+        numbers = [float(text) for text in texts if text != "—"]
+        best = [td for td in row.select("td")[:-1] if "best" in td.get_attribute_list("class")]
         assert best and all(
             float(td.get_text(strip=True).removesuffix("(best)")) == max(numbers) for td in best
         )

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import re
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, Tag
 from fastapi.testclient import TestClient
+
+
+def zip_rows(table: Tag) -> list[tuple[Tag, Tag]]:
+    """(label, value) cells of each row of a labelled table."""
+    return [(row.select("th")[0], row.select("td")[0]) for row in table.select("tbody tr")]
 
 
 def test_a_model_on_two_benchmarks_shows_both_results_in_full_with_ranks(
@@ -28,10 +33,7 @@ def test_a_model_on_two_benchmarks_shows_both_results_in_full_with_ranks(
         assert "{'" not in text and "retrieved_timestamp" not in text and "1766412838" not in text
         record = card.select_one("table.record")
         assert record is not None
-        cells = {
-            th.get_text(strip=True): th.find_next_sibling("td").get_text(strip=True)
-            for th in record.select("th")
-        }
+        cells = {th.get_text(strip=True): td.get_text(strip=True) for th, td in zip_rows(record)}
         assert cells["Published board · retrieved"] == "2025-12-22 14:13 UTC"
         assert cells["Source"].startswith("Imported: rewardbench-") and "((" not in cells["Source"]
     assert "8B parameters (from the name" in " ".join(soup.get_text(" ").split())

@@ -157,7 +157,8 @@ def test_model_page_with_results_and_pair_browser(
     repro = asked.find("table", id=f"reproducibility-{new.id}")
     assert isinstance(repro, Tag)
     record = {
-        th.get_text(strip=True): th.find_next_sibling("td").get_text(strip=True) for th in repro.select("th")
+        row.select("th")[0].get_text(strip=True): row.select("td")[0].get_text(strip=True)
+        for row in repro.select("tbody tr")
     }
     assert record["Setting · Max length (tokens)"] == "4096"
     assert record["Source"].startswith("Evaluated here") and record["Commit"] == "0123456789abcdef"

@@ -245,7 +245,7 @@ def test_a_scatter_names_every_point_and_labels_its_leaders() -> None:
         assert len(tips) == 15 and all(
             re.match(r"org/model-\d\d \(Seq\. Classifier\): Score \d", t) for t in tips
         )
-        labels = [e.text for e in root.iter(f"{SVG}text") if "plot-label" in (e.get("class") or "")]
+        labels = [e.text or "" for e in root.iter(f"{SVG}text") if "plot-label" in (e.get("class") or "")]
         assert sorted(labels) == [f"model-{i:02d}" for i in range(14, 14 - LABELLED, -1)][::-1]
         texts = [e.text or "" for e in root.iter(f"{SVG}text")]
         assert "Score (%)" in texts

@@ -16,7 +16,7 @@ def soup_of(client: TestClient, path: str, status: int = 200) -> BeautifulSoup:
 
 
 def column(soup: BeautifulSoup, key: str) -> list[str]:
-    headers = [th.get("class", []) for th in soup.select("#leaderboard thead th")]
+    headers = [th.get_attribute_list("class") for th in soup.select("#leaderboard thead th")]
     index = next(i for i, classes in enumerate(headers) if f"col-{key}" in classes)
     return [tr.select("td")[index].get_text(" ", strip=True) for tr in soup.select("#leaderboard tbody tr")]
 
@@ -31,8 +31,9 @@ def test_the_board_pages_are_numbered(client: TestClient, seeded: None) -> None:
     assert numbers[0] == "1" and {"2", "3", "5", "6"} <= set(numbers)
     last = int(numbers[-1])
     assert last == -(-int(re.search(r"(\d+) models", soup.get_text()).group(1)) // 20)  # type: ignore[union-attr]
-    assert pager.select_one("a[rel=prev]") is not None and pager.select_one("a[rel=next]") is not None
-    assert "page=3" in str(pager.select_one("a[rel=prev]")["href"])
+    previous = pager.select_one("a[rel=prev]")
+    assert previous is not None and pager.select_one("a[rel=next]") is not None
+    assert "page=3" in str(previous["href"])
 
 
 def test_prior_sets_not_run_is_a_dash_and_the_interval_is_explained_once(

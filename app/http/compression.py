@@ -1,13 +1,15 @@
 """Gzip for pages, JSON, CSV, SVG, scripts and styles when the client accepts it (pure ASGI, buffered).
 
 An answer that already has a Content-Encoding (the cached leaderboard bodies, compressed once when they are
-built) goes out as it is; server-sent event streams pass through unbuffered. A compressed answer's ETag is
+built) goes out as it is; static files are compressed once per version (their ETag); server-sent event
+streams pass through unbuffered. A compressed answer's ETag is
 made weak (the same representation, another encoding), so If-None-Match with it still gets a 304.
 """
 
 from __future__ import annotations
 
 import gzip
+from collections import OrderedDict
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -49,10 +51,26 @@ def _compressible(headers: Headers) -> bool:
     )
 
 
+STATIC_PREFIX = "/static/"
+STATIC_ENTRIES = 64
+
+
 class GzipMiddleware:
     def __init__(self, app: ASGIApp, *, min_size: int = MIN_SIZE) -> None:
         self.app = app
         self.min_size = min_size
+        self._static: OrderedDict[tuple[str, str], bytes] = OrderedDict()  # (path, ETag) -> gzipped
+
+    def _compressed(self, path: str, etag: str | None, body: bytes) -> bytes:
+        if etag is None or not path.startswith(STATIC_PREFIX):
+            return gzip_bytes(body)
+        key = (path, etag)
+        packed = self._static.get(key)
+        if packed is None:
+            packed = self._static[key] = gzip_bytes(body)
+            while len(self._static) > STATIC_ENTRIES:
+                self._static.popitem(last=False)
+        return packed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,7 +99,7 @@ class GzipMiddleware:
             headers = MutableHeaders(scope=message)
             headers.add_vary_header("Accept-Encoding")
             if wants_gzip and len(body) >= self.min_size:
-                body = gzip_bytes(body)
+                body = self._compressed(scope["path"], headers.get("etag"), body)
                 headers["content-encoding"] = "gzip"
                 headers["content-length"] = str(len(body))
                 if "etag" in headers:

@@ -91,3 +91,21 @@ def test_event_streams_are_not_buffered_or_compressed(client: TestClient) -> Non
     with client.stream("GET", "/api/v1/queue/events", headers=GZIP) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         assert "content-encoding" not in response.headers
+
+
+def test_static_files_are_compressed_once_per_version(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    real = compression.gzip_bytes
+
+    def counting(body: bytes) -> bytes:
+        calls.append(len(body))
+        return real(body)
+
+    monkeypatch.setattr(compression, "gzip_bytes", counting)
+    first, _ = raw(client, "/static/style.css", GZIP)
+    for _ in range(3):
+        again, headers = raw(client, "/static/style.css", GZIP)
+        assert again == first and headers["content-encoding"] == "gzip"
+    assert len(calls) == 1

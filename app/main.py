@@ -43,6 +43,11 @@ Errors are JSON `{"detail": "..."}`: 404 for an unknown model, benchmark, sectio
 parameters, 413 for a body over the size limit, 429 (with `Retry-After`) past a submission or check
 limit, 503 (with `Retry-After`) while the Hub or the database cannot answer, 500 for anything unexpected.
 GET answers carry an `ETag`; send it back in `If-None-Match` for a 304. Every GET route answers HEAD.
+Answers are gzipped when `Accept-Encoding` allows it (their ETag is then weak).
+
+**Parameters.** `parameters` is the count stored at submission (the Hub's safetensors metadata) and
+`active_parameters` a mixture of experts' count per token; without a stored count, `parameters_from_name` is
+the size the model's name states; `parameters_source` says which (`hub`, `name`, or null).
 
 **Intervals.** Evaluated results carry 95% bootstrap intervals of the Score and each section
 (`score_interval`, `section_intervals`); `rank_ub` is the rank upper bound (results whose intervals overlap

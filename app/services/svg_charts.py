@@ -424,7 +424,7 @@ def interval_bars(
     width: int = WIDTH,
 ) -> str:
     """One horizontal bar per row from 0 to its value, with its 95% interval as a whisker."""
-    label_width = 150
+    label_width = 150 if width >= WIDTH else 100
     row_height = 30
     top = 40
     height = top + row_height * max(len(rows), 1) + 50
@@ -470,15 +470,6 @@ def strip(
     """Per row, the highlighted value as a large diamond among the board's values: each a small grey dot
     while there are few (``STRIP_DOTS_MAX``), else their spread as a grey box (25th-75th percentile) with
     whiskers (5th-95th) and the median."""
-    label_width = 170
-    row_height = 24
-    top = 52
-    height = top + row_height * max(len(rows), 1) + 50
-    left, right = label_width, width - 20
-    values = [v for row in rows for v in (*row.board, row.value) if v is not None]
-    lo, hi = min([0.0, *values]), max([1.0, *values])
-    scale = Scale(lo, hi, left, right)
-    bottom = top + row_height * len(rows)
     as_dots = all(len(row.board) <= STRIP_DOTS_MAX for row in rows)
     others = max((len(row.board) for row in rows), default=0)
     key = (
@@ -486,12 +477,23 @@ def strip(
         if as_dots
         else f"the {others} other models: middle half, 5th-95th percentile"
     )
-    key_x = 12 + 40 + 7 * len(highlight_label)
+    key_x, key_y = 12 + 40 + 7 * len(highlight_label), 42
+    if key_x + 6.5 * len(key) > width - 8:  # no room beside the model's name: the key goes below it
+        key_x, key_y = 46, 60
+    label_width = 170
+    row_height = 24
+    top = key_y + 10
+    height = top + row_height * max(len(rows), 1) + 50
+    left, right = label_width, width - 20
+    values = [v for row in rows for v in (*row.board, row.value) if v is not None]
+    lo, hi = min([0.0, *values]), max([1.0, *values])
+    scale = Scale(lo, hi, left, right)
+    bottom = top + row_height * len(rows)
     body = [
         _marker("diamond", 18, 38, 5, ACCENT, highlight_label),
         _text(28, 42, highlight_label),
-        f'<rect x="{key_x - 18:.1f}" y="34" width="12" height="8" fill="{BOARD}"/>',
-        _text(key_x, 42, key, cls="plot-muted", fill=MUTED),
+        f'<rect x="{key_x - 18:.1f}" y="{key_y - 8}" width="12" height="8" fill="{BOARD}"/>',
+        _text(key_x, key_y, key, cls="plot-muted", fill=MUTED),
     ]
     body += _x_axis(scale, nice_ticks(lo, hi), top, bottom, value_label)
     for index, row in enumerate(rows):

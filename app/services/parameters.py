@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from worker.engine.model_size import active_parameters
+
 ParametersSource = Literal["hub", "name"]
 
 _SEP = r"[-_ .]"
@@ -130,43 +132,6 @@ def describe(count: ParameterCount) -> str:
     return format_count(count.total) + (f" ({', '.join(details)})" if details else "")
 
 
-# config.json keys of a mixture of experts, across architectures (Mixtral, Qwen2/3-MoE, DeepSeek, OLMoE...).
-_EXPERT_COUNT_KEYS = ("num_local_experts", "num_experts", "n_routed_experts")
-_EXPERT_SIZE_KEYS = ("moe_intermediate_size", "intermediate_size")
-
-
-def _number(config: Mapping[str, Any], *keys: str) -> int | None:
-    for key in keys:
-        value = config.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    return None
-
-
-def active_parameters(config: Mapping[str, Any], total: int) -> int | None:
-    """A mixture of experts' parameters used per token, from its config.json and its total: the total less
-    the experts a token does not use (each a gated MLP of 3 x hidden x expert size, in every MoE layer).
-    None for a dense model or a config that does not say enough."""
-    experts = _number(config, *_EXPERT_COUNT_KEYS)
-    per_token = _number(config, "num_experts_per_tok")
-    hidden = _number(config, "hidden_size")
-    size = _number(config, *_EXPERT_SIZE_KEYS)
-    layers = _number(config, "num_hidden_layers")
-    if None in (experts, per_token, hidden, size, layers):
-        return None
-    assert experts and per_token and hidden and size and layers
-    if experts <= per_token:
-        return None
-    dense = config.get("mlp_only_layers") or []
-    first_dense = _number(config, "first_k_dense_replace") or 0
-    step = _number(config, "decoder_sparse_step", "moe_layer_freq") or 1
-    moe_layers = sum(
-        1 for layer in range(first_dense, layers) if layer not in dense and (layer + 1) % step == 0
-    )
-    active = total - moe_layers * (experts - per_token) * 3 * hidden * size
-    return active if 0 < active < total else None
-
-
 class SizedModel(Protocol):
     parameter_count: int | None
     active_parameter_count: int | None
@@ -180,3 +145,15 @@ def record_sizes(model: SizedModel, total: int | None, config: Mapping[str, Any]
     model.parameter_count = total
     if config is not None and model.active_parameter_count is None:
         model.active_parameter_count = active_parameters(config, total)
+
+
+def record_worker_sizes(model: SizedModel, sizes: Any) -> None:
+    """Store the sizes a worker read from the model's files (its ``parameters`` record: total, and active
+    for a mixture) on a model that has no count yet, e.g. one submitted before counts were kept."""
+    if not isinstance(sizes, Mapping) or not isinstance(sizes.get("total"), int):
+        return
+    if model.parameter_count is None:
+        model.parameter_count = int(sizes["total"])
+        active = sizes.get("active")
+        if model.active_parameter_count is None and isinstance(active, int):
+            model.active_parameter_count = active

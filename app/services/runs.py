@@ -18,6 +18,7 @@ from app.db.models import Submission
 from app.db.repositories import submissions as repo
 from app.db.session import unit_of_work
 from app.services.intervals import compute_intervals
+from app.services.parameters import record_worker_sizes
 from app.services.results import record_result
 from app.services.run_spec import RunConfig, RunSpec
 from worker.engine.results import BenchmarkResult
@@ -121,6 +122,8 @@ def save(
             config=spec.config.public(),
             intervals=intervals,
         )
+        sizes = result.reproducibility.get("parameters")
+        record_worker_sizes(repo.lock_reward_model(session, hub_id=spec.hub_id), sizes)
     return True
 
 

@@ -26,6 +26,7 @@ from worker.engine.dataset import load_dataset, select_examples
 from worker.engine.errors import InvalidModelError, InvalidSpecError, TokenizerLoadError
 from worker.engine.kinds import get_kind
 from worker.engine.model_kinds.base import KindCheck, ModelMetadata
+from worker.engine.model_size import model_sizes
 from worker.engine.pad_rule import apply_upstream_pad_rule
 from worker.engine.spec import EvaluationSpec
 from worker.engine.types import CandidateScores
@@ -265,3 +266,15 @@ def _edit(file: Path, changes: dict[str, Any]) -> None:
     document = json.loads(file.read_text(encoding="utf-8"))
     document.update(changes)
     file.write_text(json.dumps(document), encoding="utf-8")
+
+
+@pytest.mark.parametrize("arch", ["llama", "gemma2", "deberta-v2"])
+def test_the_record_states_the_parameters_the_files_hold(arch: str, built: Path) -> None:
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(built / arch)
+    stored = {p.data_ptr(): p.numel() for p in model.parameters()}  # tied weights counted once
+    sizes = model_sizes(built / arch)
+    assert sizes == {"total": sum(stored.values()), "active": None}
+    _, record = _score(built / arch, [])
+    assert record["parameters"] == sizes

@@ -137,3 +137,17 @@ def test_a_submission_stores_the_total_and_a_mixtures_active_count() -> None:
     dense = SimpleNamespace(parameter_count=None, active_parameter_count=None)
     record_sizes(dense, 8_000_000_000, {"hidden_size": 4096})
     assert (dense.parameter_count, dense.active_parameter_count) == (8_000_000_000, None)
+
+
+def test_a_worker_fills_in_the_sizes_of_a_model_that_has_none() -> None:
+    from types import SimpleNamespace
+
+    from app.services.parameters import record_worker_sizes
+
+    unknown = SimpleNamespace(parameter_count=None, active_parameter_count=None)
+    record_worker_sizes(unknown, {"total": 14_315_784_192, "active": 2_690_000_000})
+    assert (unknown.parameter_count, unknown.active_parameter_count) == (14_315_784_192, 2_690_000_000)
+    known = SimpleNamespace(parameter_count=7_000_000_000, active_parameter_count=None)
+    record_worker_sizes(known, {"total": 8_000_000_000, "active": None})
+    record_worker_sizes(known, None)
+    assert known.parameter_count == 7_000_000_000

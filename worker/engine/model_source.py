@@ -19,6 +19,7 @@ from worker.engine.errors import (
     ModelNotFoundError,
 )
 from worker.engine.hub_errors import first_line, is_network_error
+from worker.engine.model_size import model_sizes
 
 _FETCH_PATTERNS: Final = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
 
@@ -39,6 +40,7 @@ class ModelSource:
             "revision": self.revision,
             "resolved_commit": self.resolved_commit,
             "local_files_sha256": self.local_hash,
+            "parameters": model_sizes(self.path),
         }
 
 

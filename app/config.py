@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     @field_validator("worker_classes")
     @classmethod
     def _known_classes(cls, value: list[str | float]) -> list[str | float]:
-        from app.services.queues import WorkerClass
+        from app.services.intake.queues import WorkerClass
 
         if not value:
             raise ValueError("at least one worker class is needed")

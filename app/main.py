@@ -21,10 +21,10 @@ from app.http.security_headers import SecurityHeadersMiddleware
 from app.http.server_errors import ServerErrorMiddleware
 from app.pages.router import pages_router
 from app.schemas.leaderboard import LEADERBOARD_RULE
-from app.services.client_limits import check_limiter
-from app.services.hub_gate import HubGate
-from app.services.leaderboard_cache import LeaderboardCache
-from app.services.live import StreamGauge
+from app.services.intake.client_limits import check_limiter
+from app.services.intake.hub_gate import HubGate
+from app.services.presentation.leaderboard_cache import LeaderboardCache
+from app.services.presentation.live import StreamGauge
 from app.templating import STATIC_DIR
 
 DESCRIPTION = """

@@ -23,7 +23,7 @@ if not any(Path(entry).resolve() == Path(__file__).resolve().parent.parent for e
 from app.db.session import make_engine
 from app.pages.leaderboard import render_leaderboard
 from app.schemas.leaderboard import LeaderboardQuery
-from app.services.leaderboard import leaderboard_json
+from app.services.presentation.leaderboard import leaderboard_json
 
 
 def median_ms(

@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.commands.database import upgrade  # noqa: E402
 from app.db.session import make_engine  # noqa: E402
-from app.services.intervals import Interval, bootstrap  # noqa: E402
+from app.services.results.intervals import Interval, bootstrap  # noqa: E402
 from worker.engine.benchmarks import get_benchmark  # noqa: E402
 from worker.engine.types import ScoredExample  # noqa: E402
 

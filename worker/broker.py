@@ -4,7 +4,7 @@ Redis in production, kombu's SQLAlchemy transport on SQLite by default. The brok
 ids; the database owns the state (see ``app.db.repositories.submissions``). Settings follow the Celery docs
 for long tasks: late acks, requeue when the worker is lost, one message reserved at a time, one task per
 child process, a visibility timeout above the longest time limit. Each message goes to the queue its
-submission's memory need routes it to, with its kind's time limits (``app.services.queues``).
+submission's memory need routes it to, with its kind's time limits (``app.services.intake.queues``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from celery import Celery
 
 from app.config import Settings
-from app.services.queues import Route, default_queue
+from app.services.intake.queues import Route, default_queue
 
 TASK_EVALUATE = "rewardboard.evaluate_submission"
 SOFT_LIMIT_MARGIN_S = 300

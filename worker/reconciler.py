@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Settings
 from app.db.repositories import submissions as repo
 from app.db.session import make_engine, unit_of_work
-from app.services.submissions import Send, dispatch
+from app.services.intake.submissions import Send, dispatch
 from worker.broker import send_evaluation
 from worker.settings import WorkerSettings
 

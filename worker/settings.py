@@ -12,7 +12,7 @@ from typing import Final
 from pydantic import Field
 
 from app.config import Settings
-from app.services.queues import GIB, WorkerClass, queues_within
+from app.services.intake.queues import GIB, WorkerClass, queues_within
 
 
 class WorkerSettings(Settings):

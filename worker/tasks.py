@@ -1,6 +1,6 @@
 """The evaluation task. It takes a submission id and is safe to run twice.
 
-The task claims the run through ``app.services.runs`` (a lease fenced by the attempt number), runs the
+The task claims the run through ``app.services.results.runs`` (a lease fenced by the attempt number), runs the
 engine on the ``RunSpec`` built from the submission row, and hands the output back to the runs service,
 which stores the result and the final state in one unit of work. A heartbeat thread renews the lease and
 stores progress while the engine runs; when a renewal finds the lease taken by another run, this run stops.
@@ -19,9 +19,9 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from app.db.session import engine_for, session_factory
-from app.services import runs
-from app.services.queues import time_limit_s
-from app.services.run_spec import RunSpec
+from app.services.intake.queues import time_limit_s
+from app.services.intake.run_spec import RunSpec
+from app.services.results import runs
 from worker.broker import TASK_EVALUATE
 from worker.celery_app import app
 from worker.engine.errors import DiskFullError, EngineError, HubUnreachableError

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.db.session import unit_of_work
-from app.services.leaderboard_cache import LeaderboardCache
+from app.services.presentation.leaderboard_cache import LeaderboardCache
 
 M = TypeVar("M", bound=BaseModel)
 

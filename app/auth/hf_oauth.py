@@ -19,7 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from app.config import Settings
 from app.http.csrf import csrf_ok
 from app.http.error_responses import error_response
-from app.services.client_limits import SESSION_USER_KEY
+from app.services.intake.client_limits import SESSION_USER_KEY
 
 SESSION_COOKIE = "rewardboard_session"
 SESSION_MAX_AGE_S = 14 * 24 * 3600

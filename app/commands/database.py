@@ -54,7 +54,7 @@ def _migrate(engine: Engine, step: Callable[[Config], None]) -> None:
 
 def refresh_stale_intervals(engine: Engine) -> int:
     """Compute the intervals of results that have none, or whose scoring version changed since; how many."""
-    from app.services.intervals import refresh_intervals
+    from app.services.results.intervals import refresh_intervals
 
     with session_scope(engine) as session:
         return refresh_intervals(session)
@@ -74,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.services.seed import seed_if_empty
+    from app.services.results.seed import seed_if_empty
 
     url = get_settings().resolved_database_url()
     engine = make_engine(url)

@@ -7,13 +7,13 @@ import sys
 from pathlib import Path
 
 from app.db.session import session_scope
-from app.services.importer import (
+from app.services.results.importer import (
     ImportOutcome,
     ResultsImportError,
     import_results_file,
     load_benchmark_texts,
 )
-from app.services.published_boards import import_board
+from app.services.results.published_boards import import_board
 from worker.engine.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK
 
 

@@ -126,7 +126,7 @@ def prepare_database(settings: Settings, *, seed: bool) -> None:
         upgrade(engine)
         if seed:
             try:
-                from app.services.seed import seed_if_empty
+                from app.services.results.seed import seed_if_empty
             except ImportError:
                 return
             with session_scope(engine) as session:

@@ -73,7 +73,7 @@ class RewardModel(Base):
 class Submission(Base):
     """A request to evaluate one model commit on one benchmark as one kind, with every setting fixed.
 
-    ``run_config`` holds every setting that changes the result (see ``app.services.run_spec``);
+    ``run_config`` holds every setting that changes the result (see ``app.services.intake.run_spec``);
     ``config_key`` is its hash, so two submissions of one commit with the same settings are duplicates.
     ``queue`` is the Celery queue its memory need routes it to (``memory_bytes``, an estimate);
     ``iteration_of`` the predecessor the submitter named (a series), as given.
@@ -160,8 +160,8 @@ class EvaluationResult(Base):
     chat_template: Mapped[str] = mapped_column(String(100), default="")
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     score: Mapped[float | None] = mapped_column(Float)
-    # The 95% bootstrap interval of the Score (see app.services.intervals); ``interval_status`` says whether
-    # one was computed ("computed"), or why not ("no_examples", "undefined"); None: not computed yet.
+    # The 95% bootstrap interval of the Score (see app.services.results.intervals); ``interval_status``
+    # says whether one was computed ("computed"), or why not ("no_examples", "undefined"); None: not yet.
     # ``interval_version`` names the scoring version and method it was computed under.
     score_low: Mapped[float | None] = mapped_column(Float)
     score_high: Mapped[float | None] = mapped_column(Float)

@@ -7,8 +7,8 @@ from fastapi.responses import HTMLResponse
 
 from app.pages.rendering import html_response, render_html
 from app.schemas.leaderboard import LEADERBOARD_RULE
-from app.services.benchmark_info import list_benchmarks
-from app.services.intervals import INTERVAL_METHOD_TEXT, RANK_TEXT
+from app.services.presentation.benchmark_info import list_benchmarks
+from app.services.results.intervals import INTERVAL_METHOD_TEXT, RANK_TEXT
 
 router = APIRouter()
 

@@ -12,7 +12,7 @@ from app.api.deps import SessionDep
 from app.errors import NotFoundError
 from app.pages.rendering import html_response, page_url, pager, render_html
 from app.schemas.benchmark import RankedEntry
-from app.services import benchmark_info
+from app.services.presentation import benchmark_info
 from worker.engine.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK
 
 router = APIRouter()

@@ -12,7 +12,7 @@ from app.api.routes.compare import CompareQueryDep
 from app.errors import DomainError
 from app.pages.rendering import html_response, page_url, pager, render_html
 from app.schemas.compare import CompareQuery
-from app.services.compare import compare
+from app.services.presentation.compare import compare
 from worker.engine.benchmarks import BENCHMARKS, get_benchmark
 
 router = APIRouter()

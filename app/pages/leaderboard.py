@@ -16,9 +16,9 @@ from app.http.compression import precompressed
 from app.pages.rendering import leaderboard_url, page_url, pager, render_html, sort_url
 from app.schemas.leaderboard import LEADERBOARD_RULE, LeaderboardPage, LeaderboardQuery, sort_keys
 from app.schemas.plots import PlotQuery
-from app.services.leaderboard import leaderboard_page, model_types
-from app.services.leaderboard_cache import cached_body
-from app.services.plots import REFUSAL_AXES, board_params, versus_axes
+from app.services.presentation.leaderboard import leaderboard_page, model_types
+from app.services.presentation.leaderboard_cache import cached_body
+from app.services.presentation.plots import REFUSAL_AXES, board_params, versus_axes
 from worker.engine.benchmarks import BENCHMARKS, get_benchmark
 
 router = APIRouter()

@@ -12,9 +12,14 @@ from sqlalchemy.orm import Session
 from app.api.deps import SessionDep
 from app.pages.rendering import html_response, page_url, pager, render_html
 from app.schemas.models import ModelRead, ResultRead
-from app.services.model_detail import model_view
-from app.services.plots import Plot, result_margins_plot, result_sections_plot, result_subset_strip
-from app.services.reproducibility import record_rows
+from app.services.presentation.model_detail import model_view
+from app.services.presentation.plots import (
+    Plot,
+    result_margins_plot,
+    result_sections_plot,
+    result_subset_strip,
+)
+from app.services.presentation.reproducibility import record_rows
 from worker.engine.benchmarks import BENCHMARKS
 
 router = APIRouter()

@@ -16,9 +16,9 @@ from app.http.compression import precompressed
 from app.pages.rendering import html_response, leaderboard_url, page_url, render_html
 from app.schemas.leaderboard import LeaderboardQuery
 from app.schemas.plots import PlotQuery
-from app.services.leaderboard_cache import cached_body
-from app.services.plots import BOARD_PLOTS, PLOTS, axis_choices, build_plot, versus_axes
-from app.services.svg_charts import THEMES, themed
+from app.services.presentation.leaderboard_cache import cached_body
+from app.services.presentation.plots import BOARD_PLOTS, PLOTS, axis_choices, build_plot, versus_axes
+from app.services.presentation.svg_charts import THEMES, themed
 from app.templating import model_path
 from worker.engine.benchmarks import get_benchmark
 

@@ -8,8 +8,8 @@ from fastapi.responses import HTMLResponse
 from app.api.deps import SessionDep
 from app.pages.rendering import html_response, render_html
 from app.schemas.series import SeriesTrack
-from app.services.plots import Plot, score_by_iteration
-from app.services.series import series_view
+from app.services.presentation.plots import Plot, score_by_iteration
+from app.services.presentation.series import series_view
 
 router = APIRouter()
 

@@ -22,10 +22,10 @@ from app.api.routes.submissions import (
 from app.config import Settings
 from app.errors import DomainError, NotFoundError
 from app.http.csrf import CSRF_COOKIE, CSRF_FIELD, csrf_ok, sign_csrf_nonce, valid_csrf_token
-from app.services import submissions as service
-from app.services.hub_gate import Deadline
-from app.services.live import live_status
-from app.services.validation import SubmissionRequest, ValidationReport
+from app.services.intake import submissions as service
+from app.services.intake.hub_gate import Deadline
+from app.services.intake.validation import SubmissionRequest, ValidationReport
+from app.services.presentation.live import live_status
 from app.templating import templates
 from worker.engine.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK
 from worker.engine.kinds import DEFAULT_KIND, KINDS

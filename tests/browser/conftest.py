@@ -32,7 +32,7 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Dialog,
 from app.commands.database import upgrade
 from app.db.models import ResultSource, RewardModel
 from app.db.session import make_engine, session_scope
-from app.services.seed import seed_if_empty
+from app.services.results.seed import seed_if_empty
 from tests.submissions.conftest import (
     DPO_POLICY,
     DPO_SFT,

@@ -28,8 +28,8 @@ from sqlalchemy import Engine
 
 from app.api.routes.submissions import get_hub_client, get_sender
 from app.config import Settings
-from app.services.hub import HubClient
-from app.services.queues import Route
+from app.services.intake.hub import HubClient
+from app.services.intake.queues import Route
 from tests.conftest import engine_url
 from tests.support.hub_server import HubServer
 

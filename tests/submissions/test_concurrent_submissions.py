@@ -10,9 +10,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import sessionmaker
 
 from app.db.models import Submission
-from app.services import submissions as service
-from app.services.hub import HubClient
-from app.services.validation import SubmissionRequest
+from app.services.intake import submissions as service
+from app.services.intake.hub import HubClient
+from app.services.intake.validation import SubmissionRequest
 from tests.conftest import engine_url
 from tests.submissions.conftest import SPARE, SentMessages, make_settings
 from tests.support.hub_server import HubServer

@@ -19,8 +19,8 @@ from sqlalchemy import Engine
 from app.api.routes.submissions import get_hub_client
 from app.db.session import session_scope
 from app.main import create_app
-from app.services.hub import HubClient, HubModel
-from app.services.seed import seed_if_empty
+from app.services.intake.hub import HubClient, HubModel
+from app.services.results.seed import seed_if_empty
 from tests.conftest import engine_url
 from tests.submissions.conftest import (
     GOOD,

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.services.hub import HubClient, HubGatedError, HubNotFoundError, HubUnreachableError
+from app.services.intake.hub import HubClient, HubGatedError, HubNotFoundError, HubUnreachableError
 from tests.submissions.conftest import GATED, GOOD, PRIVATE, REPO_ROOT
 from tests.support.hub_server import HubServer
 

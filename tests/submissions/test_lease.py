@@ -13,9 +13,9 @@ from app.config import Settings
 from app.db.models import SubmissionStatus
 from app.db.repositories import submissions as repo
 from app.db.session import unit_of_work
-from app.services.queues import Route
-from app.services.run_spec import RunConfig
-from app.services.submissions import dispatch
+from app.services.intake.queues import Route
+from app.services.intake.run_spec import RunConfig
+from app.services.intake.submissions import dispatch
 from tests.submissions.conftest import SAMPLE_DATA
 from worker.reconciler import reconcile
 from worker.settings import WorkerSettings
@@ -175,7 +175,7 @@ def test_stalled_queue_head_is_sent_again(db_session_factory: sessionmaker[Sessi
 def test_queue_positions_follow_submission_order(
     db_session_factory: sessionmaker[Session], statuses: list[SubmissionStatus] | None
 ) -> None:
-    from app.services.submissions import DEFAULT_RUN_SECONDS, describe, queue_overview
+    from app.services.intake.submissions import DEFAULT_RUN_SECONDS, describe, queue_overview
 
     ids = [new_submission(db_session_factory, f"org/m{index}") for index in range(3)]
     assert claim(db_session_factory, ids[0], "w", datetime.now(UTC)) == 1

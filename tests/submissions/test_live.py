@@ -27,8 +27,8 @@ from app.db.models import Submission, SubmissionStatus
 from app.db.repositories import submissions as repo
 from app.db.session import unit_of_work
 from app.main import create_app
-from app.services import runs
-from app.services.run_spec import RunConfig, RunSpec
+from app.services.intake.run_spec import RunConfig, RunSpec
+from app.services.results import runs
 from tests.submissions.conftest import TEST_SECRET_KEY, free_port, wait_until
 from tests.submissions.test_lease import new_submission
 from tests.web.factories import engine_result, sample_pairs, scores_for

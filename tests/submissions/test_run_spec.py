@@ -14,7 +14,7 @@ from app.config import Settings
 from app.db.models import EvaluationResult, SectionScore, Submission
 from app.db.repositories import submissions as repo
 from app.db.session import unit_of_work
-from app.services.run_spec import RunConfig
+from app.services.intake.run_spec import RunConfig
 from tests.submissions.conftest import GOOD, SAMPLE_DATA, SPARE, submission_body
 from tests.submissions.test_lease import new_submission
 from tests.support.hub_server import HubServer

@@ -25,10 +25,10 @@ from sqlalchemy.orm import sessionmaker
 
 from app.db.models import RewardModel, Submission
 from app.main import create_app
-from app.services import submissions as service
-from app.services.client_limits import RedisSlidingWindowLimiter, Submitter, TooManyRequestsError
-from app.services.hub import HubClient
-from app.services.validation import SubmissionRequest
+from app.services.intake import submissions as service
+from app.services.intake.client_limits import RedisSlidingWindowLimiter, Submitter, TooManyRequestsError
+from app.services.intake.hub import HubClient
+from app.services.intake.validation import SubmissionRequest
 from tests.conftest import engine_url
 from tests.submissions.conftest import RedisServer, SentMessages, build_client, make_settings, submission_body
 from tests.support.hub_server import HubServer

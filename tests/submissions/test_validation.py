@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.services.hub import HubClient, HubNotFoundError
+from app.services.intake.hub import HubClient, HubNotFoundError
 from tests.submissions.conftest import (
     BAD_CONFIG,
     BAD_TOKENIZER,

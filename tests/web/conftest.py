@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.main import create_app
-from app.services.seed import SEED_DIR, seed_if_empty
+from app.services.results.seed import SEED_DIR, seed_if_empty
 
 PUBLISHED = sorted((SEED_DIR / "published-eval-set").glob("*.json"))
 BOARDS = sorted((SEED_DIR / "published-boards").glob("*.jsonl"))
@@ -35,7 +35,7 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def published_files(db_session_factory: sessionmaker[Session]) -> None:
     """The five published per-subset result files, imported (no board rows)."""
-    from app.services.importer import import_results_file
+    from app.services.results.importer import import_results_file
 
     with db_session_factory.begin() as session:
         for path in PUBLISHED:

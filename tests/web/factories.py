@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.db.models import EvaluationResult, ResultSource
-from app.services.results import record_result
+from app.services.results.results import record_result
 from worker.engine.benchmarks import get_benchmark
 from worker.engine.benchmarks.base import SubsetScore
 from worker.engine.dataset import load_dataset

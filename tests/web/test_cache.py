@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from app.services.leaderboard_cache import LeaderboardCache
+from app.services.presentation.leaderboard_cache import LeaderboardCache
 from tests.web.factories import make_result
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bs4 import BeautifulSoup
 
-from app.services.validation import Check
+from app.services.intake.validation import Check
 from app.templating import templates
 
 

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import ResultSource
-from app.services.compare import credit
+from app.services.presentation.compare import credit
 from tests.web.factories import accuracies_of, make_result, sample_pairs, scores_for
 from worker.engine.types import ScoredExample
 

@@ -75,7 +75,7 @@ def test_cached_leaderboards_are_compressed_once(
         return real(body)
 
     monkeypatch.setattr(compression, "gzip_bytes", counting)
-    monkeypatch.setattr("app.services.leaderboard_cache.gzip_bytes", counting)
+    monkeypatch.setattr("app.services.presentation.leaderboard_cache.gzip_bytes", counting)
     client.app.state.leaderboard_cache.version_probe_seconds = 3600.0  # type: ignore[attr-defined]
     for path in ("/", "/api/v1/leaderboard"):
         first, _ = raw(client, path, GZIP)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.commands import import_results
 from app.db.models import BenchmarkExample, EvaluationResult, ExampleResult, ResultSource, SectionScore
-from app.services.importer import ResultsImportError, import_results_file
+from app.services.results.importer import ResultsImportError, import_results_file
 from tests.web.conftest import PUBLISHED
 from tests.web.factories import SAMPLE, V1, accuracies_of, sample_pairs, scores_for
 

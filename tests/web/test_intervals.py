@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from app.db.models import EvaluationResult, ResultSource, SectionScore
 from app.schemas.leaderboard import LeaderboardQuery
-from app.services.intervals import (
+from app.services.presentation.leaderboard import leaderboard_page, rank_upper_bounds
+from app.services.results.intervals import (
     IntervalStatus,
     bootstrap,
     interval_note,
@@ -19,7 +20,6 @@ from app.services.intervals import (
     percentile_interval,
     refresh_intervals,
 )
-from app.services.leaderboard import leaderboard_page, rank_upper_bounds
 from tests.submissions.conftest import REPO_ROOT
 from tests.web.factories import V1, make_result, sample_pairs, scores_for
 from worker.engine.benchmarks import get_benchmark

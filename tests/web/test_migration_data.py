@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 
 from app.commands.database import downgrade, upgrade
 from app.db.session import make_engine
-from app.services.run_spec import RunConfig
+from app.services.intake.run_spec import RunConfig
 
 BEFORE = "6b8d5f233cad"
 AFTER = "7c1e0b8a9d42"

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import ResultSource
-from app.services.importer import import_results_file
+from app.services.results.importer import import_results_file
 from tests.web.factories import CORE_SUBSETS, make_result, sample_pairs, scores_for
 
 pytestmark = pytest.mark.usefixtures("published_files")

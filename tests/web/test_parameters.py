@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.services.parameters import (
+from app.services.presentation.parameters import (
     active_parameters,
     describe,
     format_count,
@@ -142,7 +142,7 @@ def test_a_submission_stores_the_total_and_a_mixtures_active_count() -> None:
 def test_a_worker_fills_in_the_sizes_of_a_model_that_has_none() -> None:
     from types import SimpleNamespace
 
-    from app.services.parameters import record_worker_sizes
+    from app.services.presentation.parameters import record_worker_sizes
 
     unknown = SimpleNamespace(parameter_count=None, active_parameter_count=None)
     record_worker_sizes(unknown, {"total": 14_315_784_192, "active": 2_690_000_000})

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import RewardModel
-from app.services.plots import margin, score_by_iteration
+from app.services.presentation.plots import margin, score_by_iteration
 from tests.web.factories import accuracies_of, make_result, sample_pairs, scores_for
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -213,7 +213,7 @@ def test_the_board_shows_its_plot_as_an_image_light_or_dark(client: TestClient, 
 
 
 def test_a_big_board_is_summarised_in_the_strip() -> None:
-    from app.services.svg_charts import STRIP_DOTS_MAX, StripRow, strip
+    from app.services.presentation.svg_charts import STRIP_DOTS_MAX, StripRow, strip
 
     few = strip(
         [StripRow("a", [0.5] * 10, 0.6)], title="t", description="d", value_label="v", highlight_label="m"
@@ -231,7 +231,7 @@ def test_a_big_board_is_summarised_in_the_strip() -> None:
 
 
 def test_a_scatter_names_every_point_and_labels_its_leaders() -> None:
-    from app.services.svg_charts import LABELLED, NARROW, Point, scatter
+    from app.services.presentation.svg_charts import LABELLED, NARROW, Point, scatter
 
     points = [Point(1e9 * (i + 1), i / 20, f"org/model-{i:02d}", "Seq. Classifier") for i in range(15)]
     for width in (720, NARROW):

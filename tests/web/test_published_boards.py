@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import EvaluationResult, RewardModel
-from app.services.published_boards import import_board, matching_formula
-from app.services.seed import SEED_DIR, seed_if_empty
+from app.services.results.published_boards import import_board, matching_formula
+from app.services.results.seed import SEED_DIR, seed_if_empty
 from tests.web.conftest import BOARD_ROWS, PUBLISHED
 from tests.web.factories import make_result
 from worker.engine.benchmarks import get_benchmark

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.config import Settings
-from app.services.queues import (
+from app.services.intake.queues import (
     WorkerClass,
     all_queues,
     class_for,
@@ -18,7 +18,7 @@ from app.services.queues import (
     route,
     time_limit_s,
 )
-from app.services.run_spec import RunConfig
+from app.services.intake.run_spec import RunConfig
 from tests.support.model_shapes import GEMMA2_27B_PARAMETERS, LLAMA_70B_PARAMETERS
 from tests.support.model_shapes import LLAMA_70B as LLAMA_70B_SHAPE
 from worker.engine.kinds import get_kind

@@ -19,7 +19,7 @@ from app.db.models import (
     SubsetScore,
 )
 from app.db.repositories.results import get_or_create_reward_model
-from app.services.results import record_result
+from app.services.results.results import record_result
 from tests.web.factories import engine_result, make_result, sample_pairs, scores_for
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from app.api.deps import SessionDep
 from app.schemas.benchmark import BenchmarkRead, SectionRanking, SectionRead, SubsetRanking, SubsetRead
-from app.services import benchmark_info
+from app.services.presentation import benchmark_info
 from worker.engine.benchmarks import DEFAULT_BENCHMARK
 
 router = APIRouter(tags=["benchmark"])

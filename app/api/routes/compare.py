@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from app.api.deps import SessionDep, query_openapi
 from app.schemas.compare import CompareQuery, CompareRead
-from app.services.compare import compare
+from app.services.presentation.compare import compare
 
 router = APIRouter(tags=["compare"])
 ERRORS: dict[int | str, dict[str, Any]] = {

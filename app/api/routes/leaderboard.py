@@ -11,8 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import LeaderboardCacheDep, SessionFactoryDep, query_model, query_openapi
 from app.http.compression import precompressed
 from app.schemas.leaderboard import LeaderboardApiQuery, LeaderboardPage
-from app.services.leaderboard import leaderboard_csv_bytes, leaderboard_json
-from app.services.leaderboard_cache import cached_body
+from app.services.presentation.leaderboard import leaderboard_csv_bytes, leaderboard_json
+from app.services.presentation.leaderboard_cache import cached_body
 
 router = APIRouter(tags=["leaderboard"])
 

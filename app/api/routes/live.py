@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import SessionDep, SessionFactoryDep
-from app.services import live
+from app.services.presentation import live
 
 router = APIRouter(tags=["submissions"])
 SubmissionId = Annotated[int, Path(ge=1, le=2**31 - 1)]

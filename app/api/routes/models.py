@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from app.api.deps import SessionDep
 from app.schemas.models import ExamplesPage, ModelRead
-from app.services.model_detail import model_detail, model_examples
+from app.services.presentation.model_detail import model_detail, model_examples
 
 router = APIRouter(prefix="/models", tags=["models"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "unknown model, result or subset"}}

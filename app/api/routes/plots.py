@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from app.api.deps import SessionDep, query_model, query_openapi
 from app.schemas.plots import PlotQuery, PlotRead
-from app.services.plots import build_plot
+from app.services.presentation.plots import build_plot
 
 router = APIRouter(tags=["plots"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "unknown plot, model, result or part"}}

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from app.api.deps import SessionDep
 from app.schemas.series import SeriesRead
-from app.services.series import series_view
+from app.services.presentation.series import series_view
 from worker.engine.kinds import KINDS
 
 router = APIRouter(tags=["models"])

@@ -14,11 +14,11 @@ from app.api.deps import SessionDep, SettingsDep
 from app.config import Settings
 from app.db.models import SubmissionStatus
 from app.errors import DomainError, NotFoundError
-from app.services import submissions as service
-from app.services.client_limits import RequestLimiter, Submitter, submitter_of
-from app.services.hub import HubClient
-from app.services.hub_gate import Deadline, HubGate
-from app.services.validation import Check, SubmissionRequest, ValidationReport
+from app.services.intake import submissions as service
+from app.services.intake.client_limits import RequestLimiter, Submitter, submitter_of
+from app.services.intake.hub import HubClient
+from app.services.intake.hub_gate import Deadline, HubGate
+from app.services.intake.validation import Check, SubmissionRequest, ValidationReport
 
 router = APIRouter(prefix="/submissions", tags=["submissions"])
 

@@ -1,6 +1,6 @@
 """Writing results: the given numbers of one result, its section, subset and example rows, benchmark texts.
 
-Nothing here computes a score: the caller (``app.services.results``) hands over the values to store.
+Nothing here computes a score: the caller (``app.services.results.results``) hands over the values to store.
 Functions flush through the session; the caller's unit of work commits.
 """
 

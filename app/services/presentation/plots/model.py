@@ -15,9 +15,9 @@ from app.db.repositories.leaderboard import BoardFilter
 from app.errors import NotFoundError
 from app.schemas.models import ResultRead
 from app.schemas.plots import PlotQuery
-from app.services import svg_charts as charts
-from app.services.model_detail import model_detail
-from app.services.plots.figure import Plot, cell, drawn, interval_text
+from app.services.presentation import svg_charts as charts
+from app.services.presentation.model_detail import model_detail
+from app.services.presentation.plots.figure import Plot, cell, drawn, interval_text
 from app.templating import format_score
 from worker.engine.benchmarks import get_benchmark
 

@@ -7,10 +7,10 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from app.db.repositories.leaderboard import has_any_result
-from app.services.importer import ImportOutcome, import_results_file
-from app.services.published_boards import import_board
+from app.services.results.importer import ImportOutcome, import_results_file
+from app.services.results.published_boards import import_board
 
-SEED_DIR = Path(__file__).resolve().parent.parent / "seed"
+SEED_DIR = Path(__file__).resolve().parents[2] / "seed"
 
 
 def seed_if_empty(session: Session, seed_dir: Path = SEED_DIR) -> list[ImportOutcome]:

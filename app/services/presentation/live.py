@@ -26,8 +26,8 @@ from app.db.models import SubmissionStatus
 from app.db.repositories import results as results_repo
 from app.db.repositories import submissions as submissions_repo
 from app.errors import NotFoundError, TryAgainLaterError
-from app.services.failure_advice import advice_for
-from app.services.submissions import SubmissionView, describe, format_duration, queue_overview
+from app.services.intake.submissions import SubmissionView, describe, format_duration, queue_overview
+from app.services.results.failure_advice import advice_for
 from app.templating import format_score, model_path
 
 POLL_SECONDS = 1.0

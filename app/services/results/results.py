@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.db.models import EvaluationResult, ResultSource
 from app.db.repositories import results as repo
-from app.services.intervals import ResultIntervals, compute_and_store, store_intervals
+from app.services.results.intervals import ResultIntervals, compute_and_store, store_intervals
 from worker.engine.benchmarks.base import Aggregate
 from worker.engine.results import BenchmarkResult
 from worker.engine.types import Example, ScoredExample
@@ -52,7 +52,7 @@ def record_result(
         one ``evaluation_result`` row, one ``section_score`` row per section and one ``subset_score`` row
         per subset, one ``example_result`` row per scored example, and the ``benchmark_example`` texts of
         ``examples`` (texts already stored are kept); the 95% bootstrap intervals of the Score and sections
-        computed from ``scored`` (``app.services.intervals``; none without examples), or ``intervals``
+        computed from ``scored`` (``app.services.results.intervals``; none without examples), or ``intervals``
         when the caller computed them before its transaction.
       - Sections and Score come from the benchmark's definition applied to the subset values
         (``result.aggregate()``), never from a file. Only a result without subset values (a published

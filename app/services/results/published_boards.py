@@ -19,9 +19,9 @@ from typing import Any, Final
 from sqlalchemy.orm import Session
 
 from app.db.models import ResultSource
-from app.services.importer import ImportOutcome, ResultsImportError
-from app.services.model_ids import is_api_model
-from app.services.results import Published, record_result
+from app.services.intake.model_ids import is_api_model
+from app.services.results.importer import ImportOutcome, ResultsImportError
+from app.services.results.results import Published, record_result
 from worker.engine.benchmarks import BENCHMARKS, get_benchmark
 from worker.engine.benchmarks.base import Benchmark, ScoreFormula
 from worker.engine.kinds import kind_for_label

@@ -21,14 +21,12 @@ from app.db.models import Submission, SubmissionStatus
 from app.db.repositories import intake
 from app.db.repositories import submissions as repo
 from app.db.session import unit_of_work
-from app.services.client_limits import Submitter
-from app.services.hub import HubClient
-from app.services.hub_gate import Deadline, HubBusyError
-from app.services.parameters import record_sizes
-from app.services.queues import Route, route
-from app.services.run_spec import RunConfig
-from app.services.series import record_iteration
-from app.services.validation import (
+from app.services.intake.client_limits import Submitter
+from app.services.intake.hub import HubClient
+from app.services.intake.hub_gate import Deadline, HubBusyError
+from app.services.intake.queues import Route, route
+from app.services.intake.run_spec import RunConfig
+from app.services.intake.validation import (
     Check,
     SubmissionRequest,
     ValidationReport,
@@ -37,6 +35,8 @@ from app.services.validation import (
     namespace_of,
     validate,
 )
+from app.services.presentation.parameters import record_sizes
+from app.services.presentation.series import record_iteration
 from worker.engine.benchmarks import BENCHMARKS
 from worker.engine.kinds import KINDS
 

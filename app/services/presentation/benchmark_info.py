@@ -18,7 +18,7 @@ from app.schemas.benchmark import (
     SubsetRanking,
     SubsetRead,
 )
-from app.services.intervals import bounds, interval_note
+from app.services.results.intervals import bounds, interval_note
 from worker.engine.benchmarks import BENCHMARKS, UnknownBenchmarkError, get_benchmark
 from worker.engine.benchmarks.base import Benchmark, Section, Subset
 from worker.engine.kinds import KINDS

@@ -13,10 +13,10 @@ from app.db.repositories import leaderboard as board_repo
 from app.db.repositories import models as repo
 from app.errors import NotFoundError
 from app.schemas.models import ExampleRead, ExamplesPage, ModelRead, ResultRead, SubsetScoreRead
-from app.services.intervals import bounds, interval_note
-from app.services.leaderboard import rank_upper_bounds
-from app.services.parameters import describe, parameter_count
-from app.services.series import series_root
+from app.services.presentation.leaderboard import rank_upper_bounds
+from app.services.presentation.parameters import describe, parameter_count
+from app.services.presentation.series import series_root
+from app.services.results.intervals import bounds, interval_note
 from worker.engine.benchmarks import BENCHMARKS
 from worker.engine.kinds import KINDS
 

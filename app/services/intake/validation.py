@@ -22,13 +22,13 @@ from app.db.repositories import intake as repo
 from app.db.session import unit_of_work
 from app.http.request_guard import clean_text
 from app.schemas.query import BenchmarkId
-from app.services import queues
-from app.services.client_limits import Submitter
-from app.services.hub import HubClient, HubError, HubModel, HubUnreachableError, read_json
-from app.services.hub_gate import Deadline
-from app.services.model_ids import invalid_hub_id
-from app.services.run_spec import RunConfig
-from app.services.series import check_iteration_of
+from app.services.intake import queues
+from app.services.intake.client_limits import Submitter
+from app.services.intake.hub import HubClient, HubError, HubModel, HubUnreachableError, read_json
+from app.services.intake.hub_gate import Deadline
+from app.services.intake.model_ids import invalid_hub_id
+from app.services.intake.run_spec import RunConfig
+from app.services.presentation.series import check_iteration_of
 from worker.engine.benchmarks import DEFAULT_BENCHMARK, get_benchmark
 from worker.engine.kinds import DEFAULT_KIND, KINDS, evaluable_kinds, get_kind
 from worker.engine.model_kinds.base import (
@@ -179,7 +179,7 @@ class ValidationReport:
 def run_config(
     request: SubmissionRequest, settings: Settings, kind_settings: KindSettings | None = None
 ) -> RunConfig:
-    """Every setting that changes the result of this submission, fixed now (see ``app.services.run_spec``)."""
+    """Every setting that changes the result of this submission, fixed now (``intake.run_spec``)."""
     kind = get_kind(request.model_type)
     chosen = kind_settings if kind_settings is not None else request.kind_settings()
     return RunConfig(

@@ -27,7 +27,7 @@ from app.schemas.compare import (
     Disagreement,
     DisagreementPage,
 )
-from app.services.intervals import bounds, interval_note
+from app.services.results.intervals import bounds, interval_note
 from worker.engine.benchmarks import get_benchmark
 from worker.engine.benchmarks.base import Benchmark
 from worker.engine.kinds import KINDS

@@ -7,7 +7,7 @@ definition: ``subset_scores`` under the result's scoring version (so Ties stays 
 ``aggregate`` for the sections and the Score. An interval is the 2.5th to 97.5th percentile of a value over
 the resamples (resamples on which the formula has no value are left out while they are under 1%).
 
-Intervals are computed when a result is recorded (``app.services.results.record_result``) and stored with it;
+Intervals are computed when a result is recorded (``results.record_result``) and stored with it;
 ``interval_version`` names the scoring version and method they follow, so ``refresh_intervals`` recomputes
 the intervals of results whose scoring version (or this method) has changed since. Pages and the API only
 read the stored bounds.

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db.models import Submission
 from app.db.repositories import submissions as repo
 from app.db.session import unit_of_work
-from app.services.intervals import compute_intervals
-from app.services.parameters import record_worker_sizes
-from app.services.results import record_result
-from app.services.run_spec import RunConfig, RunSpec
+from app.services.intake.run_spec import RunConfig, RunSpec
+from app.services.presentation.parameters import record_worker_sizes
+from app.services.results.intervals import compute_intervals
+from app.services.results.results import record_result
 from worker.engine.results import BenchmarkResult
 from worker.engine.types import Example, ScoredExample
 

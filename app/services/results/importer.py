@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from app.db.models import ResultSource
 from app.errors import DomainError
-from app.services.model_ids import invalid_hub_id
-from app.services.results import record_result
+from app.services.intake.model_ids import invalid_hub_id
+from app.services.results.results import record_result
 from worker.engine.benchmarks import get_benchmark
 from worker.engine.benchmarks.base import Benchmark
 from worker.engine.errors import DatasetError

@@ -5,7 +5,7 @@ with the X-Forwarded-For address when the request came through a configured prox
 its Hugging Face user. Model checks (dry runs, and the checks of every submission) are limited here: in
 memory per web process by default, or in Redis shared by every web process when ``LIMITS_URL`` names one.
 Submissions are limited in the database, inside the transaction that records them
-(app/services/submissions.py).
+(app/services/intake/submissions.py).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from app.db.repositories.leaderboard import BoardFilter
 from app.schemas.plots import PlotCell, PlotQuery, PlotRead
-from app.services import svg_charts as charts
+from app.services.presentation import svg_charts as charts
 from app.templating import format_score, model_path
 from worker.engine.kinds import KINDS
 

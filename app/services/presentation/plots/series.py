@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from app.services import svg_charts as charts
-from app.services.plots.figure import Plot, cell, drawn, interval_text, pair
+from app.services.presentation import svg_charts as charts
+from app.services.presentation.plots.figure import Plot, cell, drawn, interval_text, pair
 from app.templating import format_score
 
 

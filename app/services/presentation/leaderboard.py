@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from app.db.repositories import leaderboard as repo
 from app.schemas.leaderboard import LeaderboardPage, LeaderboardQuery, LeaderboardRow
-from app.services.intervals import INTERVAL_METHOD_TEXT, RANK_TEXT, bounds, interval_note
-from app.services.parameters import describe, parameter_count
+from app.services.presentation.parameters import describe, parameter_count
+from app.services.results.intervals import INTERVAL_METHOD_TEXT, RANK_TEXT, bounds, interval_note
 from worker.engine.benchmarks import get_benchmark
 from worker.engine.kinds import KINDS
 

@@ -16,15 +16,15 @@ from sqlalchemy.orm import Session
 
 from app.errors import NotFoundError
 from app.schemas.plots import PlotQuery
-from app.services.plots.board import (
+from app.services.presentation.plots.board import (
     REFUSAL_AXES,
     axis_choices,
     score_vs_parameters,
     versus,
     versus_axes,
 )
-from app.services.plots.figure import Plot, board_params
-from app.services.plots.model import (
+from app.services.presentation.plots.figure import Plot, board_params
+from app.services.presentation.plots.model import (
     margin,
     margins_plot,
     result_margins_plot,
@@ -33,7 +33,7 @@ from app.services.plots.model import (
     sections_plot,
     subset_strip,
 )
-from app.services.plots.series import score_by_iteration
+from app.services.presentation.plots.series import score_by_iteration
 
 Builder = Callable[[Session, PlotQuery], Plot]
 BOARD_PLOTS: dict[str, Builder] = {"score-vs-parameters": score_vs_parameters, "versus": versus}

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from app.db.repositories import plots as repo
 from app.errors import NotFoundError
 from app.schemas.plots import PlotQuery
-from app.services import svg_charts as charts
-from app.services.parameters import describe, parameter_count
-from app.services.plots.figure import (
+from app.services.presentation import svg_charts as charts
+from app.services.presentation.parameters import describe, parameter_count
+from app.services.presentation.plots.figure import (
     Plot,
     board_filter,
     board_params,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from app.config import Settings
-from app.services.run_spec import RunConfig
+from app.services.intake.run_spec import RunConfig
 from worker.engine.model_kinds.base import BYTES_PER_PARAMETER, RUNTIME_OVERHEAD_BYTES
 
 GIB: Final = 1024**3

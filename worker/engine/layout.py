@@ -32,6 +32,10 @@ class Layout:
     shard_of: Mapping[str, int]  # module -> shard (empty on one device)
     weight_bytes: int
 
+    @classmethod
+    def one_device(cls, device: torch.device | str, weight_bytes: int = 0) -> Layout:
+        return cls(str(device), (str(device),), {}, weight_bytes)
+
     @property
     def sharded(self) -> bool:
         return len(self.places) > 1
@@ -95,14 +99,14 @@ def plan_layout(
     if shards is not None and shards < 1:
         raise InvalidSpecError(f"shards must be at least 1, got {shards}")
     if shards == 1 or (shards is None and device.type != "cuda"):
-        return Layout(str(device), (str(device),), {}, 0)
+        return Layout.one_device(device)
     model = meta_model(auto_class, config, dtype)
     needed = weight_bytes(model)
     if device.type == "cuda":
         budgets = [int(free * WEIGHT_SHARE) for free in _free_cuda_memory()]
         if shards is None:
             if needed <= budgets[0] or len(budgets) == 1:
-                return Layout(str(device), (str(device),), {}, needed)
+                return Layout.one_device(device, needed)
             shards = len(budgets)
         if shards > len(budgets):
             raise InvalidSpecError(f"{shards} shards asked for, but this machine has {len(budgets)} GPUs")

@@ -28,6 +28,7 @@ from app.services.intake.hub import HubClient, HubError, HubModel, HubUnreachabl
 from app.services.intake.hub_gate import Deadline
 from app.services.intake.model_ids import invalid_hub_id
 from app.services.intake.run_spec import RunConfig
+from app.services.presentation.parameters import format_count
 from app.services.presentation.series import check_iteration_of
 from worker.engine.benchmarks import DEFAULT_BENCHMARK, get_benchmark
 from worker.engine.kinds import DEFAULT_KIND, KINDS, evaluable_kinds, get_kind
@@ -381,10 +382,10 @@ class _Validator:
         if count <= limit:
             return None
         if self.settings.max_parameters is not None:
-            return f"{repo_id} has {_in_words(count)} parameters ({count:,}); the limit here is {limit:,}."
+            return f"{repo_id} has {format_count(count)} parameters ({count:,}); the limit here is {limit:,}."
         largest = queues.largest_class(self.settings)
         return (
-            f"{repo_id} has {_in_words(count)} parameters ({count:,}): its weights alone need "
+            f"{repo_id} has {format_count(count)} parameters ({count:,}): its weights alone need "
             f"{queues.format_bytes(count * BYTES_PER_PARAMETER)} at 16 bits, more than the largest workers "
             f"here ({largest.label}, {queues.format_bytes(largest.total_bytes)} in all) hold."
         )
@@ -572,14 +573,6 @@ class _Validator:
             f"Needs about {queues.format_bytes(estimate)} of GPU memory{length}: queued for workers of "
             f"{found.label} or more{split} (time limit {limit // 60} minutes).",
         )
-
-
-def _in_words(count: int) -> str:
-    """A parameter count as people say it: 70.6B, 1.2T, 350M."""
-    for size, unit in ((10**12, "T"), (10**9, "B"), (10**6, "M")):
-        if count >= size:
-            return f"{count / size:.1f}".removesuffix(".0") + unit
-    return f"{count:,}"
 
 
 def _not_checked(names: Iterable[str], why: str) -> list[Check]:

@@ -140,20 +140,22 @@ class SizedModel(Protocol):
 def record_sizes(model: SizedModel, total: int | None, config: Mapping[str, Any] | None) -> None:
     """Store what a submission's checks read (the safetensors total; a mixture's active count from its
     config) on a model that has no count yet."""
-    if total is None or model.parameter_count is not None:
-        return
-    model.parameter_count = total
-    if config is not None and model.active_parameter_count is None:
-        model.active_parameter_count = active_parameters(config, total)
+    if total is not None:
+        _store(model, total, active_parameters(config, total) if config is not None else None)
 
 
 def record_worker_sizes(model: SizedModel, sizes: Any) -> None:
     """Store the sizes a worker read from the model's files (its ``parameters`` record: total, and active
     for a mixture) on a model that has no count yet, e.g. one submitted before counts were kept."""
-    if not isinstance(sizes, Mapping) or not isinstance(sizes.get("total"), int):
-        return
-    if model.parameter_count is None:
-        model.parameter_count = int(sizes["total"])
+    if isinstance(sizes, Mapping) and isinstance(sizes.get("total"), int):
         active = sizes.get("active")
-        if model.active_parameter_count is None and isinstance(active, int):
-            model.active_parameter_count = active
+        _store(model, int(sizes["total"]), active if isinstance(active, int) else None)
+
+
+def _store(model: SizedModel, total: int, active: int | None) -> None:
+    """The first count a model gets is kept; later ones never overwrite it."""
+    if model.parameter_count is not None:
+        return
+    model.parameter_count = total
+    if model.active_parameter_count is None:
+        model.active_parameter_count = active

@@ -66,7 +66,7 @@ class ClassifierAdapter(RewardAdapter):
         self.source = source
         self.device: torch.device = next(model.parameters()).device
         self.dtype: torch.dtype = next(model.parameters()).dtype
-        self.layout = layout or Layout(str(self.device), (str(self.device),), {}, 0)
+        self.layout = layout or Layout.one_device(self.device)
         self.attention = attention or ATTENTION.get(model.config._attn_implementation) or ATTENTION["sdpa"]
         if isinstance(batch_tokens, int):
             if batch_tokens < 1:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from worker.engine.benchmarks.base import Benchmark, TiePolicy
 from worker.engine.errors import InvalidSpecError
+from worker.engine.model_size import first_int
 from worker.engine.types import ScoredExample
 
 if TYPE_CHECKING:
@@ -235,14 +236,6 @@ def text_config(config: Mapping[str, Any]) -> Mapping[str, Any]:
     """The language model's part of a config (multimodal configs nest it as ``text_config``)."""
     nested = config.get("text_config")
     return nested if isinstance(nested, dict) else config
-
-
-def first_int(config: Mapping[str, Any], *names: str) -> int | None:
-    for name in names:
-        value = config.get(name)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
 
 
 def hidden_size(config: Mapping[str, Any]) -> int:

@@ -22,11 +22,11 @@ from worker.engine.model_kinds.base import (
     ResolvedModel,
     activation_bytes,
     causal_lm_head,
-    first_int,
     text_config,
     tokenizer_loads,
 )
 from worker.engine.model_kinds.classifier import ChatTemplateSetting
+from worker.engine.model_size import first_int
 
 if TYPE_CHECKING:
     from worker.engine.adapters.base import RewardAdapter

@@ -26,12 +26,12 @@ from worker.engine.model_kinds.base import (
     ModelKind,
     ModelMetadata,
     causal_lm_head,
-    first_int,
     hidden_size,
     position_limit,
     text_config,
     tokenizer_loads,
 )
+from worker.engine.model_size import first_int
 from worker.engine.types import Example, ScoredExample
 
 if TYPE_CHECKING:

@@ -33,7 +33,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -67,10 +67,9 @@ class ModelCase:
     config_pad_id: int | None = None  # the config's pad_token_id while the tokenizer has no pad token
     padding_side: str | None = None  # saved in tokenizer_config.json
     # "pinned": the reference venv (transformers 4.51, as upstream pins); "newer": transformers 4.51 has no
-    # classifier class for it, so upstream's package runs with the last transformers 4.x
-    # (--newer-reference-python) or the case is skipped; "none": no transformers 4.x has its classifier, so
-    # upstream cannot score it at all (tests/engine/test_architectures.py checks it against transformers).
-    reference: str = "pinned"
+    # classifier class for it, so upstream's package runs over a newer transformers
+    # (--newer-reference-python), or the case is skipped.
+    reference: Literal["pinned", "newer"] = "pinned"
 
 
 # One case per architecture of the matrix (tests/support/tiny_models.CLASSIFIER_CONFIGS), tokenizer template.
@@ -89,7 +88,8 @@ MATRIX_SEEDS = {
 }
 
 
-REFERENCE_FOR = {"gemma3": "newer", "olmo2": "none"}
+# Gemma-3's classifier came with transformers 4.53, OLMo-2's only with 5.x.
+REFERENCE_FOR: dict[str, Literal["pinned", "newer"]] = {"gemma3": "newer", "olmo2": "newer"}
 
 CASES: dict[str, ModelCase] = {
     case.name: case
@@ -429,7 +429,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--newer-reference-python",
         default=None,
-        help="python of a venv with `rewardbench` and transformers 4.57 (installed over its pin), "
+        help="python of a venv with `rewardbench` and a newer transformers installed over its pin (5.x "
+        "for OLMo-2), "
         "for the architectures transformers 4.51 has no classifier for "
         f"({', '.join(arch for arch, where in REFERENCE_FOR.items() if where == 'newer')}); "
         "without it those cases are skipped",
@@ -452,9 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [name for name in names if name not in CASES]
     if unknown:
         parser.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
-    unscorable = [name for name in names if CASES[name].reference == "none"]
-    if unscorable:
-        print(f"skipped (no transformers 4.x has their classifier, so upstream cannot run): {unscorable}")
+    unscorable: list[str] = []
     if args.newer_reference_python is None:
         needs_newer = [name for name in names if CASES[name].reference == "newer"]
         if needs_newer:

@@ -44,6 +44,31 @@ class ResultSource(enum.StrEnum):
     IMPORTED = "imported"
 
 
+class ResultVisibility(enum.StrEnum):
+    """What the board does with a result: list it, list it with a mark and its reason, or leave it off
+    (a hidden result shows on its model page with the reason, and on the board only behind a filter)."""
+
+    VISIBLE = "visible"
+    FLAGGED = "flagged"
+    HIDDEN = "hidden"
+
+
+class ReportStatus(enum.StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+    DISMISSED = "dismissed"
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+def _str_enum(kind: type[enum.StrEnum]) -> Enum:
+    return Enum(kind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
 class RewardModel(Base):
     """A model by its name: a Hub id (org/name), or the name of an API model that has no Hub repository.
 
@@ -110,6 +135,11 @@ class Submission(Base):
     queue: Mapped[str | None] = mapped_column(String(50))
     memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
     iteration_of: Mapped[str | None] = mapped_column(String(200))
+    # Higher runs sooner within its queue (a maintainer's "move up"); ties by creation time.
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Where to tell the submitter of the outcome (http(s), a public address) and the HMAC key of the body.
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    webhook_secret: Mapped[str | None] = mapped_column(String(100))
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -177,6 +207,16 @@ class EvaluationResult(Base):
     source_detail: Mapped[str | None] = mapped_column(Text)
     source_digest: Mapped[str | None] = mapped_column(String(64))  # sha256 of an imported file
     is_current: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Moderation: hidden or flagged by a maintainer with a public reason and an optional link.
+    visibility: Mapped[ResultVisibility] = mapped_column(
+        _str_enum(ResultVisibility), default=ResultVisibility.VISIBLE, server_default="visible"
+    )
+    visibility_reason: Mapped[str | None] = mapped_column(Text)
+    visibility_link: Mapped[str | None] = mapped_column(String(500))
+    visibility_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    superseded_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("evaluation_result.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     reward_model: Mapped[RewardModel] = relationship(back_populates="results", lazy="raise")
@@ -240,3 +280,116 @@ class BenchmarkExample(Base):
     candidates: Mapped[list[str]] = mapped_column(JSON)
     num_correct: Mapped[int] = mapped_column(Integer, default=1)
     candidate_models: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class AuditEvent(Base):
+    """One line of the public audit log: a maintainer's action or a result's change of state.
+
+    Append-only: rows are inserted, never updated or deleted (a deleted model keeps its lines, by name).
+    ``actor`` is a maintainer's Hub name, "operator" for the operator token, or "service" for the service's
+    own changes (a run finished, a result superseded by a newer run). ``model`` is the Hub id the event is
+    about, so feeds per model and per organisation read it directly.
+    """
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_event_created_at", "created_at"),
+        Index("ix_audit_event_model_created_at", "model", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(50))
+    subject: Mapped[str] = mapped_column(String(30))  # result, submission, model, namespace, report, snapshot
+    subject_id: Mapped[str | None] = mapped_column(String(200))
+    model: Mapped[str | None] = mapped_column(String(200))
+    benchmark: Mapped[str | None] = mapped_column(String(50))
+    reason: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(500))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ResultReport(Base):
+    """A visitor's report of a result, waiting in the maintainers' inbox until resolved or dismissed."""
+
+    __tablename__ = "result_report"
+    __table_args__ = (
+        Index("ix_result_report_status_created_at", "status", "created_at"),
+        Index("ix_result_report_client_address_created_at", "client_address", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("evaluation_result.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(30))
+    text: Mapped[str] = mapped_column(Text, default="")
+    reporter: Mapped[str | None] = mapped_column(String(200))  # the signed-in user, if any
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[ReportStatus] = mapped_column(_str_enum(ReportStatus), default=ReportStatus.OPEN)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+
+class NamespacePolicy(Base):
+    """A maintainer's setting for one Hub namespace: opted out of the board, or its own submission quota
+    (submissions per rate-limit window, in place of the default); beside OPT_OUT_NAMESPACES."""
+
+    __tablename__ = "namespace_policy"
+
+    namespace: Mapped[str] = mapped_column(String(200), primary_key=True)  # lower case
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    submission_quota: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    updated_by: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One notification of a submission's outcome to its webhook: its state, tries and last answer."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("submission_id", "event"),
+        Index("ix_webhook_delivery_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(30))  # finished, failed, flagged, superseded, hidden
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[DeliveryStatus] = mapped_column(_str_enum(DeliveryStatus), default=DeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WorkerHeartbeat(Base):
+    """The last sign of life of each worker process, for /readyz and the heartbeat-age metric."""
+
+    __tablename__ = "worker_heartbeat"
+
+    worker: Mapped[str] = mapped_column(String(200), primary_key=True)  # Celery's node name
+    queues: Mapped[str] = mapped_column(String(500), default="")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DataSnapshot(Base):
+    """A benchmark's ranked results and per-example scores as Parquet files, kept by date, with the
+    manifest that describes them (rows, sha256, scoring version, time)."""
+
+    __tablename__ = "data_snapshot"
+    __table_args__ = (UniqueConstraint("benchmark", "snapshot_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    benchmark: Mapped[str] = mapped_column(String(50))
+    snapshot_date: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD (UTC)
+    scoring_version: Mapped[str] = mapped_column(String(50))
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_by: Mapped[str] = mapped_column(String(200), default="schedule")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -93,6 +93,14 @@ class Settings(BaseSettings):
     hf_oauth_scopes: str = "openid profile"
     submit_requires_sign_in: bool = False
 
+    admin_token: str = Field(
+        default="", description="the operator token for the admin API (Authorization: Bearer); 32+ characters"
+    )
+    admin_token_file: Path | None = Field(default=None, description="a file holding ADMIN_TOKEN instead")
+    maintainers: list[str] = Field(
+        default_factory=list, description="Hugging Face user names who may run the board once signed in"
+    )
+
     @field_validator("worker_classes")
     @classmethod
     def _known_classes(cls, value: list[str | float]) -> list[str | float]:
@@ -130,6 +138,9 @@ class Settings(BaseSettings):
                 "Set SECRET_KEY to a long random string (e.g. `python -c 'import secrets; "
                 "print(secrets.token_urlsafe(48))'`), or set ENVIRONMENT=development for a local run."
             )
+        from app.services.operations.maintainers import check_admin_token
+
+        check_admin_token(self)
         if self.submit_requires_sign_in and not self.oauth_enabled:
             raise ConfigurationError(
                 "SUBMIT_REQUIRES_SIGN_IN is set but Sign in with Hugging Face is not configured "
@@ -145,6 +156,15 @@ class Settings(BaseSettings):
         if self.broker_url:
             return self.broker_url
         return f"sqla+sqlite:///{(self.data_dir / 'broker.db').as_posix()}"
+
+    def resolved_admin_token(self) -> str:
+        """ADMIN_TOKEN, else the content of ADMIN_TOKEN_FILE (stripped), else the embedded default's file."""
+        if self.admin_token:
+            return self.admin_token
+        path = self.admin_token_file or (self.data_dir / "admin-token" if self.is_development else None)
+        if path is None or not path.is_file():
+            return ""
+        return path.read_text(encoding="utf-8").strip()
 
     def resolved_weights_cache(self) -> Path:
         return self.weights_cache_dir or self.data_dir / "weights"

@@ -23,6 +23,7 @@ from app.pages.router import pages_router
 from app.schemas.leaderboard import LEADERBOARD_RULE
 from app.services.intake.client_limits import check_limiter
 from app.services.intake.hub_gate import HubGate
+from app.services.operations.maintainers import MaintainerAccess
 from app.services.presentation.leaderboard_cache import LeaderboardCache
 from app.services.presentation.live import StreamGauge
 from app.templating import STATIC_DIR
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         slots=settings.hub_concurrency, wait_s=settings.hub_queue_wait_s, deadline_s=settings.hub_deadline_s
     )
     app.state.check_limiter = check_limiter(settings)
+    app.state.maintainer_access = MaintainerAccess.from_settings(settings)
     install_error_handlers(app)
     # Middlewares, innermost first (each add_middleware wraps the ones before it).
     app.add_middleware(ETagMiddleware)

@@ -30,7 +30,17 @@ router = APIRouter(prefix="/auth", include_in_schema=False)
 
 
 def install_sign_in(app: FastAPI, settings: Settings) -> None:
-    """The /auth routes and the session cookie; nothing when sign-in is not configured."""
+    """The session cookie (signed users, and /admin's sign-in with the operator token), and the /auth
+    routes when Sign in with Hugging Face is configured."""
+    # Lax: the provider's redirect back to /auth/callback is a cross-site navigation that must carry it.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE_S,
+        same_site="lax",
+        https_only=not settings.is_development,
+    )
     if not settings.oauth_enabled:
         return
     oauth = OAuth()
@@ -43,15 +53,6 @@ def install_sign_in(app: FastAPI, settings: Settings) -> None:
     )
     app.state.oauth = oauth
     app.include_router(router)
-    # Lax: the provider's redirect back to /auth/callback is a cross-site navigation that must carry it.
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.secret_key,
-        session_cookie=SESSION_COOKIE,
-        max_age=SESSION_MAX_AGE_S,
-        same_site="lax",
-        https_only=not settings.is_development,
-    )
 
 
 def _client(request: Request) -> Any:

@@ -19,6 +19,7 @@ from types import FrameType
 
 from app.commands.supervisor import Child, Supervisor, watch_parent
 from app.config import ConfigurationError, Settings, get_settings
+from app.services.operations.maintainers import ensure_embedded_token
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -177,6 +178,9 @@ def up(settings: Settings, *, host: str, port: int, loglevel: str, seed: bool) -
     supervisor: Supervisor | None = None
     try:
         prepare_database(settings, seed=seed)
+        token_file = ensure_embedded_token(settings)
+        if token_file is not None:
+            print(f"The operator token for /admin and /api/v1/admin is in {token_file}", flush=True)
         cli = [sys.executable, "-m", "app.cli"]
         watch = ["--watch-parent", str(os.getpid())]
         fd = listener.fileno()

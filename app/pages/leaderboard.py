@@ -8,14 +8,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import LeaderboardCacheDep, SessionFactoryDep, query_model
+from app.api.deps import LeaderboardCacheDep, SessionFactoryDep, SettingsDep, query_model
+from app.config import Settings
+from app.db.session import unit_of_work
 from app.http.compression import precompressed
 from app.pages.rendering import leaderboard_url, page_url, pager, render_html, sort_url
 from app.schemas.leaderboard import LEADERBOARD_RULE, LeaderboardPage, LeaderboardQuery, sort_keys
 from app.schemas.plots import PlotQuery
+from app.schemas.snapshots import SnapshotBoardPage, SnapshotBoardQuery
+from app.services.operations.snapshot_board import board_at, model_types_at
+from app.services.operations.snapshots import snapshot_root
 from app.services.presentation.leaderboard import leaderboard_page, model_types
 from app.services.presentation.leaderboard_cache import cached_body
 from app.services.presentation.plots import REFUSAL_AXES, board_params, versus_axes
@@ -99,7 +104,7 @@ class PlotLink:
 
 def _board_plots(query: LeaderboardQuery) -> dict[str, object]:
     """The view's Score-against-parameters plot (an image: the page stays light) and its two-part plot."""
-    if query.partial:
+    if query.partial or query.hidden:
         return {"plot": None}
     plot_query = PlotQuery(
         benchmark=query.benchmark, model_type=query.model_type, q=query.q, source=query.source
@@ -128,6 +133,23 @@ def _board_plots(query: LeaderboardQuery) -> dict[str, object]:
 
 def render_leaderboard(session: Session, query: LeaderboardQuery) -> bytes:
     page = leaderboard_page(session, query)
+    return _render(query, page, model_types(session, query.benchmark))
+
+
+def render_snapshot_board(
+    sessions: sessionmaker[Session], settings: Settings, query: SnapshotBoardQuery
+) -> bytes:
+    """The board as it was at ``query.snapshot`` (a 404 page for a date without a snapshot)."""
+    assert query.snapshot is not None
+    root = snapshot_root(settings)
+    with unit_of_work(sessions) as session:
+        page = board_at(session, root, query, query.snapshot)
+        types = model_types_at(session, root, query.benchmark, query.snapshot)
+    return _render(query, page, types)
+
+
+def _render(query: LeaderboardQuery, page: LeaderboardPage, types: list[tuple[str, str]]) -> bytes:
+    snapshot = page.snapshot if isinstance(page, SnapshotBoardPage) else None
     columns = _columns(page)
     pages = max(1, -(-page.total // query.per_page))
     csv_query = leaderboard_url(query, format="csv", page=1, per_page=1000).partition("?")[2]
@@ -149,16 +171,19 @@ def render_leaderboard(session: Session, query: LeaderboardQuery) -> bytes:
             "sort_links": {key: sort_url(query, key) for key, _ in columns if key != "published"},
             "sort_choices": choices,
             "sort_label": dict(choices).get(query.sort, query.sort),
-            "model_types": model_types(session, query.benchmark),
+            "model_types": types,
             "rule": LEADERBOARD_RULE,
             "pages": pages,
             "pager": pager(query.page, pages, lambda number: leaderboard_url(query, page=number)),
             "legend": _legend(page),
             "without_interval": sum(1 for row in page.rows if row.interval_note),
             "partial_url": leaderboard_url(query, partial=not query.partial, page=1),
+            "hidden_url": leaderboard_url(query, hidden=not query.hidden, partial=False, page=1),
             "csv_url": "/api/v1/leaderboard?" + csv_query,
             "interval_notes": sorted({row.interval_note for row in page.rows if row.interval_note}),
-            **_board_plots(query),
+            **({"plot": None} if snapshot else _board_plots(query)),
+            "snapshot": snapshot,
+            "today_url": leaderboard_url(query, snapshot=None, page=1),
         },
     )
 
@@ -168,9 +193,12 @@ async def leaderboard(
     request: Request,
     cache: LeaderboardCacheDep,
     sessions: SessionFactoryDep,
-    query: Annotated[LeaderboardQuery, Depends(query_model(LeaderboardQuery))],
+    settings: SettingsDep,
+    query: Annotated[SnapshotBoardQuery, Depends(query_model(SnapshotBoardQuery))],
 ) -> HTMLResponse:
-    """The leaderboard."""
+    """The leaderboard (``?snapshot=YYYY-MM-DD``: as it was in that day's data snapshot)."""
+    if query.snapshot is not None:
+        return HTMLResponse(await run_in_threadpool(render_snapshot_board, sessions, settings, query))
     # Async like the JSON leaderboard: a cache hit needs neither the database nor a worker thread.
     key = ("html", *query.cache_key())
     cached = cache.lookup(key)

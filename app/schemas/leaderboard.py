@@ -45,6 +45,10 @@ class LeaderboardQuery(QueryModel):
     partial: bool = Field(
         default=False, description="list the runs over part of the data (never ranked) instead of the board"
     )
+    hidden: bool = Field(
+        default=False,
+        description="list the results maintainers hid (unranked, each with its reason) instead of the board",
+    )
     page: int = Field(default=1, ge=1, le=100_000)
     per_page: int = Field(default=100, ge=1, le=1000)
 
@@ -74,6 +78,7 @@ class LeaderboardQuery(QueryModel):
             self.q,
             self.source,
             self.partial,
+            self.hidden,
             self.page,
             self.per_page,
         )
@@ -126,6 +131,12 @@ class LeaderboardRow(BaseModel):
     scoring_version: str
     result_id: int
     created_at: datetime
+    visibility: Literal["visible", "flagged", "hidden"] = Field(
+        default="visible",
+        description="flagged: listed with a maintainer's mark; hidden: off the board (see hidden=true)",
+    )
+    visibility_reason: str | None = Field(default=None, description="the maintainer's public reason")
+    visibility_link: str | None = Field(default=None, description="a public discussion of it, if any")
 
 
 class LeaderboardPage(BaseModel):
@@ -135,6 +146,8 @@ class LeaderboardPage(BaseModel):
     score_sections: list[str] = Field(description="the sections today's Score is the mean of")
     partial: bool
     partial_runs: int = Field(description="current results over part of the data, listed with partial=true")
+    hidden: bool = False
+    hidden_results: int = Field(default=0, description="current results maintainers hid (hidden=true)")
     total: int = Field(description="rows matching the filters, over all pages")
     page: int
     per_page: int

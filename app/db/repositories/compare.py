@@ -16,6 +16,7 @@ from app.db.models import (
     SectionScore,
     SubsetScore,
 )
+from app.db.repositories.leaderboard import on_board
 
 
 def current_results(session: Session, benchmark: str, hub_ids: Sequence[str]) -> Sequence[RowMapping]:
@@ -40,6 +41,7 @@ def current_results(session: Session, benchmark: str, hub_ids: Sequence[str]) ->
         .where(
             EvaluationResult.benchmark == benchmark,
             EvaluationResult.is_current.is_(True),
+            on_board(),
             RewardModel.hub_id.in_(hub_ids),
         )
         .order_by(

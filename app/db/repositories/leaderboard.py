@@ -14,7 +14,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, Integer, RowMapping, Select, and_, cast, func, null, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
-from app.db.models import EvaluationResult, ResultSource, RewardModel, SectionScore, SubsetScore
+from app.db.models import (
+    AuditEvent,
+    EvaluationResult,
+    ResultSource,
+    ResultVisibility,
+    RewardModel,
+    SectionScore,
+    SubsetScore,
+)
 
 OrderValue = ColumnElement[Any] | InstrumentedAttribute[Any]
 # Sort keys that are not sections, and the row column each orders by.
@@ -36,12 +44,18 @@ class BoardFilter:
     search: str | None = None
     source: ResultSource | None = None
     partial: bool = False  # False: the ranked board (complete results); True: partial runs, unranked
+    hidden: bool = False  # True: the results maintainers hid, listed apart and unranked
     # Model types kept off this board (and its ranks): shown apart, only when their type is asked for.
     apart_types: tuple[str, ...] = ()
 
 
+def on_board() -> ColumnElement[bool]:
+    """Results a board lists: every visible or flagged one (hidden ones only behind their own filter)."""
+    return EvaluationResult.visibility != ResultVisibility.HIDDEN
+
+
 def _current_results(board: BoardFilter, order_value: OrderValue) -> Select[Any]:
-    ranked = not board.partial
+    ranked = not board.partial and not board.hidden
     rank = func.rank().over(order_by=order_value.desc().nulls_last()) if ranked else None
     columns: list[Any] = [
         EvaluationResult.id.label("result_id"),
@@ -64,6 +78,9 @@ def _current_results(board: BoardFilter, order_value: OrderValue) -> Select[Any]
         EvaluationResult.revision,
         EvaluationResult.scoring_version,
         EvaluationResult.created_at,
+        EvaluationResult.visibility,
+        EvaluationResult.visibility_reason,
+        EvaluationResult.visibility_link,
         (rank if rank is not None else cast(null(), Integer)).label("rank"),
     ]
     statement = (
@@ -72,9 +89,11 @@ def _current_results(board: BoardFilter, order_value: OrderValue) -> Select[Any]
         .where(
             EvaluationResult.benchmark == board.benchmark,
             EvaluationResult.is_current.is_(True),
-            EvaluationResult.complete.is_(ranked),
+            EvaluationResult.visibility == ResultVisibility.HIDDEN if board.hidden else on_board(),
         )
     )
+    if not board.hidden:
+        statement = statement.where(EvaluationResult.complete.is_(not board.partial))
     if board.apart_types:
         statement = statement.where(EvaluationResult.model_type.not_in(board.apart_types))
     return statement
@@ -144,12 +163,19 @@ def leaderboard_rows(
     return session.execute(statement).mappings().all()
 
 
-def count_listed(session: Session, board: BoardFilter) -> tuple[int, int]:
-    """(current results matching the board's filters, current partial results of the benchmark), in one
-    query: the first is the board's total (of its partial list with ``board.partial``)."""
+@dataclass(frozen=True, slots=True)
+class ListedCounts:
+    total: int  # current results matching the board's filters (of the list asked for)
+    partial: int  # current partial results of the benchmark (listed apart)
+    hidden: int  # current results maintainers hid (listed apart)
+
+
+def count_listed(session: Session, board: BoardFilter) -> ListedCounts:
+    """The board's total (of its partial or hidden list when asked for) and the lists apart, in one query."""
     members = (
         select(
             EvaluationResult.complete,
+            EvaluationResult.visibility,
             RewardModel.hub_id.label("model"),
             RewardModel.display_name,
             EvaluationResult.model_type,
@@ -159,13 +185,15 @@ def count_listed(session: Session, board: BoardFilter) -> tuple[int, int]:
         .where(EvaluationResult.benchmark == board.benchmark, EvaluationResult.is_current.is_(True))
         .subquery()
     )
-    listed = members.c.complete.is_(not board.partial)
+    hidden = members.c.visibility == ResultVisibility.HIDDEN
+    listed = hidden if board.hidden else and_(~hidden, members.c.complete.is_(not board.partial))
     statement = select(
         func.count().filter(listed, *_filters(board, members.c)),
-        func.count().filter(members.c.complete.is_(False)),
+        func.count().filter(members.c.complete.is_(False), ~hidden),
+        func.count().filter(hidden),
     ).select_from(members)
-    total, partial = session.execute(statement).one()
-    return int(total or 0), int(partial or 0)
+    total, partial, hidden_count = session.execute(statement).one()
+    return ListedCounts(int(total or 0), int(partial or 0), int(hidden_count or 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +232,7 @@ def ranked_score_bounds(session: Session, benchmark: str) -> list[tuple[int, flo
         EvaluationResult.is_current.is_(True),
         EvaluationResult.complete.is_(True),
         EvaluationResult.score.is_not(None),
+        on_board(),
     )
     rows = session.execute(statement).all()
     return [(row[0], float(row[1] or 0.0), float(row[2]), float(row[3])) for row in rows]
@@ -244,13 +273,15 @@ def current_model_types(session: Session, benchmark: str) -> list[str]:
     return list(session.scalars(statement))
 
 
-def data_version(session: Session) -> tuple[int, int, int, int]:
-    """(results, max result id, models, max model id): changes when a result or model is added or removed."""
+def data_version(session: Session) -> tuple[int, int, int, int, int]:
+    """(results, max result id, models, max model id, last audit line): changes when a result or model is
+    added or removed, and with every logged change of state (a result hidden, flagged or superseded)."""
     results = select(func.count(EvaluationResult.id), func.coalesce(func.max(EvaluationResult.id), 0))
     models = select(func.count(RewardModel.id), func.coalesce(func.max(RewardModel.id), 0))
     result_count, result_max = session.execute(results).one()
     model_count, model_max = session.execute(models).one()
-    return int(result_count), int(result_max), int(model_count), int(model_max)
+    audit_max = session.execute(select(func.coalesce(func.max(AuditEvent.id), 0))).scalar_one()
+    return int(result_count), int(result_max), int(model_count), int(model_max), int(audit_max)
 
 
 def has_any_result(session: Session) -> bool:

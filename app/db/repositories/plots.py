@@ -9,7 +9,7 @@ from sqlalchemy import RowMapping, Select, and_, select
 from sqlalchemy.orm import Session
 
 from app.db.models import EvaluationResult, RewardModel, SectionScore, SubsetScore
-from app.db.repositories.leaderboard import BoardFilter, board_conditions
+from app.db.repositories.leaderboard import BoardFilter, board_conditions, on_board
 
 
 def _ranked(board: BoardFilter, *columns: Any) -> Select[Any]:
@@ -27,6 +27,7 @@ def _ranked(board: BoardFilter, *columns: Any) -> Select[Any]:
         .where(
             EvaluationResult.benchmark == board.benchmark,
             EvaluationResult.is_current.is_(True),
+            on_board(),
             EvaluationResult.complete.is_(True),
             *board_conditions(
                 board,

@@ -172,16 +172,18 @@ def refresh_current_result(
 ) -> int | None:
     """Mark the one result the leaderboard shows for a (model, benchmark, model type); return its id.
 
-    The rule: a result over the whole benchmark before one over part of it; then one at the benchmark's
-    own max_length (comparable with the published board; other lengths stay on the model page) unless the
-    model has none; then the most recent result evaluated here before the most recent imported one ("most
-    recent" = latest ``created_at``, ties broken by the larger id).
+    The rule: a result no maintainer superseded before one superseded; a result over the whole benchmark
+    before one over part of it; then one at the benchmark's own max_length (comparable with the published
+    board; other lengths stay on the model page) unless the model has none; then the most recent result
+    evaluated here before the most recent imported one ("most recent" = latest ``created_at``, ties broken
+    by the larger id).
     """
     scope = (
         EvaluationResult.reward_model_id == reward_model_id,
         EvaluationResult.benchmark == benchmark,
         EvaluationResult.model_type == model_type,
     )
+    superseded = case((EvaluationResult.superseded_by_id.is_(None), 0), else_=1)
     coverage = case((EvaluationResult.complete.is_(True), 0), else_=1)
     max_length = EvaluationResult.config["max_length"].as_integer()
     default_length = get_benchmark(benchmark).default_max_length if benchmark in BENCHMARKS else None
@@ -191,7 +193,12 @@ def refresh_current_result(
         select(EvaluationResult.id)
         .where(*scope)
         .order_by(
-            coverage, length, preference, EvaluationResult.created_at.desc(), EvaluationResult.id.desc()
+            superseded,
+            coverage,
+            length,
+            preference,
+            EvaluationResult.created_at.desc(),
+            EvaluationResult.id.desc(),
         )
         .limit(1)
     )

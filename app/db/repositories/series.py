@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db.models import EvaluationResult, RewardModel
+from app.db.repositories.leaderboard import on_board
 
 # No chain is longer; a longer walk means a cycle the checks should have refused.
 MAX_CHAIN = 1000
@@ -55,6 +56,8 @@ def current_results(session: Session, model_ids: Sequence[int]) -> Sequence[Eval
     if not model_ids:
         return []
     statement = select(EvaluationResult).where(
-        EvaluationResult.reward_model_id.in_(model_ids), EvaluationResult.is_current.is_(True)
+        EvaluationResult.reward_model_id.in_(model_ids),
+        EvaluationResult.is_current.is_(True),
+        on_board(),
     )
     return session.scalars(statement).all()

@@ -126,11 +126,11 @@ def recent_for_namespace(session: Session, *, namespace: str, since: datetime) -
 
 
 def queue_order(session: Session) -> list[int]:
-    """Ids of submissions waiting for a worker, first to run first."""
+    """Ids of submissions waiting for a worker, first to run first (moved up by a maintainer, then oldest)."""
     statement = (
         select(Submission.id)
         .where(Submission.status.in_(QUEUE_STATUSES))
-        .order_by(Submission.created_at, Submission.id)
+        .order_by(Submission.priority.desc(), Submission.created_at, Submission.id)
     )
     return list(session.scalars(statement))
 
@@ -257,7 +257,7 @@ def stalled_queue_head(session: Session, *, enqueued_before: datetime) -> int | 
     statement = (
         select(Submission.id)
         .where(Submission.status == SubmissionStatus.QUEUED, Submission.enqueued_at < enqueued_before)
-        .order_by(Submission.created_at, Submission.id)
+        .order_by(Submission.priority.desc(), Submission.created_at, Submission.id)
         .limit(1)
     )
     return session.scalar(statement)
@@ -277,6 +277,32 @@ def reset_enqueued(session: Session, submission_id: int, *, enqueued_before: dat
 
 
 # The run lease -------------------------------------------------------------------------------------------
+
+
+def run_in_slot_of(session: Session, submission_id: int) -> int:
+    """Which submission a worker's message for ``submission_id`` runs: that one, unless a maintainer moved
+    a waiting submission of its queue above it; then the first of those (the one passed over keeps its
+    place and runs in the moved one's own message, or the reconciler's re-send of a stalled head).
+    """
+    named = session.get(Submission, submission_id)
+    if named is None or (named.priority == 0 and named.status != SubmissionStatus.QUEUED):
+        return submission_id
+    same_queue = Submission.queue.is_(None) if named.queue is None else Submission.queue == named.queue
+    waiting = select(Submission.id).where(
+        Submission.status == SubmissionStatus.QUEUED, same_queue, Submission.id != submission_id
+    )
+    if named.status == SubmissionStatus.QUEUED:
+        waiting = waiting.where(Submission.priority > named.priority)
+    else:
+        # A moved-up submission that already ran: its message is a slot for one it was run before.
+        waiting = waiting.where(
+            Submission.enqueued_at.is_not(None),
+            Submission.enqueued_at <= func.coalesce(named.enqueued_at, named.created_at),
+        )
+    ahead = session.scalars(
+        waiting.order_by(Submission.priority.desc(), Submission.created_at, Submission.id).limit(1)
+    ).first()
+    return submission_id if ahead is None else ahead
 
 
 def claim_run(

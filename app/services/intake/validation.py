@@ -28,6 +28,7 @@ from app.services.intake.hub import HubClient, HubError, HubModel, HubUnreachabl
 from app.services.intake.hub_gate import Deadline
 from app.services.intake.model_ids import invalid_hub_id
 from app.services.intake.run_spec import RunConfig
+from app.services.operations import namespaces as namespace_policies
 from app.services.presentation.parameters import format_count
 from app.services.presentation.series import check_iteration_of
 from worker.engine.benchmarks import DEFAULT_BENCHMARK, get_benchmark
@@ -317,7 +318,9 @@ class _Validator:
     def check_opt_out(self) -> Check:
         namespace = namespace_of(self.request.model)
         opted_out = {entry.strip().lower() for entry in self.settings.opt_out_namespaces}
-        if namespace.lower() in opted_out or self.request.model.lower() in opted_out:
+        with unit_of_work(self.factory) as session:
+            by_maintainers = namespace_policies.opted_out(session, namespace)
+        if by_maintainers or namespace.lower() in opted_out or self.request.model.lower() in opted_out:
             return Check(
                 "opt_out",
                 False,
@@ -638,7 +641,7 @@ def check_limits(
     """The namespace quota (any casing of the namespace) and, for a known client, its own quota."""
     window = timedelta(days=settings.rate_limit_days)
     count, oldest = repo.recent_for_namespace(session, namespace=namespace, since=now - window)
-    limit = settings.rate_limit_count
+    limit = namespace_policies.quota(session, namespace, settings.rate_limit_count)
     if count >= limit:
         report.retry_after_s = _wait_until_free(oldest, window, now)
         return Check(

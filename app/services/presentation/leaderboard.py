@@ -47,6 +47,7 @@ def leaderboard_page(session: Session, query: LeaderboardQuery) -> LeaderboardPa
         search=query.q,
         source=query.source,
         partial=query.partial,
+        hidden=query.hidden,
         apart_types=apart_types(query.model_type),
     )
     sort_section = sections[slugs.index(query.sort)] if query.sort in slugs else None
@@ -59,18 +60,22 @@ def leaderboard_page(session: Session, query: LeaderboardQuery) -> LeaderboardPa
         offset=(query.page - 1) * query.per_page,
         limit=query.per_page,
     )
-    total, partial_runs = repo.count_listed(session, board)
+    counts = repo.count_listed(session, board)
     stored = repo.section_values(session, [row["result_id"] for row in rows])
     upper_bounds = (
-        rank_upper_bounds(repo.ranked_score_bounds(session, definition.id)) if not query.partial else {}
+        rank_upper_bounds(repo.ranked_score_bounds(session, definition.id))
+        if not (query.partial or query.hidden)
+        else {}
     )
     return LeaderboardPage(
         benchmark=definition.id,
         sections=sections,
         score_sections=[section.name for section in definition.score_sections()],
         partial=query.partial,
-        partial_runs=partial_runs,
-        total=total,
+        partial_runs=counts.partial,
+        hidden=query.hidden,
+        hidden_results=counts.hidden,
+        total=counts.total,
         page=query.page,
         per_page=query.per_page,
         sort=query.sort,

@@ -48,6 +48,7 @@ def claim(factory: Factory, submission_id: int, *, owner: str, lease_seconds: in
     """Take the submission for one run; None when it is finished or another live run holds it."""
     with unit_of_work(factory) as session:
         now = datetime.now(UTC)
+        submission_id = repo.run_in_slot_of(session, submission_id)
         attempt = repo.claim_run(session, submission_id, owner=owner, now=now, lease_seconds=lease_seconds)
         if attempt is None:
             return None

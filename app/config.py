@@ -93,6 +93,28 @@ class Settings(BaseSettings):
     hf_oauth_scopes: str = "openid profile"
     submit_requires_sign_in: bool = False
 
+    # Health, metrics and logs (app.services.operations.health and .metrics, app.http.request_log).
+    log_format: Literal["", "json", "text"] = Field(
+        default="", description="json: one JSON object a line; empty: json in production, text in development"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="the least severe log lines written"
+    )
+    request_log: bool = Field(default=True, description="one log line per request, with its request id")
+    metrics_enabled: bool = Field(default=True, description="request latency histograms and /metrics")
+    metrics_db_cache_s: float = Field(
+        default=10.0, ge=0, description="how long /metrics reuses its database counts (queues, runs)"
+    )
+    ready_heartbeat_max_age_s: float = Field(
+        default=120.0, gt=0, description="/readyz needs a worker heartbeat at most this old"
+    )
+    ready_check_timeout_s: float = Field(
+        default=2.0, gt=0, description="/readyz gives the database and the broker this long each"
+    )
+    worker_heartbeat_s: float = Field(
+        default=15.0, gt=0, description="how often a worker writes its heartbeat to the database"
+    )
+
     admin_token: str = Field(
         default="", description="the operator token for the admin API (Authorization: Bearer); 32+ characters"
     )
@@ -125,6 +147,12 @@ class Settings(BaseSettings):
         if self.environment:
             return self.environment == "development"
         return not self.database_url  # the embedded SQLite default
+
+    @property
+    def resolved_log_format(self) -> Literal["json", "text"]:
+        if self.log_format:
+            return self.log_format
+        return "text" if self.is_development else "json"
 
     @property
     def oauth_enabled(self) -> bool:

@@ -9,6 +9,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from app.api.docs import install_docs
 from app.api.http_cache import ETagMiddleware
 from app.api.router import api_router
+from app.api.routes import health
 from app.auth.hf_oauth import install_sign_in
 from app.config import Settings, get_settings
 from app.db.session import PoolOptions, engine_for, session_factory
@@ -16,14 +17,18 @@ from app.errors import install_error_handlers
 from app.http.body_limit import BodySizeLimitMiddleware
 from app.http.compression import GzipMiddleware
 from app.http.head_requests import HeadAsGetMiddleware
+from app.http.metrics import RequestMetricsMiddleware, RouteRecorder
 from app.http.request_guard import RequestGuardMiddleware
+from app.http.request_log import RequestLogMiddleware, configure_logging
 from app.http.security_headers import SecurityHeadersMiddleware
 from app.http.server_errors import ServerErrorMiddleware
 from app.pages.router import pages_router
 from app.schemas.leaderboard import LEADERBOARD_RULE
 from app.services.intake.client_limits import check_limiter
 from app.services.intake.hub_gate import HubGate
+from app.services.operations.health import ReadinessProbe
 from app.services.operations.maintainers import MaintainerAccess
+from app.services.operations.metrics import Metrics
 from app.services.presentation.leaderboard_cache import LeaderboardCache
 from app.services.presentation.live import StreamGauge
 from app.templating import STATIC_DIR
@@ -61,6 +66,7 @@ server-sent events at `/api/v1/submissions/{id}/events` (the queue: `/api/v1/que
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.check_safe_to_serve()
+    configure_logging(settings)
     app = FastAPI(title="RewardBoard", version="1", description=DESCRIPTION, docs_url=None, redoc_url=None)
     app.state.settings = settings
     engine = engine_for(
@@ -73,9 +79,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         slots=settings.hub_concurrency, wait_s=settings.hub_queue_wait_s, deadline_s=settings.hub_deadline_s
     )
     app.state.check_limiter = check_limiter(settings)
+    app.state.readiness = ReadinessProbe.from_settings(settings, app.state.session_factory)
+    app.state.metrics = (
+        Metrics.from_settings(settings, app.state.session_factory, app.state.hub_gate)
+        if settings.metrics_enabled
+        else None
+    )
     app.state.maintainer_access = MaintainerAccess.from_settings(settings)
     install_error_handlers(app)
     # Middlewares, innermost first (each add_middleware wraps the ones before it).
+    if settings.metrics_enabled or settings.request_log:
+        app.add_middleware(RouteRecorder)  # the route for the metrics and the log, under HEAD too
     app.add_middleware(ETagMiddleware)
     app.add_middleware(GzipMiddleware)
     install_sign_in(app, settings)
@@ -86,8 +100,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(SecurityHeadersMiddleware)
+    # Outermost: latency as the client sees it, then the request id and log line around everything.
+    if app.state.metrics is not None:
+        app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics.requests)
+    if settings.request_log:
+        app.add_middleware(RequestLogMiddleware)
     install_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(health.router)
     app.include_router(api_router)
     app.include_router(pages_router)
     return app

@@ -12,7 +12,7 @@ from typing import Any
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 from kombu import Queue
 
-from worker import reconciler
+from worker import heartbeat, reconciler
 from worker.broker import make_celery
 from worker.settings import limit_visible_gpus, worker_queues, worker_settings
 
@@ -33,7 +33,21 @@ def _stop_reconciler(**_: Any) -> None:
     reconciler.stop_reconciler_thread()
 
 
+@worker_ready.connect
+def _start_heartbeat(sender: Any = None, **_: Any) -> None:
+    # sender: the consumer; its hostname is the node name (celery@host), its queues include -Q.
+    heartbeat.start_heartbeat(
+        worker_settings(), worker=sender.hostname, queues=heartbeat.consumer_queues(sender)
+    )
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(**_: Any) -> None:
+    heartbeat.stop_heartbeat()
+
+
 @worker_process_init.connect
 def _forget_parent_connections(**_: Any) -> None:
     # A forked child must not reuse the parent's pooled database connections.
     reconciler.forget_inherited_engine()
+    heartbeat.forget_inherited_engine()

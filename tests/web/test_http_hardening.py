@@ -176,7 +176,8 @@ def test_head_answers_on_every_get_route(client: TestClient, app: FastAPI) -> No
         head = client.head(path)
         assert head.status_code == get.status_code, path
         assert head.content == b"", path
-        if get.status_code == 200 and "content-length" in get.headers:
+        # /metrics counts every request, the GET just before included: its length changes each time.
+        if get.status_code == 200 and "content-length" in get.headers and path != "/metrics":
             assert head.headers["content-length"] == get.headers["content-length"], path
         checked += 1
     assert checked >= 15

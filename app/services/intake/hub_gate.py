@@ -57,6 +57,7 @@ class HubGate:
         self._free = threading.BoundedSemaphore(slots)
         self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="hub-gate")
         self._busy = 0
+        self._waiting = 0
         self._busy_lock = threading.Lock()
 
     @property
@@ -65,18 +66,35 @@ class HubGate:
         with self._busy_lock:
             return self._busy
 
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for a free slot now."""
+        with self._busy_lock:
+            return self._waiting
+
     def _retry_after(self) -> int:
         return max(math.ceil(self.deadline_s), 1)
 
     async def _take_slot(self) -> bool:
-        give_up = time.monotonic() + self.wait_s
-        while not self._free.acquire(blocking=False):
-            if time.monotonic() >= give_up:
-                return False
-            await asyncio.sleep(_POLL_S)
+        if not self._free.acquire(blocking=False) and not await self._wait_for_slot():
+            return False
         with self._busy_lock:
             self._busy += 1
         return True
+
+    async def _wait_for_slot(self) -> bool:
+        give_up = time.monotonic() + self.wait_s
+        with self._busy_lock:
+            self._waiting += 1
+        try:
+            while time.monotonic() < give_up:
+                await asyncio.sleep(_POLL_S)
+                if self._free.acquire(blocking=False):
+                    return True
+            return False
+        finally:
+            with self._busy_lock:
+                self._waiting -= 1
 
     def _give_back_slot(self) -> None:
         with self._busy_lock:

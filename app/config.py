@@ -65,6 +65,24 @@ class Settings(BaseSettings):
 
     leaderboard_cache_seconds: int = 30
 
+    # Notifications (app.services.operations.notifications, .webhook_urls, .feeds): webhooks and Atom feeds.
+    public_url: str = Field(
+        default="",
+        description="the site's address as visitors reach it (https://board.example): links in webhook "
+        "bodies and the authority of feed entry ids; empty: paths in webhooks, the address asked in feeds",
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="also deliver webhooks to loopback and private addresses (tests and one-machine setups)",
+    )
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60, description="one webhook request")
+    webhook_max_attempts: int = Field(default=6, ge=1, le=20, description="tries before a delivery fails")
+    webhook_retry_delays_s: list[float] = Field(
+        default_factory=lambda: [30.0, 120.0, 600.0, 3600.0, 3600.0],
+        min_length=1,
+        description="the wait after each failed try (the last one repeats)",
+    )
+
     db_pool_size: int = Field(default=10, ge=1, description="database connections kept per web process")
     db_max_overflow: int = Field(default=10, ge=0, description="extra connections opened under load")
     db_pool_timeout_s: float = Field(default=5.0, gt=0, description="wait for a free connection, then 503")

@@ -19,6 +19,9 @@ from app.config import Settings
 from app.services.intake.queues import Route, default_queue
 
 TASK_EVALUATE = "rewardboard.evaluate_submission"
+TASK_DELIVER_WEBHOOK = "webhooks.deliver"
+NOTIFICATIONS_QUEUE = "notifications"  # small and quick; every worker consumes it
+WEBHOOK_TIME_LIMIT_S = 120
 SOFT_LIMIT_MARGIN_S = 300
 VISIBILITY_MARGIN_S = 900
 
@@ -105,4 +108,22 @@ def send_evaluation(settings: Settings, submission_id: int, route: Route) -> Non
         queue=route.queue,
         time_limit=route.time_limit_s,
         soft_time_limit=route.soft_time_limit_s,
+    )
+
+
+def send_webhook_delivery(settings: Settings, delivery_id: int) -> None:
+    """Publish one webhook delivery to the notifications queue; raises when the broker is down (the
+    reconciler then sends the delivery when it is due)."""
+    publisher = _publisher(
+        settings.resolved_broker_url(),
+        settings.eval_time_limit_s,
+        settings.eval_max_time_limit_s,
+        default_queue(settings),
+    )
+    publisher.send_task(
+        TASK_DELIVER_WEBHOOK,
+        args=[delivery_id],
+        queue=NOTIFICATIONS_QUEUE,
+        time_limit=WEBHOOK_TIME_LIMIT_S,
+        soft_time_limit=WEBHOOK_TIME_LIMIT_S - 10,
     )

@@ -3,7 +3,9 @@
 It re-sends submissions that were committed but never reached the broker (the broker was down, or the web
 process died between commit and send), puts runs whose lease expired (a worker was killed) back in the queue
 and sends them again, and re-sends the queue head when nothing runs and its message was sent long ago (a
-message the broker lost). Every step is a conditional update, so several reconcilers may run at once.
+message the broker lost). It also tries every webhook delivery overdue by more than the dispatch grace (its
+message was lost, or waits behind a long evaluation on a worker that runs one task at a time). Every step
+is a conditional update, so several reconcilers may run at once.
 Workers run it on a timer thread; tests call ``reconcile()`` directly.
 """
 
@@ -21,6 +23,7 @@ from app.config import Settings
 from app.db.repositories import submissions as repo
 from app.db.session import make_engine, unit_of_work
 from app.services.intake.submissions import Send, dispatch
+from app.services.operations.notifications import deliver_due
 from worker.broker import send_evaluation
 from worker.settings import WorkerSettings
 
@@ -31,6 +34,7 @@ log = logging.getLogger(__name__)
 class ReconcileReport:
     requeued: list[int] = field(default_factory=list)
     sent: list[int] = field(default_factory=list)
+    webhooks: list[int] = field(default_factory=list)  # deliveries tried
 
 
 def reconcile(
@@ -60,6 +64,8 @@ def reconcile(
     for submission_id in waiting:
         if dispatch(factory, send, submission_id, settings):
             report.sent.append(submission_id)
+    tried = deliver_due(factory, settings, now=now, overdue_s=dispatch_grace_s)
+    report.webhooks = [delivery_id for delivery_id, outcome in tried.items() if outcome.status != "skipped"]
     return report
 
 
@@ -89,8 +95,13 @@ def _loop(settings: WorkerSettings) -> None:
     while not _stop.wait(settings.reconcile_interval_s):
         try:
             report = run_once(settings)
-            if report.sent or report.requeued:
-                log.info("reconciler: requeued %s, sent %s", report.requeued, report.sent)
+            if report.sent or report.requeued or report.webhooks:
+                log.info(
+                    "reconciler: requeued %s, sent %s, webhook deliveries tried %s",
+                    report.requeued,
+                    report.sent,
+                    report.webhooks,
+                )
         except Exception:
             log.exception("reconciler pass failed; trying again in %ss", settings.reconcile_interval_s)
 

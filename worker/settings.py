@@ -13,6 +13,7 @@ from pydantic import Field
 
 from app.config import Settings
 from app.services.intake.queues import GIB, WorkerClass, queues_within
+from worker.broker import NOTIFICATIONS_QUEUE
 
 
 class WorkerSettings(Settings):
@@ -101,5 +102,11 @@ def own_class(settings: WorkerSettings) -> WorkerClass:
 
 
 def worker_queues(settings: WorkerSettings) -> list[str]:
-    """The queues this worker takes: every class it can stand in for."""
+    """The evaluation queues this worker takes: every class it can stand in for."""
     return queues_within(own_class(settings), settings)
+
+
+def consumed_queues(settings: WorkerSettings) -> list[str]:
+    """Every queue this worker consumes: its evaluation queues, then the small notifications queue that
+    every worker takes (webhook deliveries)."""
+    return [*worker_queues(settings), NOTIFICATIONS_QUEUE]

@@ -22,7 +22,7 @@ from app.db.session import engine_for, session_factory
 from app.services.intake.queues import time_limit_s
 from app.services.intake.run_spec import RunSpec
 from app.services.results import runs
-from worker.broker import TASK_EVALUATE
+from worker.broker import TASK_EVALUATE, send_webhook_delivery
 from worker.celery_app import app
 from worker.engine.errors import DiskFullError, EngineError, HubUnreachableError
 from worker.settings import WorkerSettings, use_weights_cache, worker_settings
@@ -68,7 +68,11 @@ def _run(
         )
         return runs.RunOutcome("skipped")
     policy = runs.RetryPolicy(max_attempts=settings.max_retries + 1, backoff_s=settings.retry_backoff_s)
-    if runs.give_up_if_exhausted(factory, spec, policy):
+
+    def notify(delivery_id: int) -> None:
+        send_webhook_delivery(settings, delivery_id)
+
+    if runs.give_up_if_exhausted(factory, spec, policy, notify=notify):
         return runs.RunOutcome("failed")
     heartbeat = Heartbeat(factory, spec, settings)
     heartbeat.start()
@@ -78,22 +82,23 @@ def _run(
         log.warning("submission %s: lease lost by attempt %s; stopping", submission_id, spec.attempt)
         return runs.RunOutcome("lease_lost")
     except TRANSIENT_ERRORS as error:
-        return runs.retry_or_fail(factory, spec, policy, error.kind, error.message)
+        return runs.retry_or_fail(factory, spec, policy, error.kind, error.message, notify=notify)
     except EngineError as error:
-        runs.fail(factory, spec, error.kind, error.message)
+        runs.fail(factory, spec, error.kind, error.message, notify=notify)
         return runs.RunOutcome("failed")
     except SoftTimeLimitExceeded:
         limit = time_limit_s(spec.config, settings)
-        runs.fail(factory, spec, "timeout", f"The evaluation ran out of time (limit {limit // 60} minutes).")
+        message = f"The evaluation ran out of time (limit {limit // 60} minutes)."
+        runs.fail(factory, spec, "timeout", message, notify=notify)
         return runs.RunOutcome("failed")
     except Exception as error:
         log.exception("submission %s: unexpected error", submission_id)
         message = f"An internal error stopped the evaluation ({type(error).__name__})."
-        runs.fail(factory, spec, "internal_error", message)
+        runs.fail(factory, spec, "internal_error", message, notify=notify)
         return runs.RunOutcome("failed")
     finally:
         heartbeat.stop()
-    saved = runs.save(factory, spec, output.result, output.scored, output.examples)
+    saved = runs.save(factory, spec, output.result, output.scored, output.examples, notify=notify)
     return runs.RunOutcome("succeeded" if saved else "lease_lost")
 
 

@@ -106,10 +106,10 @@ def work(
     if gpus is not None:
         os.environ["WORKER_GPUS"] = str(gpus)
     from worker.celery_app import app
-    from worker.settings import WorkerSettings, use_weights_cache, worker_queues
+    from worker.settings import WorkerSettings, consumed_queues, use_weights_cache
 
     use_weights_cache(settings)
-    queues = ",".join(worker_queues(WorkerSettings()))
+    queues = ",".join(consumed_queues(WorkerSettings()))
     print(f"rewardboard worker: taking queues {queues}", flush=True)
     options = ["--pool", "prefork", "--concurrency", str(concurrency), "--loglevel", loglevel, "-Q", queues]
     app.worker_main(["worker", *options])

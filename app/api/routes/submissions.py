@@ -19,6 +19,7 @@ from app.services.intake.client_limits import RequestLimiter, Submitter, submitt
 from app.services.intake.hub import HubClient
 from app.services.intake.hub_gate import Deadline, HubGate
 from app.services.intake.validation import Check, SubmissionRequest, ValidationReport
+from app.services.operations import notifications
 
 router = APIRouter(prefix="/submissions", tags=["submissions"])
 
@@ -75,6 +76,18 @@ class CheckRead(BaseModel):
     message: str
 
 
+class WebhookDeliveryRead(BaseModel):
+    id: int = Field(description="also the X-RewardBoard-Delivery header, the same on every try")
+    event: str = Field(description="finished, failed, flagged, hidden or superseded")
+    status: str = Field(description="pending (sending or waiting for its next try), delivered or failed")
+    attempts: int
+    response_status: int | None = Field(description="the receiver's last HTTP status, if it answered")
+    last_error: str | None = Field(description="why the last try did not deliver, in words")
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+
 class SubmissionRead(BaseModel):
     id: int
     url: str
@@ -108,11 +121,22 @@ class SubmissionRead(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    webhook_host: str | None = Field(
+        default=None, description="the host the outcome is POSTed to (never the URL's path or the secret)"
+    )
+    webhook_deliveries: list[WebhookDeliveryRead] | None = Field(
+        default=None, description="GET /submissions/{id} only: its notifications, oldest first"
+    )
 
 
 class SubmitResponse(BaseModel):
     submission: SubmissionRead
     message: str
+    webhook_secret: str | None = Field(
+        default=None,
+        description="the generated webhook secret (the HMAC-SHA256 key of X-RewardBoard-Signature): shown "
+        "only in this answer, keep it; null when you gave one or asked for no webhook",
+    )
 
 
 class ValidationResponse(BaseModel):
@@ -140,8 +164,17 @@ class SubmissionList(BaseModel):
     queue: QueueRead
 
 
-def submission_read(view: service.SubmissionView) -> SubmissionRead:
-    return SubmissionRead(url=view.url, model_url=view.model_url, **_fields(view))
+def submission_read(
+    view: service.SubmissionView, deliveries: list[notifications.DeliveryView] | None = None
+) -> SubmissionRead:
+    webhook_deliveries = (
+        [WebhookDeliveryRead.model_validate(delivery, from_attributes=True) for delivery in deliveries]
+        if deliveries is not None
+        else None
+    )
+    return SubmissionRead(
+        url=view.url, model_url=view.model_url, webhook_deliveries=webhook_deliveries, **_fields(view)
+    )
 
 
 def check_reads(checks: list[Check]) -> list[CheckRead]:
@@ -198,7 +231,9 @@ async def create_submission(
         if outcome.sent_to_worker
         else "Accepted. The task queue is not reachable right now; it is queued once it is back."
     )
-    content = SubmitResponse(submission=submission_read(outcome.submission), message=message)
+    content = SubmitResponse(
+        submission=submission_read(outcome.submission), message=message, webhook_secret=outcome.webhook_secret
+    )
     return JSONResponse(
         content.model_dump(mode="json"),
         status_code=201,
@@ -258,13 +293,15 @@ def list_submissions(
     "/{submission_id}", response_model=SubmissionRead, responses={404: {"description": "no such submission"}}
 )
 def get_submission(submission_id: SubmissionId, session: SessionDep) -> SubmissionRead:
-    """One submission: status, progress, failure reason, queue position and ETA."""
+    """One submission: status, progress, failure reason, queue position and ETA, and its webhook's host and
+    deliveries (never the secret)."""
     view = service.describe(session, submission_id)
     if view is None:
         raise NotFoundError(f"Submission {submission_id} does not exist.")
-    return submission_read(view)
+    deliveries = notifications.deliveries(session, submission_id) if view.webhook_host else None
+    return submission_read(view, deliveries)
 
 
 def _fields(view: service.SubmissionView) -> dict[str, Any]:
-    names = SubmissionRead.model_fields.keys() - {"url", "model_url"}
+    names = SubmissionRead.model_fields.keys() - {"url", "model_url", "webhook_deliveries"}
     return {name: getattr(view, name) for name in names}

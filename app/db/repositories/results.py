@@ -167,6 +167,19 @@ def save_benchmark_examples(session: Session, *, benchmark: str, examples: Seque
         session.execute(statement, chunk)
 
 
+def current_result(
+    session: Session, *, reward_model_id: int, benchmark: str, model_type: str
+) -> EvaluationResult | None:
+    """The result the leaderboard shows now for a (model, benchmark, model type), if any."""
+    statement = select(EvaluationResult).where(
+        EvaluationResult.reward_model_id == reward_model_id,
+        EvaluationResult.benchmark == benchmark,
+        EvaluationResult.model_type == model_type,
+        EvaluationResult.is_current.is_(True),
+    )
+    return session.scalars(statement.limit(1)).first()
+
+
 def refresh_current_result(
     session: Session, *, reward_model_id: int, benchmark: str, model_type: str
 ) -> int | None:

@@ -3,6 +3,8 @@
 A submission is recorded and committed first, then its id is sent to the broker. When the broker is down the
 submission stays queued with ``enqueued_at`` unset and the reconciler sends it later, so nothing accepted is
 lost. Sending is guarded by a conditional update, so two dispatchers never both send one submission.
+An optional webhook is checked with the other checks (its addresses must be public) and stored with its
+secret, which is returned once, when it was generated (``SubmitOutcome.webhook_secret``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from app.services.intake.validation import (
     namespace_of,
     validate,
 )
+from app.services.operations.notifications import new_secret
+from app.services.operations.webhook_urls import WebhookUrlError, check_webhook_url, host_of
 from app.services.presentation.parameters import record_sizes
 from app.services.presentation.series import record_iteration
 from worker.engine.benchmarks import BENCHMARKS
@@ -90,6 +94,7 @@ class SubmissionView:
     finished_at: datetime | None
     queue_position: int | None
     eta_seconds: int | None
+    webhook_host: str | None = None  # where the outcome is POSTed (the host only: a path may hold a token)
 
     @property
     def url(self) -> str:
@@ -117,6 +122,7 @@ class QueueOverview:
 class SubmitOutcome:
     submission: SubmissionView
     sent_to_worker: bool
+    webhook_secret: str | None = None  # generated here: shown to the submitter once, never again
 
 
 def check_submission(
@@ -129,9 +135,24 @@ def check_submission(
     deadline: Deadline | None = None,
 ) -> ValidationReport:
     """The dry run: every check that can run, nothing recorded."""
-    return validate(
+    report = validate(
         factory, settings, hub, request, stop_at_first=False, submitter=submitter, deadline=deadline
     )
+    webhook = webhook_check(request, settings)
+    if webhook is not None:
+        report.checks.append(webhook)
+    return report
+
+
+def webhook_check(request: SubmissionRequest, settings: Settings) -> Check | None:
+    """The webhook's addresses, resolved now: every one must be public (blocks on DNS: run off the loop)."""
+    if request.webhook_url is None:
+        return None
+    try:
+        target = check_webhook_url(request.webhook_url, allow_private=settings.webhook_allow_private)
+    except WebhookUrlError as error:
+        return Check("webhook", False, str(error))
+    return Check("webhook", True, f"The outcome will be sent to {target.host}.")
 
 
 def submit(
@@ -150,6 +171,9 @@ def submit(
     then run again and the submission recorded in one transaction under the limit locks, so concurrent
     submissions can neither pass a limit together nor both record one model and commit.
     """
+    webhook = webhook_check(request, settings)
+    if webhook is not None and not webhook.ok:  # before any Hub request
+        raise SubmissionRejected(ValidationReport(request=request, checks=[webhook]))
     report = validate(
         factory, settings, hub, request, stop_at_first=True, submitter=submitter, deadline=deadline
     )
@@ -158,16 +182,24 @@ def submit(
     if deadline is not None and deadline.passed():
         # The request has stopped waiting for this answer: record nothing it was not told about.
         raise HubBusyError("The Hub answered too late; nothing was recorded. Please submit again.", 30)
-    submission_id = _record(factory, settings, report, submitter)
+    secret = None
+    if request.webhook_url is not None and request.webhook_secret is None:
+        secret = new_secret()
+    submission_id = _record(factory, settings, report, submitter, webhook_secret=secret)
     sent = dispatch(factory, send, submission_id, settings)
     with unit_of_work(factory) as session:
         view = describe(session, submission_id)
     assert view is not None
-    return SubmitOutcome(submission=view, sent_to_worker=sent)
+    return SubmitOutcome(submission=view, sent_to_worker=sent, webhook_secret=secret)
 
 
 def _record(
-    factory: sessionmaker[Session], settings: Settings, report: ValidationReport, submitter: Submitter | None
+    factory: sessionmaker[Session],
+    settings: Settings,
+    report: ValidationReport,
+    submitter: Submitter | None,
+    *,
+    webhook_secret: str | None = None,
 ) -> int:
     """Re-check the limits and duplicates under the limit locks and insert, in one unit of work."""
     model, request = report.model, report.request
@@ -215,6 +247,9 @@ def _record(
                 iteration_of=report.iteration_of,
             ),
         )
+        if request.webhook_url is not None:
+            submission.webhook_url = request.webhook_url
+            submission.webhook_secret = request.webhook_secret or webhook_secret
         return submission.id
 
 
@@ -356,6 +391,7 @@ class _Estimator:
             finished_at=_aware(submission.finished_at) if submission.finished_at else None,
             queue_position=position,
             eta_seconds=eta,
+            webhook_host=host_of(submission.webhook_url),
         )
 
 

@@ -29,9 +29,11 @@ from app.services.intake.hub_gate import Deadline
 from app.services.intake.model_ids import invalid_hub_id
 from app.services.intake.run_spec import RunConfig
 from app.services.operations import namespaces as namespace_policies
+from app.services.operations.webhook_urls import MAX_URL_LENGTH, parse_webhook_url
 from app.services.presentation.parameters import format_count
 from app.services.presentation.series import check_iteration_of
 from worker.engine.benchmarks import DEFAULT_BENCHMARK, get_benchmark
+from worker.engine.judging.endpoints import Endpoint
 from worker.engine.kinds import DEFAULT_KIND, KINDS, evaluable_kinds, get_kind
 from worker.engine.model_kinds.base import (
     BYTES_PER_PARAMETER,
@@ -102,6 +104,34 @@ class SubmissionRequest(BaseModel):
         description="Hub id of the model this one was trained from (its previous iteration), already on "
         "this board: the two then belong to one series",
     )
+    webhook_url: str | None = Field(
+        default=None,
+        max_length=MAX_URL_LENGTH,
+        description="optional: an http(s) URL on a public internet address, POSTed a signed JSON body when "
+        "the run finishes or fails and when its result is flagged, hidden or superseded",
+    )
+    webhook_secret: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=100,
+        pattern=r"^[!-~]+$",
+        description="the key of the webhook body's HMAC-SHA256 signature (X-RewardBoard-Signature), 16 to "
+        "100 printable characters without spaces; omitted: one is generated and returned once",
+    )
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_form(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parse_webhook_url(value)  # its addresses are checked with the other checks (they need DNS)
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _secret_needs_url(self) -> SubmissionRequest:
+        if self.webhook_secret is not None and self.webhook_url is None:
+            raise ValueError("webhook_secret is given without a webhook_url")
+        return self
 
     @field_validator("model_type")
     @classmethod
@@ -166,6 +196,7 @@ class ValidationReport:
     memory_bytes: int | None = None
     queue: str | None = None
     iteration_of: str | None = None  # the predecessor as stored here
+    endpoint: Endpoint | None = None  # a judge on an endpoint (endpoint_judges): the one checked
 
     @property
     def ok(self) -> bool:
@@ -265,6 +296,10 @@ class _Validator:
                 self._one(self.check_memory),
             ),
         ]
+        if self.kind.runs_on_endpoint:  # no Hub repository: the endpoint's checks instead
+            from app.services.intake.endpoint_judges import endpoint_plan
+
+            plan = endpoint_plan(self)
         for names, needs, step in plan:
             if not names:
                 continue

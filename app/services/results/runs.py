@@ -3,7 +3,9 @@
 A run takes the submission's lease (a conditional UPDATE that also increments ``attempt``, the fencing token)
 and gets the ``RunSpec`` built from the submission row. Every later write of the run is fenced by that
 attempt: when another run holds the submission now, nothing is written. The result and the final state are
-written in one unit of work. The Celery task (``worker.tasks``) calls these functions and the engine.
+written in one unit of work, with the audit log's lines and the webhook deliveries they cause
+(``run_events``); the deliveries are sent through ``notify`` after the commit. The Celery task
+(``worker.tasks``) calls these functions and the engine.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from app.db.models import Submission
 from app.db.repositories import submissions as repo
 from app.db.session import unit_of_work
 from app.services.intake.run_spec import RunConfig, RunSpec
+from app.services.operations.notifications import Notify, send_after_commit
 from app.services.presentation.parameters import record_worker_sizes
+from app.services.results import run_events
 from app.services.results.intervals import compute_intervals
 from app.services.results.results import record_result
 from worker.engine.results import BenchmarkResult
@@ -93,11 +97,14 @@ def save(
     result: BenchmarkResult,
     scored: list[ScoredExample],
     examples: list[Example],
+    *,
+    notify: Notify | None = None,
 ) -> bool:
     """Mark the run succeeded and store its result in one unit of work; False when the lease was lost.
 
     The intervals (a bootstrap over every example) are computed first, so the transaction holds no lock
-    while they are."""
+    while they are. The same unit of work logs the result (and the one it replaced on the board) and
+    queues the webhooks, sent through ``notify`` once it is committed."""
     intervals = compute_intervals(result.benchmark, result.aggregate().scoring_version, scored)
     with unit_of_work(factory) as session:
         if not repo.finish_succeeded(
@@ -110,7 +117,8 @@ def save(
             )
             return False
         result.model = spec.hub_id
-        record_result(
+        previous = run_events.shown_before(session, spec)
+        stored = record_result(
             session,
             reward_model_id=spec.reward_model_id,
             hub_id=spec.hub_id,
@@ -125,12 +133,16 @@ def save(
         )
         sizes = result.reproducibility.get("parameters")
         record_worker_sizes(repo.lock_reward_model(session, hub_id=spec.hub_id), sizes)
+        deliveries = run_events.result_stored(session, spec, stored, previous)
+    send_after_commit(notify, deliveries)
     return True
 
 
-def fail(factory: Factory, spec: RunSpec, kind: str, message: str) -> None:
+def fail(factory: Factory, spec: RunSpec, kind: str, message: str, *, notify: Notify | None = None) -> None:
+    """Fail the run for good (when this run still holds the submission), logged and notified."""
+    deliveries: list[int | None] = []
     with unit_of_work(factory) as session:
-        repo.finish_failed(
+        failed = repo.finish_failed(
             session,
             spec.submission_id,
             attempt=spec.attempt,
@@ -138,9 +150,14 @@ def fail(factory: Factory, spec: RunSpec, kind: str, message: str) -> None:
             message=message,
             now=datetime.now(UTC),
         )
+        if failed:
+            deliveries = run_events.run_failed(session, spec, kind, message)
+    send_after_commit(notify, deliveries)
 
 
-def give_up_if_exhausted(factory: Factory, spec: RunSpec, policy: RetryPolicy) -> bool:
+def give_up_if_exhausted(
+    factory: Factory, spec: RunSpec, policy: RetryPolicy, *, notify: Notify | None = None
+) -> bool:
     """Fail a submission started more often than the policy allows (its runs kept dying); True if so."""
     if spec.attempt <= policy.max_attempts:
         return False
@@ -148,14 +165,22 @@ def give_up_if_exhausted(factory: Factory, spec: RunSpec, policy: RetryPolicy) -
         f"The evaluation was started {spec.attempt - 1} times without finishing (the worker was lost or "
         "the Hub kept failing); it will not be retried automatically."
     )
-    fail(factory, spec, "worker_lost", message)
+    fail(factory, spec, "worker_lost", message, notify=notify)
     return True
 
 
-def retry_or_fail(factory: Factory, spec: RunSpec, policy: RetryPolicy, kind: str, reason: str) -> RunOutcome:
+def retry_or_fail(
+    factory: Factory,
+    spec: RunSpec,
+    policy: RetryPolicy,
+    kind: str,
+    reason: str,
+    *,
+    notify: Notify | None = None,
+) -> RunOutcome:
     """After a transient failure: back to the queue with a wait, or failed once the attempts are used up."""
     if spec.attempt >= policy.max_attempts:
-        fail(factory, spec, kind, f"{reason} (gave up after {spec.attempt} attempts)")
+        fail(factory, spec, kind, f"{reason} (gave up after {spec.attempt} attempts)", notify=notify)
         return RunOutcome("failed")
     wait = policy.wait_after(spec.attempt)
     message = f"{reason}; retrying in {wait} seconds (attempt {spec.attempt} of {policy.max_attempts})"

@@ -14,13 +14,14 @@ from kombu import Queue
 
 from worker import heartbeat, reconciler
 from worker.broker import make_celery
-from worker.settings import limit_visible_gpus, worker_queues, worker_settings
+from worker.settings import consumed_queues, limit_visible_gpus, worker_settings
 
 limit_visible_gpus(worker_settings())
 app = make_celery(worker_settings())
-app.conf.imports = ("worker.tasks",)
-# The queues this worker's device can hold (smallest first); ``-Q`` on the command line overrides them.
-app.conf.task_queues = [Queue(name) for name in worker_queues(worker_settings())]
+app.conf.imports = ("worker.tasks", "worker.webhook_tasks")
+# The queues this worker's device can hold (smallest first) and the notifications queue; ``-Q`` on the
+# command line overrides them.
+app.conf.task_queues = [Queue(name) for name in consumed_queues(worker_settings())]
 
 
 @worker_ready.connect

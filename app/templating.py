@@ -21,6 +21,7 @@ NAV_ITEMS: tuple[tuple[str, str], ...] = (
     ("About", "/about"),
     ("Submit", "/submit"),
     ("Queue", "/queue"),
+    ("Changelog", "/changelog"),
 )
 
 

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.pages import about, benchmark, compare, favicon, leaderboard, models, plots, series, submissions
+from app.pages import (
+    about,
+    admin,
+    benchmark,
+    changelog,
+    compare,
+    favicon,
+    leaderboard,
+    models,
+    plots,
+    series,
+    submissions,
+)
 
 pages_router = APIRouter(include_in_schema=False)
 pages_router.include_router(leaderboard.router)
@@ -16,3 +28,5 @@ pages_router.include_router(plots.router)
 pages_router.include_router(compare.router)
 pages_router.include_router(series.router)
 pages_router.include_router(favicon.router)
+pages_router.include_router(changelog.router)
+pages_router.include_router(admin.router)

@@ -58,6 +58,13 @@ class ResultRead(BaseModel):
         default=None, description="its rank upper bound: results whose intervals overlap share it"
     )
     ranked_of: int | None = Field(default=None, description="how many results its board ranks")
+    visibility: Literal["visible", "flagged", "hidden"] = Field(
+        default="visible", description="hidden: off the board by a maintainer's decision; flagged: marked"
+    )
+    visibility_reason: str | None = Field(default=None, description="the maintainer's public reason")
+    visibility_link: str | None = Field(default=None, description="a public discussion of it, if any")
+    visibility_changed_at: datetime | None = None
+    superseded_by_id: int | None = Field(default=None, description="the result that replaced it, if any")
 
 
 class ModelRead(BaseModel):

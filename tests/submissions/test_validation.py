@@ -114,6 +114,31 @@ def test_opt_out(tmp_path: Path, hub: HubServer, sqlite_url: str, sqlite_engine:
         assert "asked that their models not be evaluated" in failed_check(response)["message"]
 
 
+def test_namespace_policies_of_maintainers(
+    tmp_path: Path, hub: HubServer, sqlite_url: str, sqlite_engine: Any
+) -> None:
+    """A maintainer's opt-out refuses the namespace; a quota of its own replaces RATE_LIMIT_COUNT."""
+    from sqlalchemy.orm import sessionmaker
+
+    from app.services.operations import namespaces
+    from app.services.operations.maintainers import Actor
+
+    settings = make_settings(sqlite_url, tmp_path / "data", rate_limit_count=5)
+    factory = sessionmaker(sqlite_engine)
+    operator = Actor("operator", "token")
+    with factory.begin() as session:
+        namespaces.set_policy(session, operator, "tiny-org", opted_out=True, submission_quota=None, note=None)
+    with build_client(create_app(settings), hub, tmp_path / "cache", SentMessages()) as client:
+        response = client.post("/api/v1/submissions", json=submission_body())
+        assert response.status_code == 403
+        assert "asked that their models not be evaluated" in failed_check(response)["message"]
+        with factory.begin() as session:
+            namespaces.set_policy(session, operator, "tiny-org", opted_out=False, submission_quota=0, note=None)
+        response = client.post("/api/v1/submissions", json=submission_body())
+        assert response.status_code == 429
+        assert "the limit is 0" in failed_check(response)["message"]
+
+
 def test_rate_limit_answers_429_with_retry_after(
     tmp_path: Path, hub: HubServer, sqlite_url: str, sqlite_engine: Any
 ) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import RowMapping
 from sqlalchemy.orm import Session
 
-from app.db.models import EvaluationResult, RewardModel
+from app.db.models import EvaluationResult, ResultVisibility, RewardModel
 from app.db.repositories import leaderboard as board_repo
 from app.db.repositories import models as repo
 from app.errors import NotFoundError
@@ -95,7 +95,11 @@ def model_detail(session: Session, hub_id: str) -> ModelRead:
 
 def board_ranks(session: Session, results: Sequence[EvaluationResult]) -> dict[int, dict[str, int]]:
     """Result id -> its rank, rank upper bound and the number ranked, for the results a board ranks."""
-    ranked = [r for r in results if r.is_current and r.complete and r.score is not None]
+    ranked = [
+        r
+        for r in results
+        if r.is_current and r.complete and r.score is not None and r.visibility != ResultVisibility.HIDDEN
+    ]
     ranks: dict[int, dict[str, int]] = {}
     for benchmark in {result.benchmark for result in ranked}:
         board = board_repo.ranked_score_bounds(session, benchmark)

@@ -133,7 +133,9 @@ def test_namespace_policies_of_maintainers(
         assert response.status_code == 403
         assert "asked that their models not be evaluated" in failed_check(response)["message"]
         with factory.begin() as session:
-            namespaces.set_policy(session, operator, "tiny-org", opted_out=False, submission_quota=0, note=None)
+            namespaces.set_policy(
+                session, operator, "tiny-org", opted_out=False, submission_quota=0, note=None
+            )
         response = client.post("/api/v1/submissions", json=submission_body())
         assert response.status_code == 429
         assert "the limit is 0" in failed_check(response)["message"]

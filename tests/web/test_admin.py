@@ -416,3 +416,25 @@ def admin_page_flow(admin: TestClient) -> None:
     assert "error=" in refused.headers["location"]
     admin.post("/admin/sign-out", data={"csrf_token": token})
     assert "Operator token" in admin.get("/admin").text
+
+
+def test_cancelling_a_running_submission_stops_its_worker(
+    admin: TestClient, db_session_factory: sessionmaker[Session]
+) -> None:
+    from datetime import UTC, datetime
+
+    from app.services.results import runs
+
+    with db_session_factory.begin() as session:
+        submission_id = queued_submission(session, "org/running")
+    spec = runs.claim(db_session_factory, submission_id, owner="worker-1", lease_seconds=60)
+    assert spec is not None
+    assert runs.heartbeat(db_session_factory, spec, lease_seconds=60, done=1, total=10)
+    cancelled = admin.post(f"/api/v1/admin/submissions/{submission_id}/cancel", json={}, headers=AUTH)
+    assert cancelled.status_code == 200
+    # The worker's next heartbeat finds its lease gone and stops; nothing it finishes is stored.
+    assert not runs.heartbeat(db_session_factory, spec, lease_seconds=60, done=2, total=10)
+    with db_session_factory.begin() as session:
+        assert not submissions_repo.finish_succeeded(
+            session, submission_id, attempt=spec.attempt, now=datetime.now(UTC)
+        )

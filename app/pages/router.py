@@ -11,6 +11,7 @@ from app.pages import (
     changelog,
     compare,
     favicon,
+    feeds,
     leaderboard,
     models,
     plots,
@@ -22,6 +23,7 @@ pages_router = APIRouter(include_in_schema=False)
 pages_router.include_router(leaderboard.router)
 pages_router.include_router(benchmark.router)
 pages_router.include_router(models.router)
+pages_router.include_router(feeds.router)
 pages_router.include_router(about.router)
 pages_router.include_router(submissions.router)
 pages_router.include_router(plots.router)

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import SessionDep, SettingsDep
 from app.api.routes.submissions import (
@@ -20,11 +22,13 @@ from app.api.routes.submissions import (
     admit_checks,
 )
 from app.config import Settings
+from app.db.session import unit_of_work
 from app.errors import DomainError, NotFoundError
 from app.http.csrf import CSRF_COOKIE, CSRF_FIELD, csrf_ok, sign_csrf_nonce, valid_csrf_token
 from app.services.intake import submissions as service
 from app.services.intake.hub_gate import Deadline
 from app.services.intake.validation import SubmissionRequest, ValidationReport
+from app.services.operations.notifications import deliveries
 from app.services.presentation.live import live_status
 from app.templating import templates
 from worker.engine.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK
@@ -96,6 +100,8 @@ async def submit_post(
     extra_parts: Annotated[list[str] | None, Form()] = None,
     iteration_of: Annotated[str, Form()] = "",
     max_length: Annotated[str, Form()] = "",
+    webhook_url: Annotated[str, Form()] = "",
+    webhook_secret: Annotated[str, Form()] = "",
     action: Annotated[str, Form()] = "submit",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
@@ -121,6 +127,8 @@ async def submit_post(
         "extra_parts": list(extra_parts or []),
         "iteration_of": iteration_of.strip() or None,
         "max_length": max_length.strip() or None,
+        "webhook_url": webhook_url.strip() or None,
+        "webhook_secret": webhook_secret.strip() or None,
     }
     if problems:
         return _form_page(request, settings, values=values, status_code=422, error="; ".join(problems))
@@ -163,7 +171,22 @@ async def submit_post(
         if error.report.retry_after_s:
             page.headers["Retry-After"] = str(error.report.retry_after_s)
         return page
+    if outcome.webhook_secret is not None:
+        # The generated secret is shown once, on this answer (never stored in a cookie or shown again).
+        secret = outcome.webhook_secret
+        return await run_in_threadpool(
+            _submitted_with_secret, request, factory, outcome.submission.id, secret
+        )
     return RedirectResponse(outcome.submission.url, status_code=303)
+
+
+def _submitted_with_secret(
+    request: Request, factory: sessionmaker[Session], submission_id: int, secret: str
+) -> HTMLResponse:
+    with unit_of_work(factory) as session:
+        page = _submission_page(request, session, submission_id, webhook_secret=secret, status_code=201)
+    page.headers["Cache-Control"] = "no-store"
+    return page
 
 
 def kind_forms() -> list[dict[str, Any]]:
@@ -219,7 +242,18 @@ def queue_page(request: Request, session: SessionDep) -> HTMLResponse:
 def submission_page(
     request: Request, session: SessionDep, submission_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
 ) -> HTMLResponse:
-    """One submission's status, progress and failure reason."""
+    """One submission's status, progress and failure reason, and its webhook's deliveries."""
+    return _submission_page(request, session, submission_id)
+
+
+def _submission_page(
+    request: Request,
+    session: Session,
+    submission_id: int,
+    *,
+    webhook_secret: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     view = service.describe(session, submission_id)
     if view is None:
         raise NotFoundError(f"Submission {submission_id} does not exist.")
@@ -228,5 +262,7 @@ def submission_page(
         "submission": view,
         "live": live_status(session, view),
         "duration": service.format_duration,
+        "deliveries": deliveries(session, submission_id) if view.webhook_host else [],
+        "webhook_secret": webhook_secret,
     }
-    return templates.TemplateResponse(request, "submission.html", context)
+    return templates.TemplateResponse(request, "submission.html", context, status_code=status_code)

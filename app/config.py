@@ -141,6 +141,14 @@ class Settings(BaseSettings):
         default_factory=list, description="Hugging Face user names who may run the board once signed in"
     )
 
+    # Judges on OpenAI-compatible endpoints (worker.engine.judging.endpoints): the operator's registry.
+    judge_endpoints: dict[str, dict[str, object]] = Field(
+        default_factory=dict,
+        description="endpoint name -> definition (JSON); a key is named by api_key_env or api_key_file, "
+        "never written here",
+    )
+    judge_endpoints_file: Path | None = Field(default=None, description="a JSON or TOML file of definitions")
+
     @field_validator("worker_classes")
     @classmethod
     def _known_classes(cls, value: list[str | float]) -> list[str | float]:

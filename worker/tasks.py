@@ -19,6 +19,7 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from app.db.session import engine_for, session_factory
+from app.services.intake.endpoint_judges import endpoint_sources
 from app.services.intake.queues import time_limit_s
 from app.services.intake.run_spec import RunSpec
 from app.services.results import runs
@@ -109,6 +110,7 @@ def _evaluate(spec: RunSpec, settings: WorkerSettings, heartbeat: Heartbeat) -> 
         batch_tokens=settings.eval_batch_tokens,
         cache_dir=str(use_weights_cache(settings)),
         generation_backend=settings.eval_generation_backend,
+        endpoints=endpoint_sources(settings),
     )
     return run_evaluation(evaluation, heartbeat.progress, on_subset=heartbeat.scoring_subset)
 

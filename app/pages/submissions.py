@@ -11,7 +11,9 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from app.api.admin_auth import current_maintainer
 from app.api.deps import SessionDep, SettingsDep
+from app.api.routes.admin_endpoints import require_endpoint_submitter
 from app.api.routes.submissions import (
     CheckLimiterDep,
     FactoryDep,
@@ -51,7 +53,7 @@ def _form_page(
     user = request.session.get("user") if "session" in request.scope else None
     context = {
         "active_nav": "Submit",
-        "kinds": kind_forms(),
+        "kinds": kind_forms(maintainer=current_maintainer(request) is not None),
         "signed_in": user.get("name") if isinstance(user, dict) else None,
         "sign_in_available": settings.oauth_enabled,
         "sign_in_required": settings.submit_requires_sign_in,
@@ -145,6 +147,7 @@ async def submit_post(
         return service.submit(factory, settings, hub, body, send, submitter=submitter, deadline=deadline)
 
     try:
+        require_endpoint_submitter(request, body.model_type)
         await admit_checks(settings, limiter, submitter)
         if action == "validate":
             report = await gate.run(check_only)
@@ -189,12 +192,12 @@ def _submitted_with_secret(
     return page
 
 
-def kind_forms() -> list[dict[str, Any]]:
-    """Every evaluable model type with its settings as form fields."""
+def kind_forms(*, maintainer: bool = False) -> list[dict[str, Any]]:
+    """Every evaluable model type with its settings as form fields (judges on endpoints: maintainers')."""
     return [
         {"key": key, "label": kind.label, "description": kind.description, "fields": kind.settings_fields()}
         for key, kind in KINDS.items()
-        if kind.evaluable
+        if kind.evaluable and (maintainer or not kind.runs_on_endpoint)
     ]
 
 

@@ -17,6 +17,7 @@ from worker.engine.model_kinds.base import ModelKind
 from worker.engine.model_kinds.classifier import ClassifierKind
 from worker.engine.model_kinds.dpo import DpoKind
 from worker.engine.model_kinds.dpo_ref_free import DpoRefFreeKind
+from worker.engine.model_kinds.endpoint_judges import PairwiseEndpointJudgeKind, RubricEndpointJudgeKind
 from worker.engine.model_kinds.judges import PairwiseJudgeKind, RubricJudgeKind
 
 if TYPE_CHECKING:
@@ -71,6 +72,18 @@ KINDS: Final[Mapping[str, ModelKind]] = MappingProxyType(
                 "Rubric judge",
                 "An LLM from the Hub scoring each answer on its own with the Self-Rewarding additive 5-point "
                 "rubric; the higher total wins.",
+            ),
+            PairwiseEndpointJudgeKind(
+                "judge-pairwise-endpoint",
+                "Pairwise judge (API)",
+                "The pairwise judge with its model served by a registered OpenAI-compatible endpoint (a vLLM "
+                "deployment or a hosted API); submitted by maintainers.",
+            ),
+            RubricEndpointJudgeKind(
+                "judge-rubric-endpoint",
+                "Rubric judge (API)",
+                "The rubric judge with its model served by a registered OpenAI-compatible endpoint (a vLLM "
+                "deployment or a hosted API); submitted by maintainers.",
             ),
         )
     }

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from worker.engine.judging.endpoints import EndpointSources
 
 DEVICE_CHOICES: Final = ("auto", "cpu", "cuda", "mps")
 DTYPE_CHOICES: Final = ("auto", "float32", "bfloat16", "float16")
@@ -41,6 +44,8 @@ class EvaluationSpec:
     cache_dir: str | None = None  # weights cache
     # A local directory may stand for the model only when asked (the command line); services resolve Hub ids.
     allow_local_model: bool = True
+    # Judges on endpoints: where the registry is configured; None: JUDGE_ENDPOINTS(_FILE) of this process.
+    endpoints: EndpointSources | None = None
 
     def truncation_length(self, default: int) -> int:
         """The max_length a classifier or DPO run cuts texts at: the one asked for, else ``default``."""

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.api.deps import SessionDep, SettingsDep
+from app.api.routes.admin_endpoints import require_endpoint_submitter
 from app.config import Settings
 from app.db.models import SubmissionStatus
 from app.errors import DomainError, NotFoundError
@@ -195,10 +196,10 @@ def report_response(report: ValidationReport, message: str, status_code: int) ->
 _REJECTIONS: dict[int | str, dict[str, Any]] = {
     status: {"model": RejectionResponse, "description": text}
     for status, text in (
-        (403, "the model's authors opted out"),
+        (403, "the model's authors opted out, or a judge on an endpoint from a signed-in non-maintainer"),
         (409, "already submitted; duplicate_url links to it"),
         (422, "a check failed; detail says which and why"),
-        (401, "sign-in is required to submit here"),
+        (401, "sign-in is required to submit here, or a maintainer's for a judge on an endpoint"),
         (429, "too many submissions for this namespace or this client; see Retry-After"),
         (503, "the Hub could not be reached, is slow, or too many checks are running; see Retry-After"),
     )
@@ -207,6 +208,7 @@ _REJECTIONS: dict[int | str, dict[str, Any]] = {
 
 @router.post("", status_code=201, response_model=SubmitResponse, responses=_REJECTIONS)
 async def create_submission(
+    request: Request,
     body: SubmissionRequest,
     settings: SettingsDep,
     hub: HubDep,
@@ -216,7 +218,9 @@ async def create_submission(
     limiter: CheckLimiterDep,
     submitter: SubmitterDep,
 ) -> Any:
-    """Submit a model for evaluation: every check runs first; accepted submissions are queued."""
+    """Submit a model for evaluation: every check runs first; accepted submissions are queued. Judges on
+    endpoints (GET /api/v1/admin/endpoints) are submitted by maintainers only."""
+    require_endpoint_submitter(request, body.model_type)
     await admit_checks(settings, limiter, submitter)
 
     def job(deadline: Deadline) -> service.SubmitOutcome:
@@ -247,6 +251,7 @@ async def create_submission(
     responses={status: _REJECTIONS[status] for status in (401, 429, 503)},
 )
 async def validate_submission(
+    request: Request,
     body: SubmissionRequest,
     settings: SettingsDep,
     hub: HubDep,
@@ -256,6 +261,7 @@ async def validate_submission(
     submitter: SubmitterDep,
 ) -> Any:
     """Run every submission check without queuing anything. 503 when the Hub could not answer."""
+    require_endpoint_submitter(request, body.model_type)
     await admit_checks(settings, limiter, submitter)
 
     def job(deadline: Deadline) -> ValidationReport:

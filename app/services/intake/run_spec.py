@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from worker.engine.benchmarks import get_benchmark
+from worker.engine.judging.endpoints import EndpointSources
 from worker.engine.kinds import get_kind
 from worker.engine.model_kinds.base import KindSettings, ModelKind
 from worker.engine.spec import EvaluationSpec
@@ -86,7 +87,12 @@ class RunSpec:
     config: RunConfig
 
     def evaluation_spec(
-        self, *, batch_tokens: int | None, cache_dir: str | None, generation_backend: str = "auto"
+        self,
+        *,
+        batch_tokens: int | None,
+        cache_dir: str | None,
+        generation_backend: str = "auto",
+        endpoints: EndpointSources | None = None,
     ) -> EvaluationSpec:
         return EvaluationSpec(
             model=self.hub_id,
@@ -102,4 +108,5 @@ class RunSpec:
             generation_backend=generation_backend,
             cache_dir=cache_dir,
             allow_local_model=False,
+            endpoints=endpoints,
         )

@@ -24,6 +24,7 @@ from app.db.repositories import intake
 from app.db.repositories import submissions as repo
 from app.db.session import unit_of_work
 from app.services.intake.client_limits import Submitter
+from app.services.intake.endpoint_judges import claim_api_model
 from app.services.intake.hub import HubClient
 from app.services.intake.hub_gate import Deadline, HubBusyError
 from app.services.intake.queues import Route, route
@@ -219,6 +220,11 @@ def _record(
         reward_model = repo.lock_reward_model(
             session, hub_id=intake.stored_hub_id(session, model.repo_id) or model.repo_id
         )
+        if report.endpoint is not None:  # a judge on an endpoint: a model without a Hub repository
+            refusal = claim_api_model(session, reward_model, report.endpoint)
+            if refusal is not None:
+                report.checks = [refusal if check.name == refusal.name else check for check in report.checks]
+                raise SubmissionRejected(report)
         config = report.metadata.config if report.metadata else None
         record_sizes(reward_model, report.parameter_count, config)
         if request.iteration_of is not None:

@@ -32,6 +32,22 @@ ADVICE: Final[dict[str, str]] = {
     "against your limit; please submit again later.",
     "timeout": "The run took longer than the workers' time limit. A smaller max_length shortens it; for "
     "very large models ask the maintainers.",
+    # Judges on endpoints (worker.engine.judging.endpoints): the run stops whole, never with part scored.
+    "endpoint_unavailable": "The judge's endpoint kept failing (5xx answers, timeouts or refused "
+    "connections); every request was retried with backoff before the run stopped, and nothing was scored. "
+    "Check the endpoint's health (or the provider's status page), then submit again.",
+    "endpoint_rate_limited": "The judge's endpoint kept answering 429 (too many requests) after every retry; "
+    "nothing was scored. Lower the endpoint's max_concurrency or requests_per_minute in the registry, or "
+    "raise the provider's limits, then submit again.",
+    "endpoint_budget_exhausted": "The run needed more requests than the endpoint allows one run "
+    "(max_requests_per_run, retries included), so it stopped rather than score part of the data. Raise the "
+    "budget in the registry or evaluate fewer examples, then submit again.",
+    "endpoint_refused": "The judge's endpoint refused a request (a wrong key, an unknown model name, a limit "
+    "of the provider) or answered without a completion; the message says which. Fix the endpoint or its "
+    "registration, then submit again.",
+    "endpoint_misconfigured": "The worker could not call the endpoint as the submission names it: it is not "
+    "registered on the worker, its key is not set there, or it serves another model now. The operator fixes "
+    "JUDGE_ENDPOINTS (or its file) and the key on the workers; then submit again.",
 }
 DEFAULT_ADVICE: Final = "Check the message above; " + RESUBMIT[0].lower() + RESUBMIT[1:]
 

@@ -133,6 +133,8 @@ class ModelKind:
     # Roles of the related models the kind may need, and the names of ``check_related``'s checks.
     related_roles: tuple[str, ...] = ()
     related_check_names: tuple[str, ...] = ()
+    # True: the model is served by a registered endpoint, not fetched from the Hub (maintainers submit it).
+    runs_on_endpoint: bool = False
 
     def __init__(self, key: str, label: str, description: str, **overrides: Any) -> None:
         self.key = key

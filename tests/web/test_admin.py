@@ -438,3 +438,26 @@ def test_cancelling_a_running_submission_stops_its_worker(
         assert not submissions_repo.finish_succeeded(
             session, submission_id, attempt=spec.attempt, now=datetime.now(UTC)
         )
+
+
+def test_moderation_notifies_the_submitters_webhook(
+    admin: TestClient, db_session_factory: sessionmaker[Session]
+) -> None:
+    from app.db.models import WebhookDelivery
+
+    with db_session_factory.begin() as session:
+        submission_id = queued_submission(session, "org/hooked")
+        submission = session.get(Submission, submission_id)
+        assert submission is not None
+        submission.webhook_url, submission.webhook_secret = "https://example.org/hook", "s" * 32
+        submission.status = SubmissionStatus.SUCCEEDED
+        result_id = make_result(session, "org/hooked", 0.7, submission_id=submission_id).id
+    hidden = admin.post(f"/api/v1/admin/results/{result_id}/hide", json={"reason": "duplicate"}, headers=AUTH)
+    assert hidden.status_code == 200
+    with db_session_factory() as session:
+        events = session.scalars(
+            select(WebhookDelivery).where(WebhookDelivery.submission_id == submission_id)
+        )
+        deliveries = {delivery.event: delivery for delivery in events}
+    assert set(deliveries) == {"hidden"}
+    assert deliveries["hidden"].payload.get("reason") == "duplicate"

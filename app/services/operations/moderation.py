@@ -15,6 +15,7 @@ from app.db.repositories import results as results_repo
 from app.errors import DomainError, NotFoundError
 from app.services.operations.audit import record_event
 from app.services.operations.maintainers import Actor
+from app.services.operations.notifications import queue_for_result
 
 MAX_REASON = 2000
 
@@ -80,6 +81,9 @@ def change_visibility(
         detail={"model_type": result.model_type, "from": previous.value, "to": visibility.value},
         now=now,
     )
+    if visibility != ResultVisibility.VISIBLE:
+        # Sent by the reconciler's next pass (within its interval and grace), after this commit.
+        queue_for_result(session, result, visibility.value, reason=text)
     session.refresh(result)
     return result
 
@@ -120,6 +124,7 @@ def supersede(
         reason=text,
         detail={"by_result_id": by_result_id, "model_type": old.model_type},
     )
+    queue_for_result(session, old, "superseded", reason=text)
     session.refresh(old)
     return old
 

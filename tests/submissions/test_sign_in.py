@@ -114,3 +114,21 @@ def test_without_configuration_there_is_no_sign_in(client: TestClient) -> None:
     assert client.get("/auth/login").status_code == 404
     assert "Sign in" not in client.get("/submit").text
     assert "set-cookie" not in {key.lower() for key in client.get("/").headers}
+
+
+def test_signed_in_maintainers_run_the_board(
+    sqlite_url: str, sqlite_engine: Engine, hub: HubServer, tmp_path: Path, provider: OidcProvider
+) -> None:
+    """A user on MAINTAINERS gets the admin API and pages once signed in; anyone else gets a 403."""
+    maintained = signed_in_app(sqlite_url, tmp_path, provider, maintainers=["Alice"])
+    with build_client(maintained, hub, tmp_path / "cache", None) as client:
+        assert client.get("/api/v1/admin/whoami").status_code == 401
+        sign_in(client)
+        assert client.get("/api/v1/admin/whoami").json() == {"name": "alice", "via": "session"}
+        assert "Signed in as <strong>alice</strong>" in client.get("/admin").text
+    other = signed_in_app(sqlite_url, tmp_path, provider, maintainers=["bob"])
+    with build_client(other, hub, tmp_path / "cache", None) as client:
+        sign_in(client)
+        refused = client.get("/api/v1/admin/queue")
+        assert refused.status_code == 403
+        assert refused.json()["detail"] == "alice is not a maintainer of this board."

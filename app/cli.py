@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("app.commands.service", "run the web server"),
     "worker": ("app.commands.service", "run a Celery evaluation worker"),
     "db": ("app.commands.database", "database schema commands (upgrade, downgrade)"),
+    "snapshot": ("app.commands.snapshot", "make today's data snapshot of each benchmark (Parquet)"),
 }
 
 

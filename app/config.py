@@ -149,6 +149,14 @@ class Settings(BaseSettings):
     )
     judge_endpoints_file: Path | None = Field(default=None, description="a JSON or TOML file of definitions")
 
+    # Data snapshots (app.services.operations.snapshots): Parquet files under DATA_DIR/snapshots.
+    snapshot_hour_utc: int = Field(
+        default=3, ge=0, le=23, description="the hour (UTC) of the daily snapshot of every benchmark"
+    )
+    snapshot_keep_days: int = Field(
+        default=30, ge=1, description="snapshots older than this many days are deleted (the newest is kept)"
+    )
+
     @field_validator("worker_classes")
     @classmethod
     def _known_classes(cls, value: list[str | float]) -> list[str | float]:

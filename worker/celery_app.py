@@ -15,13 +15,17 @@ from kombu import Queue
 from worker import heartbeat, reconciler
 from worker.broker import make_celery
 from worker.settings import consumed_queues, limit_visible_gpus, worker_settings
+from worker.snapshot_schedule import beat_schedule
 
 limit_visible_gpus(worker_settings())
 app = make_celery(worker_settings())
-app.conf.imports = ("worker.tasks", "worker.webhook_tasks")
+app.conf.imports = ("worker.tasks", "worker.snapshot_tasks", "worker.webhook_tasks")
 # The queues this worker's device can hold (smallest first) and the notifications queue; ``-Q`` on the
 # command line overrides them.
 app.conf.task_queues = [Queue(name) for name in consumed_queues(worker_settings())]
+# Celery beat (``rewardboard worker --beat``; ``up`` runs it): the daily data snapshot, at an hour in UTC.
+app.conf.timezone = "UTC"
+app.conf.beat_schedule = beat_schedule(worker_settings())
 
 
 @worker_ready.connect

@@ -11,6 +11,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 API_CACHE_CONTROL = "public, max-age=10"
 PAGE_CACHE_CONTROL = "no-cache"
 EVENT_STREAM = "text/event-stream"
+# Files streamed from disk with their own ETag (data snapshots): never buffered in memory here.
+STREAMED_FILES = ("application/vnd.apache.parquet",)
 
 
 def make_etag(body: bytes) -> str:
@@ -42,9 +44,12 @@ class ETagMiddleware:
         async def buffered_send(message: Message) -> None:
             nonlocal start
             if message["type"] == "http.response.start":
-                streaming = Headers(raw=message["headers"]).get("content-type", "").startswith(EVENT_STREAM)
+                content_type = Headers(raw=message["headers"]).get("content-type", "")
+                if content_type.startswith(STREAMED_FILES):
+                    MutableHeaders(scope=message).setdefault("cache-control", cache_control)
+                streaming = content_type.startswith((EVENT_STREAM, *STREAMED_FILES))
                 if message["status"] != 200 or streaming:
-                    await send(message)  # event streams go out as they come, never buffered
+                    await send(message)  # event streams and files go out as they come, never buffered
                     return
                 start = message
                 return

@@ -46,6 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
             help="GPUs this worker splits a model over (default: every visible GPU); it takes the queue of "
             "every worker class with no more GPUs, none larger",
         )
+        parser.add_argument(
+            "--beat",
+            action="store_true",
+            help="also run Celery beat, which sends the daily data snapshot (one per deployment)",
+        )
     if name == "up":
         parser.add_argument("--no-seed", action="store_true", help="do not import the published seed results")
     if name == "serve":
@@ -71,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             loglevel=args.loglevel,
             memory_gb=args.memory_gb,
             gpus=args.gpus,
+            beat=args.beat,
         )
     if args.command == "up":
         settings = get_settings()
@@ -99,6 +105,7 @@ def work(
     loglevel: str,
     memory_gb: float | None = None,
     gpus: int | None = None,
+    beat: bool = False,
 ) -> int:
     # Read by the worker settings, here and in the children.
     if memory_gb is not None:
@@ -112,6 +119,9 @@ def work(
     queues = ",".join(consumed_queues(WorkerSettings()))
     print(f"rewardboard worker: taking queues {queues}", flush=True)
     options = ["--pool", "prefork", "--concurrency", str(concurrency), "--loglevel", loglevel, "-Q", queues]
+    if beat:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        options += ["--beat", "--schedule", str(settings.data_dir / "celerybeat-schedule")]
     app.worker_main(["worker", *options])
     return 0
 
@@ -187,7 +197,8 @@ def up(settings: Settings, *, host: str, port: int, loglevel: str, seed: bool) -
         supervisor = Supervisor(
             [
                 Child("web server", [*cli, "serve", "--fd", str(fd), *watch], pass_fds=(fd,)),
-                Child("worker", [*cli, "worker", "--loglevel", loglevel, *watch]),
+                # The one machine's worker also runs beat: the daily data snapshot.
+                Child("worker", [*cli, "worker", "--beat", "--loglevel", loglevel, *watch]),
             ]
         )
         supervisor.start_all()

@@ -99,10 +99,10 @@ def address_problem(address: IPAddress) -> str | None:
         return "a carrier-grade NAT (shared) address"
     if isinstance(address, ipaddress.IPv6Address) and address in _SITE_LOCAL:
         return "a site-local address"
-    if address.is_private:
-        return "a private address"
     if address.is_reserved:
         return "a reserved address"
+    if address.is_private:
+        return "a private address"
     if not address.is_global:
         return "not a public address"
     return None

@@ -22,7 +22,7 @@ COPY static ./static
 RUN pip install -e ".[worker]" flower
 
 RUN useradd --create-home --uid 1000 rewardboard \
-    && mkdir -p /data /cache/weights \
+    && mkdir -p /data/snapshots /cache/weights \
     && chown -R rewardboard /data /cache
 USER rewardboard
 

@@ -320,7 +320,7 @@ def comparable(row: dict[str, Any]) -> dict[str, Any]:
 def test_the_board_at_a_past_snapshot_is_the_board_of_that_day(
     client: TestClient, db_session_factory: sessionmaker[Session], settings: Settings, board: dict[str, int]
 ) -> None:
-    views = [
+    views: list[dict[str, str | int]] = [
         {"benchmark": V1},
         {"benchmark": V1, "sort": "chat-hard", "order": "asc", "per_page": 50, "page": 2},
         {"benchmark": V1, "model_type": "dpo", "q": "MATTER"},

@@ -66,7 +66,11 @@ def subset_values(session: Session, result_ids: Sequence[int]) -> dict[int, dict
     return values
 
 
-def example_rows(session: Session, result_id: int, *, batch_rows: int) -> Iterator[Sequence[Row[Any]]]:
+# (id, subset, example id, scores, num_correct, outcome) of one scored example.
+ExampleRow = Row[int, str, str, list[float | None], int, float | None]
+
+
+def example_rows(session: Session, result_id: int, *, batch_rows: int) -> Iterator[Sequence[ExampleRow]]:
     """One result's scored examples, ``batch_rows`` at a time (keyset pages by id), in id order.
 
     Each page is one query, so no more than a page is held at once however large the result is.

@@ -65,7 +65,7 @@ def board_feed(
 ) -> Response:
     """A benchmark's board: every result published, failed, flagged, hidden or superseded on it."""
     if benchmark not in BENCHMARKS:
-        raise NotFoundError(f"There is no benchmark {benchmark!r}; choose one of {', '.join(BENCHMARKS)}.")
+        raise NotFoundError(f"There is no benchmark {benchmark}; choose one of {', '.join(BENCHMARKS)}.")
     return _atom(feeds.board_feed(session, _site(request, settings), benchmark))
 
 

@@ -231,6 +231,27 @@ def test_deliveries_are_queued_once_per_event_and_only_with_a_webhook(
     assert delivery_rows(db_session_factory, without) == []
 
 
+def test_a_newer_run_tells_the_earlier_submitter_their_result_was_superseded(
+    db_session_factory: sessionmaker[Session],
+) -> None:
+    hook = "https://hooks.example/x"
+    first = new_submission(
+        db_session_factory, "org/m", webhook_url=hook, webhook_secret=SECRET, commit="1" * 40
+    )
+    finish_run(db_session_factory, first, 0.6)
+    second = new_submission(
+        db_session_factory, "org/m", webhook_url=hook, webhook_secret=SECRET, commit="2" * 40
+    )
+    sent: list[int] = []
+    finish_run(db_session_factory, second, 0.8, notify=sent.append)
+    [finished] = delivery_rows(db_session_factory, second)
+    events = [(row.event, row.payload["reason"]) for row in delivery_rows(db_session_factory, first)]
+    assert events[0] == ("finished", None)
+    assert events[1][0] == "superseded" and "a newer run of the same model" in events[1][1]
+    superseded = delivery_rows(db_session_factory, first)[1]
+    assert sent == [finished.id, superseded.id]
+
+
 def test_a_host_that_resolves_to_a_private_address_at_delivery_is_refused(
     db_session_factory: sessionmaker[Session], db_url: str, tmp_path: Path
 ) -> None:

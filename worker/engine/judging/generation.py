@@ -45,6 +45,15 @@ def encode_prompts(tokenizer: Any, calls: Sequence[JudgeCall]) -> list[tuple[int
     return [tuple(ids) for ids in batch["input_ids"]]
 
 
+def decode_answer(tokenizer: Any, tokens: Sequence[int], end_ids: Sequence[int]) -> Generated:
+    """An answer from the tokens generated after the prompt: cut at the first end token (which ends it, else
+    it ran out of tokens), decoded without special tokens. Both generation backends read answers with it."""
+    end = next((i for i, token in enumerate(tokens) if token in end_ids), None)
+    kept = tuple(int(token) for token in (tokens if end is None else tokens[:end]))
+    text = tokenizer.decode(list(kept), skip_special_tokens=True)
+    return Generated(text, "length" if end is None else "eos", kept)
+
+
 def end_token_ids(generation_config: Any, tokenizer: Any) -> list[int]:
     """Every id that ends an answer: the model's generation config's and the tokenizer's EOS."""
     ids: set[int] = set()
@@ -148,13 +157,7 @@ class TransformersGenerator:
             attention_mask=attention.to(self.device),
             generation_config=config,
         )
-        answers = []
-        for row in output[:, width:].cpu().tolist():
-            end = next((i for i, token in enumerate(row) if token in self.end_ids), None)
-            tokens = row if end is None else row[:end]
-            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-            answers.append(Generated(text, "length" if end is None else "eos"))
-        return answers
+        return [decode_answer(self.tokenizer, row, self.end_ids) for row in output[:, width:].cpu().tolist()]
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -61,10 +61,12 @@ class JudgeCall:
 
 @dataclass(frozen=True, slots=True)
 class Generated:
-    """The judge's answer to one call; ``text`` is None when the call was not run (its prompt too long)."""
+    """The judge's answer to one call; ``text`` is None when the call was not run (its prompt too long).
+    ``tokens``: the answer's token ids, up to (not including) the end token."""
 
     text: str | None
     finish: Literal["eos", "length", "not_run"]
+    tokens: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

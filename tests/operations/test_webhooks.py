@@ -48,7 +48,7 @@ def resolver(table: dict[str, Sequence[str]]) -> Any:
     ) -> list[tuple[Any, ...]]:
         if host not in table:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        entries = []
+        entries: list[tuple[Any, ...]] = []
         for address in table[host]:
             if ":" in address:
                 entries.append((socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0)))

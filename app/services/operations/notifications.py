@@ -237,10 +237,10 @@ def deliver(
     try:
         response_status = _post(target, body, headers, timeout_s=settings.webhook_timeout_s)
     except httpx.TimeoutException:
-        error = f"{target.host} did not answer within {settings.webhook_timeout_s:g} seconds"
-        return _finish(factory, settings, claimed, moment, retry=True, error=error)
-    except httpx.TransportError as error:
-        problem = f"could not reach {target.host} ({_words(error)})"
+        silence = f"{target.host} did not answer within {settings.webhook_timeout_s:g} seconds"
+        return _finish(factory, settings, claimed, moment, retry=True, error=silence)
+    except httpx.TransportError as failure:
+        problem = f"could not reach {target.host} ({_words(failure)})"
         return _finish(factory, settings, claimed, moment, retry=True, error=problem)
     if 200 <= response_status < 300:
         return _finish(factory, settings, claimed, moment, retry=False, response_status=response_status)

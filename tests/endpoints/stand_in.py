@@ -33,6 +33,7 @@ class Reply:
     finish_reason: str = "stop"
     model: str | None = None
     token_ids: list[int] | None = None
+    no_choices: bool = False  # a 200 answer without a completion
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,9 @@ class StandInServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._server.block_on_close = False
-        self._thread = threading.Thread(target=self._server.serve_forever, name="openai-stand-in", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="openai-stand-in", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -98,7 +101,13 @@ class StandInServer:
         if path.endswith("/chat/completions"):
             message = {"role": "assistant", "content": reply.text}
             choice = {"index": 0, "message": message, "finish_reason": reply.finish_reason}
-            return {**common, "object": "chat.completion", "choices": [choice], "system_fingerprint": FINGERPRINT}
+            choices = [] if reply.no_choices else [choice]
+            return {
+                **common,
+                "object": "chat.completion",
+                "choices": choices,
+                "system_fingerprint": FINGERPRINT,
+            }
         completion: dict[str, Any] = {
             "index": 0,
             "text": reply.text,
@@ -107,7 +116,12 @@ class StandInServer:
         }
         if reply.token_ids is not None:
             completion["token_ids"] = reply.token_ids
-        return {**common, "object": "text_completion", "choices": [completion], "system_fingerprint": FINGERPRINT}
+        return {
+            **common,
+            "object": "text_completion",
+            "choices": [completion],
+            "system_fingerprint": FINGERPRINT,
+        }
 
     def completion_requests(self) -> list[Received]:
         return [item for item in self.received if item.path.endswith("completions")]
@@ -123,7 +137,9 @@ def _handler(server: StandInServer) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             if self.path.rstrip("/").endswith("/models"):
-                self._send(200, {"object": "list", "data": [{"id": server.reported_model, "object": "model"}]})
+                self._send(
+                    200, {"object": "list", "data": [{"id": server.reported_model, "object": "model"}]}
+                )
             else:
                 self._send(404, {"error": {"message": "not found"}})
 

@@ -19,21 +19,28 @@ from tests.support.tiny_models import (
 )
 from worker.engine.kinds import KINDS, evaluable_kinds, get_kind, kind_for_label
 from worker.engine.model_kinds.base import KindSettingsError, ModelMetadata
+from worker.engine.model_kinds.endpoint_judges import PINNED_FIELDS
 from worker.engine.results import load_results_file
 
 Cli = Callable[[Sequence[str]], int]
 
 
 def test_every_evaluable_kind_declares_its_settings_and_refuses_unknown_ones() -> None:
-    assert set(evaluable_kinds()) == {"classifier", "dpo", "dpo-ref-free", "judge-pairwise", "judge-rubric"}
+    endpoint_judges = {"judge-pairwise-endpoint", "judge-rubric-endpoint"}
+    assert set(evaluable_kinds()) == {
+        "classifier", "dpo", "dpo-ref-free", "judge-pairwise", "judge-rubric", *endpoint_judges
+    }  # fmt: skip
     for key in evaluable_kinds():
         kind = get_kind(key)
         assert kind.settings_type.model_config.get("extra") == "forbid"
         with pytest.raises(KindSettingsError, match="is not a setting of this model type"):
             kind.parse_settings({"no_such_setting": 1})
-        minimal = {"reference_model": "org/sft"} if key == "dpo" else {}
-        defaults = kind.describe_settings(kind.parse_settings(minimal))
-        assert set(defaults) == {field.name for field in kind.settings_fields()}
+        required = {"reference_model": "org/sft"} if key == "dpo" else {}
+        if key in endpoint_judges:
+            required = {"endpoint": "e"}
+        defaults = kind.describe_settings(kind.parse_settings(required))
+        pinned = PINNED_FIELDS if key in endpoint_judges else set()  # set by the checks, not the form
+        assert set(defaults) == {field.name for field in kind.settings_fields()} | pinned
     assert get_kind("judge-pairwise").tie_policy == "shared" and get_kind("dpo").tie_policy == "strict"
     assert not KINDS["generative"].evaluable and not KINDS["dpo-ref-free"].ranked_with_others
 

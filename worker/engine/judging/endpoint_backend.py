@@ -131,6 +131,7 @@ class EndpointGenerator:
         end_ids: Sequence[int] = (),
         context: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        pause: Callable[[float], Any] | None = None,
     ) -> None:
         if endpoint.api == "completions" and tokenizer is None:
             raise EndpointConfigError(
@@ -144,7 +145,9 @@ class EndpointGenerator:
         self.end_ids = list(end_ids)
         self.context = context  # completions: tokens a prompt and its answer may use together
         self._stop = threading.Event()
-        self.bucket = TokenBucket(endpoint.requests_per_minute, clock=clock, sleep=self._stop.wait)
+        # Waits (backoff, rate limit) end early when the run stops; tests may record them instead.
+        self.pause = pause or self._stop.wait
+        self.bucket = TokenBucket(endpoint.requests_per_minute, clock=clock, sleep=self.pause)
         self.budget = RequestBudget(endpoint.max_requests_per_run, endpoint.name)
         self._lock = threading.Lock()
         self.models: Counter[str] = Counter()
@@ -185,13 +188,19 @@ class EndpointGenerator:
             try:
                 while pending:
                     done, _ = wait(pending, return_when=FIRST_EXCEPTION)
-                    finished = []
+                    finished, failure = [], None
                     for future in done:
                         index = pending.pop(future)
-                        results[index] = future.result()  # the first failure raises here
-                        finished.append(index)
-                    if on_batch is not None:
+                        error = future.exception()
+                        if error is None:
+                            results[index] = future.result()
+                            finished.append(index)
+                        elif failure is None and not isinstance(error, _Stopped):
+                            failure = error  # what stopped the run, not a request it then held back
+                    if finished and on_batch is not None:
                         on_batch(finished)
+                    if failure is not None:
+                        raise failure
             except BaseException:
                 self._stop.set()  # requests not yet sent are not sent; waits end now
                 for future in pending:
@@ -239,6 +248,13 @@ class EndpointGenerator:
         return len(prompt) + self.max_new_tokens <= self.context
 
     def _answer(self, prompt: PromptKey) -> Generated:
+        try:
+            return self._try_answer(prompt)
+        except EndpointError:
+            self._stop.set()  # the run fails: this thread starts no other prompt, the others stop too
+            raise
+
+    def _try_answer(self, prompt: PromptKey) -> Generated:
         import openai
 
         endpoint = self.endpoint
@@ -291,7 +307,7 @@ class EndpointGenerator:
                 self._count_retry("connection", attempt, attempts)
             if attempt < attempts:
                 delay = wait_s if wait_s is not None else endpoint.backoff_s * 2 ** (attempt - 1)
-                self._stop.wait(min(delay, endpoint.max_backoff_s))
+                self.pause(min(delay, endpoint.max_backoff_s))
         assert failure is not None
         raise failure
 

@@ -199,6 +199,30 @@ def test_a_snapshot_holds_the_board_and_every_scored_example(
     assert v1_rows["org/beta"]["rank"] > alpha["rank"]
 
 
+def test_examples_are_read_and_written_in_batches(
+    db_session_factory: sessionmaker[Session], settings: Settings, evaluated: dict[str, int]
+) -> None:
+    """Pages of 40 rows (each result has 92): several database pages per result, and several row groups."""
+    with unit_of_work(db_session_factory) as session:
+        make_snapshot(
+            session,
+            root=snapshot_root(settings),
+            benchmark=V1,
+            created_by="schedule",
+            now=TODAY,
+            batch_rows=40,
+        )
+    parquet = pq.ParquetFile(files_of(settings, V1, "2026-12-07") / "examples.parquet")
+    assert parquet.metadata.num_rows == 3 * len(sample_pairs())
+    groups = [parquet.metadata.row_group(index).num_rows for index in range(parquet.num_row_groups)]
+    assert len(groups) > 1 and max(groups) < 2 * 40  # a row group once 40 rows are waiting
+    with db_session_factory() as session:
+        stored = stored_examples(session, board_result_ids(session, V1))
+    rows = parquet.read().to_pylist()
+    assert {(row["result_id"], row["subset"], row["example_id"]): row["scores"] for row in rows} == stored
+    assert len(rows) == len(stored)  # none twice
+
+
 def test_the_snapshot_is_in_the_audit_log(
     db_session_factory: sessionmaker[Session], settings: Settings, evaluated: dict[str, int]
 ) -> None:

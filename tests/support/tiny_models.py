@@ -345,3 +345,61 @@ def _randomise_head(model: PreTrainedModel, seed: int) -> None:
     head = score.weight
     with torch.no_grad():
         head.copy_(torch.randn(head.shape, generator=generator))
+
+
+# JUDGE_TEMPLATE starting with the BOS token, which the tokenizer also adds: a prompt re-tokenised from the
+# rendered text with special tokens would start with two.
+JUDGE_BOS_TEMPLATE: Final = "{{ bos_token }}" + JUDGE_TEMPLATE
+# What a verdict judge may say: every slot letter, every rubric score and every rating.
+VERDICT_PIECES: Final = (
+    *(f"[[{letter}]]" for letter in "ABCD"),
+    *(f"Score: {points}" for points in range(6)),
+    *(f" {rating}" for rating in range(1, 11)),
+)
+
+
+def build_tiny_verdict_judge(
+    path: Path,
+    *,
+    pieces: Iterable[str] = VERDICT_PIECES,
+    tokenizer: PreTrainedTokenizerFast | None = None,
+    hidden: int = 64,
+    heads: int = 2,
+    layers: int = 2,
+    seed: int = 0,
+    init_scale: float = 3.0,
+) -> Path:
+    """Save a random-init ``LlamaForCausalLM`` (head size ``hidden // heads``, 32 by default: vLLM's CPU
+    attention needs at least that) whose greedy answer depends on the prompt but is made of ``pieces``.
+
+    Each piece is one added token; the output head gives every other token a logit of zero and the pieces
+    and EOS random ones, so each answer token is a piece (a slot letter, ``Score: N`` or a rating) or the end.
+    The weights are drawn with standard deviation ``init_scale / sqrt(hidden)`` (not the tiny default), so
+    attention, and with it the answer, follows the prompt's content: different prompts get different
+    verdicts, which is what a comparison of two generation backends needs.
+    """
+    names = list(pieces)
+    if len(set(names)) != len(names) or not names:
+        raise ValueError("answer pieces must be distinct and at least one")
+    if tokenizer is None:
+        tokenizer = build_tokenizer(chat_template=JUDGE_BOS_TEMPLATE)
+    else:
+        tokenizer.chat_template = JUDGE_BOS_TEMPLATE
+    tokenizer.add_tokens(names)
+    ids = {"bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
+    config = _llama_config(len(tokenizer), hidden, layers, 1, ids)
+    config.num_attention_heads, config.num_key_value_heads = heads, heads
+    config.head_dim = hidden // heads
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    answer_ids = [tokenizer.convert_tokens_to_ids(name) for name in names] + [tokenizer.eos_token_id]
+    generator = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for name, weight in model.named_parameters():
+            if weight.dim() == 2 and "lm_head" not in name:
+                weight.copy_(torch.randn(weight.shape, generator=generator) * init_scale / hidden**0.5)
+        head = model.lm_head.weight
+        head.zero_()
+        for token in answer_ids:
+            head[token] = torch.randn(hidden, generator=generator)
+    return _save(model.eval(), tokenizer, path)

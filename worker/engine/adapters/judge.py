@@ -53,6 +53,7 @@ class JudgeAdapter(RewardAdapter):
         dtype: Any,
         architecture: str | None,
         layout: Layout,
+        requested_backend: str = "auto",
     ) -> None:
         self.layout = layout
         self.source = source
@@ -62,6 +63,7 @@ class JudgeAdapter(RewardAdapter):
         self.device = device
         self.dtype = dtype
         self.architecture = architecture
+        self.requested_backend = requested_backend
 
     @classmethod
     def from_spec(
@@ -117,6 +119,7 @@ class JudgeAdapter(RewardAdapter):
             dtype=dtype,
             architecture=architecture,
             layout=layout,
+            requested_backend=spec.generation_backend,
         )
 
     @property
@@ -158,7 +161,7 @@ class JudgeAdapter(RewardAdapter):
             "device": str(self.device),
             "device_name": device_name(self.device),
             "chat_template": "tokenizer",
-            "generation": self.generator.describe(),
+            "generation": {**self.generator.describe(), "requested_backend": self.requested_backend},
             "judge": self.record,
         }
 
@@ -172,14 +175,9 @@ class JudgeAdapter(RewardAdapter):
 
 
 def _use_vllm(spec: EvaluationSpec, device: Any) -> bool:
-    from worker.engine.judging.vllm_backend import vllm_available
+    from worker.engine.judging.vllm_backend import use_vllm
 
-    if spec.generation_backend == "transformers":
-        return False
-    available = vllm_available(device)
-    if spec.generation_backend == "vllm" and not available:
-        raise InvalidSpecError("the vllm generation backend needs vLLM installed and a CUDA device")
-    return available
+    return use_vllm(spec.generation_backend, device)
 
 
 class _CallProgress:

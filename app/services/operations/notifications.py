@@ -255,19 +255,28 @@ def deliver(
 
 def _post(target: WebhookTarget, body: bytes, headers: dict[str, str], *, timeout_s: float) -> int:
     """POST to the checked addresses in turn (the next only when one refuses the connection), keeping the
-    original host in the Host header and as the TLS server name; no proxies, no redirects."""
+    original host in the Host header and as the TLS server name; no proxies, no redirects, the answer's body
+    never read."""
     last_error: httpx.TransportError | None = None
     with httpx.Client(timeout=timeout_s, trust_env=False, follow_redirects=False) as client:
         for address in target.addresses:
             url = httpx.URL(target.url).copy_with(host=str(address))
             extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+            request = client.build_request(
+                "POST",
+                url,
+                content=body,
+                headers={**headers, "Host": target.host_header},
+                extensions=extensions,
+            )
             try:
-                response = client.post(
-                    url, content=body, headers={**headers, "Host": target.host_header}, extensions=extensions
-                )
+                # Streamed and closed unread: only the status matters, and a receiver cannot make us hold
+                # a large answer in memory.
+                response = client.send(request, stream=True)
             except httpx.ConnectError as error:
                 last_error = error
                 continue
+            response.close()
             return response.status_code
     assert last_error is not None
     raise last_error

@@ -14,7 +14,11 @@ from app.services.operations.notifications import queue_delivery, queue_for_resu
 
 
 def shown_before(session: Session, spec: RunSpec) -> EvaluationResult | None:
-    """The result the board shows for the run's model, benchmark and kind before its result is stored."""
+    """The result the board shows for the run's model, benchmark and kind before its result is stored.
+
+    Takes the model row's lock first (``record_result`` takes it too), so a concurrent run of the same model
+    cannot change the current result between this read and the store."""
+    results_repo.lock_reward_model_by_id(session, spec.reward_model_id)
     return results_repo.current_result(
         session,
         reward_model_id=spec.reward_model_id,

@@ -228,3 +228,16 @@ def test_search_matches_the_display_name_too(
     found = client.get("/api/v1/leaderboard", params={"q": "helpful judge"}).json()
     assert [item["model"] for item in found["rows"]] == ["acme/rm-7b"]
     assert client.get("/api/v1/leaderboard", params={"q": "nothing-like-this"}).json()["total"] == 0
+
+
+def test_total_counts_the_rows_listed(client: TestClient, db_session_factory: sessionmaker[Session]) -> None:
+    """Types shown apart (DPO Ref. Free) are neither listed nor counted on the main board."""
+    with db_session_factory.begin() as session:
+        make_result(session, "org/classifier", 0.8)
+        make_result(session, "org/ref-free", 0.7, model_type="dpo-ref-free")
+    board = client.get("/api/v1/leaderboard", params={"per_page": "1000"}).json()
+    listed = [row["model"] for row in board["rows"]]
+    assert "org/classifier" in listed and "org/ref-free" not in listed
+    assert board["total"] == len(listed)
+    apart = client.get("/api/v1/leaderboard", params={"model_type": "dpo-ref-free"}).json()
+    assert [row["model"] for row in apart["rows"]] == ["org/ref-free"] and apart["total"] == 1

@@ -172,7 +172,7 @@ class ListedCounts:
 
 def count_listed(session: Session, board: BoardFilter) -> ListedCounts:
     """The board's total (of its partial or hidden list when asked for) and the lists apart, in one query."""
-    members = (
+    query = (
         select(
             EvaluationResult.complete,
             EvaluationResult.visibility,
@@ -183,8 +183,10 @@ def count_listed(session: Session, board: BoardFilter) -> ListedCounts:
         )
         .join(RewardModel, RewardModel.id == EvaluationResult.reward_model_id)
         .where(EvaluationResult.benchmark == board.benchmark, EvaluationResult.is_current.is_(True))
-        .subquery()
     )
+    if board.apart_types:
+        query = query.where(EvaluationResult.model_type.not_in(board.apart_types))
+    members = query.subquery()
     hidden = members.c.visibility == ResultVisibility.HIDDEN
     listed = hidden if board.hidden else and_(~hidden, members.c.complete.is_(not board.partial))
     statement = select(

@@ -200,9 +200,11 @@ class Settings(BaseSettings):
                 "Set SECRET_KEY to a long random string (e.g. `python -c 'import secrets; "
                 "print(secrets.token_urlsafe(48))'`), or set ENVIRONMENT=development for a local run."
             )
+        from app.services.intake.endpoint_judges import check_registry
         from app.services.operations.maintainers import check_admin_token
 
         check_admin_token(self)
+        check_registry(self)
         if self.submit_requires_sign_in and not self.oauth_enabled:
             raise ConfigurationError(
                 "SUBMIT_REQUIRES_SIGN_IN is set but Sign in with Hugging Face is not configured "

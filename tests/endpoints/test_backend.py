@@ -147,6 +147,15 @@ def test_an_unreachable_endpoint_fails_typed() -> None:
         answer_all(generator(url, max_retries=1), [CALL])
 
 
+def test_an_endpoint_echoing_the_key_does_not_put_it_in_the_failure() -> None:
+    echo = Reply(status=401, error=f"Incorrect API key provided: {SECRET_KEY_VALUE}.")
+    scripted = stand_in(lambda body, index: echo)
+    refused = pytest.raises(EndpointRefusedError, match=r"Incorrect API key provided: \[key\]")
+    with scripted as server, refused as error:
+        answer_all(generator(server.url), [CALL])
+    assert SECRET_KEY_VALUE not in error.value.message
+
+
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
 def test_refusals_are_not_retried(status: int) -> None:
     scripted = stand_in(lambda body, index: Reply(status=status, error="no such model"))

@@ -5,6 +5,7 @@ queue; the maintainers' list of endpoints shows no key. On SQLite and PostgreSQL
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.api.routes.submissions import get_sender
-from app.config import Settings
+from app.config import ConfigurationError, Settings
 from app.db.models import RewardModel, Submission
 from app.http.csrf import CSRF_COOKIE
 from app.main import create_app
@@ -180,7 +181,16 @@ def test_an_endpoint_is_never_mixed_with_a_hub_model_of_the_same_id(
 
 def test_a_misconfigured_registry_is_said_in_words(db_url: str, tmp_path: Path, sent: Sent) -> None:
     broken = {"test-judge": {**definition("http://127.0.0.1:9/v1"), "api_key": SECRET_KEY_VALUE}}
-    with client_for(create_app(endpoint_settings(db_url, tmp_path, judge_endpoints=broken)), sent) as client:
+    with pytest.raises(ConfigurationError, match="never holds the key itself") as refused_start:
+        create_app(endpoint_settings(db_url, tmp_path, judge_endpoints=broken))
+    assert SECRET_KEY_VALUE not in str(refused_start.value)
+    # The file is read again for every check: broken after the start, the checks and the list say so.
+    registry_file = tmp_path / "endpoints.json"
+    registry_file.write_text(json.dumps({"test-judge": definition("http://127.0.0.1:9/v1")}))
+    settings = endpoint_settings(db_url, tmp_path, judge_endpoints={}, judge_endpoints_file=registry_file)
+    with client_for(create_app(settings), sent) as client:
+        assert client.get("/api/v1/admin/endpoints", headers=OPERATOR).status_code == 200
+        registry_file.write_text(json.dumps(broken))
         refused = client.post("/api/v1/submissions", json=body(), headers=OPERATOR)
         assert refused.status_code == 503 and "never holds the key itself" in refused.json()["detail"]
         listing = client.get("/api/v1/admin/endpoints", headers=OPERATOR)

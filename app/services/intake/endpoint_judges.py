@@ -50,6 +50,16 @@ def registry(settings: Settings) -> EndpointRegistry:
     return load_registry(endpoint_sources(settings))
 
 
+def check_registry(settings: Settings) -> None:
+    """Refuse to start with a registry that does not load (``ConfigurationError`` naming what is wrong)."""
+    from app.config import ConfigurationError
+
+    try:
+        registry(settings)
+    except EndpointConfigError as error:
+        raise ConfigurationError(f"The judge endpoints cannot be used: {error.message}.") from None
+
+
 def is_endpoint_kind(model_type: str) -> bool:
     kind = KINDS.get(model_type)
     return kind is not None and kind.runs_on_endpoint

@@ -273,7 +273,7 @@ class EndpointGenerator:
                 return self._read(self._send(prompt))
             except openai.APIStatusError as error:
                 status = error.status_code
-                reason = f"HTTP {status}: {_message(error)}"
+                reason = self._redact(f"HTTP {status}: {_message(error)}")
                 if status == 429:
                     failure = EndpointRateLimitedError(
                         self._gave_up("kept answering 429 (rate limited)", reason)
@@ -302,7 +302,7 @@ class EndpointGenerator:
                 self._count_retry("timeout", attempt, attempts)
             except openai.APIConnectionError as error:
                 failure = EndpointUnavailableError(
-                    self._gave_up("could not be reached", first_line(error.__cause__ or error))
+                    self._gave_up("could not be reached", self._redact(first_line(error.__cause__ or error)))
                 )
                 self._count_retry("connection", attempt, attempts)
             if attempt < attempts:
@@ -310,6 +310,11 @@ class EndpointGenerator:
                 self.pause(min(delay, endpoint.max_backoff_s))
         assert failure is not None
         raise failure
+
+    def _redact(self, text: str) -> str:
+        """An endpoint's own words, without the key should it echo it (failure messages are stored)."""
+        key = str(getattr(self.client, "api_key", "") or "")
+        return text.replace(key, "[key]") if len(key) >= 8 else text
 
     def _gave_up(self, what: str, last: str) -> str:
         endpoint = self.endpoint

@@ -15,7 +15,13 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MIN_SIZE = 512  # smaller bodies gain nothing worth the header
-COMPRESSIBLE = ("text/", "application/json", "application/javascript", "image/svg+xml")
+COMPRESSIBLE = (
+    "text/",
+    "application/json",
+    "application/javascript",
+    "application/atom+xml",
+    "image/svg+xml",
+)
 EVENT_STREAM = "text/event-stream"
 
 

@@ -168,6 +168,8 @@ def test_head_answers_on_every_get_route(client: TestClient, app: FastAPI) -> No
         "subset": "alpacaeval-easy",
         "submission_id": "1",
         "benchmark": "rewardbench-v2",
+        "date": "latest",
+        "file": "results",
     }
     checked = 0
     for template in get_paths(app):

@@ -1,5 +1,6 @@
 """Run the judge cases through ``python -m worker.engine evaluate`` twice each, on vLLM and on transformers,
-and write everything both backends saw and said as JSON. Runs in the vLLM venv (``tests/support/vllm_env``):
+and write everything both backends saw and said as JSON. Runs in the vLLM venv (``tests/support/vllm_env``),
+in a process of Celery's prefork pool (billiard's), as the worker's evaluations run:
 
     .venv-vllm/bin/python tests/vllm/agreement_run.py JUDGE_DIR OUT_DIR
 
@@ -15,6 +16,7 @@ text-prompt path would send it, to record the ids it tokenises that text into.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -140,7 +142,7 @@ def main(argv: Sequence[str]) -> int:
     install_recorders(recorder)
     from worker.engine.__main__ import main as engine_main
 
-    report: dict[str, Any] = {"cases": {}}
+    report: dict[str, Any] = {"cases": {}, "daemon": multiprocessing.current_process().daemon}
     for case in CASES:
         report["cases"][case] = {}
         for backend in BACKENDS:
@@ -157,5 +159,14 @@ def main(argv: Sequence[str]) -> int:
     return 0
 
 
+def in_worker_pool(argv: Sequence[str]) -> int:
+    """``main`` in a process of billiard's pool (Celery's prefork pool): a daemon, as the worker's tasks."""
+    from billiard.pool import Pool
+
+    with Pool(1) as pool:
+        code: int = pool.apply(main, (list(argv),))
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(in_worker_pool(sys.argv[1:]))

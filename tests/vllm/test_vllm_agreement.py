@@ -1,7 +1,8 @@
 """Judges on vLLM's CPU build give the transformers path's answers, token for token, and its verdicts.
 
 One subprocess in the vLLM venv (``agreement_run.py``) runs every case of ``CASES`` through the command
-line on both backends with one vLLM engine; this module checks what it recorded. The tiny judge is random
+line on both backends with one vLLM engine, inside a process of Celery's prefork pool (as the worker runs
+evaluations); this module checks what it recorded. The tiny judge is random
 but answers only in verdict pieces (slot letters, ``Score: N``, ratings), so most of its answers depend on
 the prompt and a real share of them are verdicts: equal answers are not equal by default. Its chat
 template starts with BOS and its tokenizer adds one too, so a prompt re-tokenised from text gets two.
@@ -131,6 +132,11 @@ def test_prompts_start_with_one_bos_where_re_tokenised_text_would_start_with_two
     text_prompt = report["text_prompt"]
     assert text_prompt["text_ids"][:2] == [bos, bos]  # the double BOS the engine's id path avoids
     assert text_prompt["text_ids"][1:] == text_prompt["engine_ids"]
+
+
+def test_vllm_starts_in_a_daemon_process_as_the_prefork_pool_runs_tasks(report: dict[str, Any]) -> None:
+    assert report["daemon"] is True  # multiprocessing forbids a daemon children: the engine started anyway
+    assert runs(report, "pairwise-v1")[0]["vllm_prompt_ids"]
 
 
 @pytest.mark.parametrize("case", list(CASES))

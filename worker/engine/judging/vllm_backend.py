@@ -21,9 +21,12 @@ are recorded with every result.
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
+from multiprocessing.process import AuthenticationString  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any, Final
 
@@ -159,15 +162,16 @@ class VllmGenerator:
             if CPU_KV_CACHE_ENV not in os.environ:  # the operator's size wins (vLLM reads it itself)
                 options["kv_cache_memory_bytes"] = cpu_kv_cache_bytes(config, self.context, dtype)
         self.kv_cache_bytes = options.get("kv_cache_memory_bytes")
-        self.llm = LLM(
-            str(path),
-            dtype=dtype,
-            trust_remote_code=False,
-            tokenizer=str(path),
-            tensor_parallel_size=tensor_parallel_size,
-            max_model_len=limit,
-            **options,
-        )
+        with _children_allowed():
+            self.llm = LLM(
+                str(path),
+                dtype=dtype,
+                trust_remote_code=False,
+                tokenizer=str(path),
+                tensor_parallel_size=tensor_parallel_size,
+                max_model_len=limit,
+                **options,
+            )
         self.end_ids = end_token_ids(_generation_config(path), tokenizer)
 
     def encode(self, calls: Sequence[JudgeCall]) -> list[tuple[int, ...]]:
@@ -223,6 +227,24 @@ class VllmGenerator:
 
     def close(self) -> None:
         self.llm = None
+
+
+@contextmanager
+def _children_allowed() -> Iterator[None]:
+    """Let this process start vLLM's engine processes when it is a Celery prefork pool's worker: that
+    process is a daemon, which multiprocessing forbids children, and its authentication key is billiard's,
+    which multiprocessing cannot hand to a spawned child. Both are swapped for the standard ones while the
+    engine starts, then restored; the engine's processes watch their parent and exit with it."""
+    process = multiprocessing.current_process()
+    config: dict[str, Any] = process._config  # type: ignore[attr-defined]  # where both are kept
+    saved = dict(config)
+    config["daemon"] = False
+    config["authkey"] = AuthenticationString(bytes(process.authkey))
+    try:
+        yield
+    finally:
+        config.clear()
+        config.update(saved)
 
 
 def _generation_config(path: Path) -> Any:

@@ -49,6 +49,9 @@ def missing_reason() -> str:
     """Why there is no vLLM venv, in one line."""
     if UNAVAILABLE_NOTE.is_file():
         return UNAVAILABLE_NOTE.read_text(encoding="utf-8").strip()
+    configured = os.environ.get(PYTHON_ENV)
+    if configured:
+        return f"{PYTHON_ENV}={configured} is not an executable python"
     return f"no vLLM venv at {DEFAULT_PYTHON.relative_to(REPO_ROOT)}: run `bash scripts/vllm_env.sh`"
 
 

@@ -157,6 +157,30 @@ def test_rate_limit_answers_429_with_retry_after(
         assert client.post("/api/v1/submissions", json=submission_body(GOOD)).status_code == 201
 
 
+def test_maintainers_are_not_rate_limited(
+    tmp_path: Path, hub: HubServer, sqlite_url: str, sqlite_engine: Any
+) -> None:
+    from sqlalchemy import select
+    from sqlalchemy.orm import sessionmaker
+
+    from app.db.models import Submission
+
+    token = "maintainer-token-0123456789abcdefghij"
+    settings = make_settings(sqlite_url, tmp_path / "data", rate_limit_count=1, admin_token=token)
+    with build_client(create_app(settings), hub, tmp_path / "cache", SentMessages()) as client:
+        assert client.post("/api/v1/submissions", json=submission_body(SPARE[0])).status_code == 201
+        assert client.post("/api/v1/submissions", json=submission_body(SPARE[1])).status_code == 429
+        as_operator = client.post(
+            "/api/v1/submissions",
+            json=submission_body(SPARE[1]),
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert as_operator.status_code == 201, as_operator.text
+    with sessionmaker(sqlite_engine)() as session:
+        submitters = session.scalars(select(Submission.submitter).order_by(Submission.id)).all()
+    assert submitters == [None, "operator"]
+
+
 def test_duplicate_is_refused_with_a_link(client: TestClient, hub: HubServer) -> None:
     first = client.post("/api/v1/submissions", json=submission_body())
     assert first.status_code == 201, first.text

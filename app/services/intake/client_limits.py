@@ -39,6 +39,7 @@ class Submitter:
 
     address: str
     user: str | None = None
+    maintainer: bool = False  # a maintainer's request: the submission and check limits do not apply
 
     def limit_keys(self) -> tuple[str, ...]:
         keys = [f"ip:{self.address}"]

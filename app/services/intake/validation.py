@@ -673,7 +673,10 @@ def check_limits(
     submitter: Submitter | None,
     now: datetime,
 ) -> Check:
-    """The namespace quota (any casing of the namespace) and, for a known client, its own quota."""
+    """The namespace quota (any casing of the namespace) and, for a known client, its own quota; none for a
+    maintainer's submission."""
+    if submitter is not None and submitter.maintainer:
+        return Check("rate_limit", True, "A maintainer's submission: the submission limits do not apply.")
     window = timedelta(days=settings.rate_limit_days)
     count, oldest = repo.recent_for_namespace(session, namespace=namespace, since=now - window)
     limit = namespace_policies.quota(session, namespace, settings.rate_limit_count)

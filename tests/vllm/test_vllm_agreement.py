@@ -11,6 +11,7 @@ template starts with BOS and its tokenizer adds one too, so a prompt re-tokenise
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -25,11 +26,20 @@ from tests.vllm.agreement_run import BACKENDS, CASES
 pytestmark = pytest.mark.vllm
 RUNNER = Path(__file__).with_name("agreement_run.py")
 RUN_TIMEOUT_S = 540
+KV_CACHE_ENV = "VLLM_CPU_KVCACHE_SPACE"
 
 
 @pytest.fixture(scope="module")
 def judge(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_verdict_judge(tmp_path_factory.mktemp("vllm-judge") / "verdict-judge")
+
+
+def engine_environment() -> dict[str, str]:
+    """vLLM's CPU environment less the KV cache size, unless set here: the engine sizes it by itself."""
+    environment = vllm_environment()
+    if KV_CACHE_ENV not in os.environ:
+        environment.pop(KV_CACHE_ENV, None)
+    return environment
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +52,7 @@ def report(judge: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
             [str(python), str(RUNNER), str(judge), str(out)],
             stdout=sink,
             stderr=subprocess.STDOUT,
-            env=vllm_environment(),
+            env=engine_environment(),
             cwd=REPO_ROOT,
             timeout=RUN_TIMEOUT_S,
             check=False,
@@ -147,5 +157,7 @@ def test_the_result_records_the_backend_that_generated(report: dict[str, Any], c
     assert generation["requested_backend"] == "vllm"  # from EVAL_GENERATION_BACKEND, no flag
     assert generation["vllm_version"] and on_vllm["reproducibility"]["libraries"]["vllm"].endswith("+cpu")
     assert generation["cpu_environment"]["VLLM_TARGET_DEVICE"] == "cpu"
+    if KV_CACHE_ENV not in os.environ:  # the engine's own size: one sequence at the context, at least 1 GiB
+        assert generation["kv_cache_bytes"] == 1 << 30 and KV_CACHE_ENV not in generation["cpu_environment"]
     other = on_transformers["reproducibility"]["generation"]
     assert other["backend"] == "transformers" and other["requested_backend"] == "transformers"  # flag wins

@@ -17,9 +17,9 @@ from app.errors import install_error_handlers
 from app.http.body_limit import BodySizeLimitMiddleware
 from app.http.compression import GzipMiddleware
 from app.http.head_requests import HeadAsGetMiddleware
-from app.http.metrics import RequestMetricsMiddleware, RouteRecorder
+from app.http.log_format import configure_logging
 from app.http.request_guard import RequestGuardMiddleware
-from app.http.request_log import RequestLogMiddleware, configure_logging
+from app.http.request_log import RequestLines, RequestLogMiddleware
 from app.http.security_headers import SecurityHeadersMiddleware
 from app.http.server_errors import ServerErrorMiddleware
 from app.pages.router import pages_router
@@ -88,8 +88,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.maintainer_access = MaintainerAccess.from_settings(settings)
     install_error_handlers(app)
     # Middlewares, innermost first (each add_middleware wraps the ones before it).
-    if settings.metrics_enabled or settings.request_log:
-        app.add_middleware(RouteRecorder)  # the route for the metrics and the log, under HEAD too
     app.add_middleware(ETagMiddleware)
     app.add_middleware(GzipMiddleware)
     install_sign_in(app, settings)
@@ -100,11 +98,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(SecurityHeadersMiddleware)
-    # Outermost: latency as the client sees it, then the request id and log line around everything.
-    if app.state.metrics is not None:
-        app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics.requests)
-    if settings.request_log:
-        app.add_middleware(RequestLogMiddleware)
+    # Outermost: the request id, log line and latency (as the client sees it) around everything.
+    request_metrics = app.state.metrics.requests if app.state.metrics is not None else None
+    app.state.request_lines = None
+    if settings.request_log or request_metrics is not None:
+        app.state.request_lines = RequestLines(metrics=request_metrics, log_lines=settings.request_log)
+        app.add_middleware(RequestLogMiddleware, lines=app.state.request_lines)
+        app.router.on_shutdown.append(app.state.request_lines.flush)
     install_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)

@@ -13,6 +13,13 @@ bounded Python load generator when wrk is not installed). The database is left i
 once with the Hub idle, once while the Hub stand-in (tests/support/hub_server.py) hangs every request and
 ``--stalled-validations`` clients keep posting dry runs that wait on it; it prints p50/p99 and errors of
 both, and the answers the dry runs got.
+
+``--overhead`` measures what the metrics and the request log cost the cached leaderboard JSON, in one run:
+two servers on the same database, one with ``METRICS_ENABLED=false REQUEST_LOG=false``, one with both on
+(JSON log lines to a file, prometheus-client's multiprocess mode across the uvicorn workers), measured in
+turn for ``--overhead-rounds`` rounds (the first of each pair alternating), then requests/s of each, the
+loss in percent (of the medians) and checks that the lines were written and counted. A raw ASGI app
+returning the same body is measured once beside them, for scale.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -203,12 +211,22 @@ def fill(url: str, models: int, seed: int, interval_resamples: int) -> FillStats
     return FillStats(models, subsets, pairs, time.perf_counter() - started)
 
 
-def start_server(url: str, workers: int, port: int, hub_url: str | None = None) -> subprocess.Popen[bytes]:
+def start_server(
+    url: str,
+    workers: int,
+    port: int,
+    hub_url: str | None = None,
+    *,
+    extra_env: dict[str, str] | None = None,
+    stderr: Path | None = None,
+    app: str = "app.main:app",
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DATABASE_URL": url,
         "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-only-secret-key",
         "CLIENT_VALIDATION_LIMIT": "1000000",
+        **(extra_env or {}),
     }
     if hub_url:
         env["HF_ENDPOINT"] = hub_url
@@ -216,7 +234,7 @@ def start_server(url: str, workers: int, port: int, hub_url: str | None = None) 
         sys.executable,
         "-m",
         "uvicorn",
-        "app.main:app",
+        app,
         "--host",
         "127.0.0.1",
         "--port",
@@ -227,12 +245,17 @@ def start_server(url: str, workers: int, port: int, hub_url: str | None = None) 
         "--log-level",
         "warning",
     ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    log = stderr.open("ab") if stderr is not None else None
+    try:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, stderr=log)
+    finally:
+        if log is not None:
+            log.close()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/api/v1/sections")
+            connection.request("GET", "/api/v1/sections" if app == "app.main:app" else "/")
             if connection.getresponse().status == 200:
                 return process
         except OSError:
@@ -272,11 +295,10 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def measure_wrk(port: int, path: str, connections: int, seconds: int) -> Measurement:
+def measure_wrk(port: int, path: str, connections: int, seconds: int, *, warm_up: bool = True) -> Measurement:
     url = f"http://127.0.0.1:{port}{path}"
-    subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", "-d2s", url], check=True, capture_output=True
-    )  # warm-up
+    if warm_up:
+        subprocess.run(["wrk", "-t1", f"-c{connections}", "-d2s", url], check=True, capture_output=True)
     output = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
         check=True,
@@ -284,6 +306,8 @@ def measure_wrk(port: int, path: str, connections: int, seconds: int) -> Measure
         text=True,
     ).stdout
     percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
+    if set(percentiles) != {"50", "99"}:
+        raise SystemExit(f"wrk gave no latency distribution for {url}:\n{output}")
     requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     errors_match = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
@@ -417,6 +441,211 @@ def measure_under_stalled_hub(
     return idle, stalled, outcome[0]
 
 
+LEADERBOARD_JSON = "/api/v1/leaderboard"
+RAW_BODY_ENV = "WEB_LOAD_RAW_BODY"
+BARE_ENV = {"METRICS_ENABLED": "false", "REQUEST_LOG": "false"}
+INSTRUMENTED_ENV = {"METRICS_ENABLED": "true", "REQUEST_LOG": "true", "LOG_FORMAT": "json"}
+_raw_body: list[bytes] = []
+
+
+async def raw_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A bare ASGI app answering every request with the bytes of the file named by $WEB_LOAD_RAW_BODY as
+    JSON: what serving the board's body costs with no framework at all."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    if not _raw_body:
+        _raw_body.append(Path(os.environ[RAW_BODY_ENV]).read_bytes())
+    body = _raw_body[0]
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def measure(port: int, path: str, connections: int, seconds: int, *, warm_up: bool = True) -> Measurement:
+    if shutil.which("wrk"):
+        return measure_wrk(port, path, connections, seconds, warm_up=warm_up)
+    return measure_python(port, path, connections, seconds)
+
+
+def warm_up(port: int, path: str, connections: int) -> None:
+    if shutil.which("wrk"):
+        url = f"http://127.0.0.1:{port}{path}"
+        subprocess.run(["wrk", "-t1", f"-c{connections}", "-d2s", url], check=True, capture_output=True)
+    else:
+        measure_python(port, path, connections, 2)
+
+
+def group_cpu_seconds(group: int) -> float:
+    """User and system CPU time of every live process in a process group (a server and its workers)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:  # pgrp; utime and stime are fields 14 and 15 of the whole line
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Overhead:
+    body_bytes: int
+    raw: Measurement
+    bare: list[Measurement]
+    instrumented: list[Measurement]
+    bare_cpu_us: list[float]  # the server's CPU time per request in each round (both workers)
+    instrumented_cpu_us: list[float]
+    log_lines: int  # request lines of the board's JSON in the instrumented server's log
+    counted: int  # the same requests in its /metrics histogram
+
+    @property
+    def ratios(self) -> list[float]:
+        return [
+            on.requests_per_s / off.requests_per_s
+            for on, off in zip(self.instrumented, self.bare, strict=True)
+        ]
+
+    @property
+    def loss_percent(self) -> float:
+        bare = statistics.median(m.requests_per_s for m in self.bare)
+        return 100 * (1 - statistics.median(m.requests_per_s for m in self.instrumented) / bare)
+
+    @property
+    def cpu_percent(self) -> float:
+        """More server CPU per request, in percent of the bare server's (medians)."""
+        bare = statistics.median(self.bare_cpu_us)
+        return 100 * (statistics.median(self.instrumented_cpu_us) / bare - 1)
+
+
+def _get(port: int, path: str) -> bytes:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", path)
+    response = connection.getresponse()
+    body = response.read()
+    if response.status != 200:
+        raise SystemExit(f"GET {path} answered {response.status}")
+    return body
+
+
+def counted_requests(metrics_text: str, route: str) -> int:
+    """Requests of ``route`` in the latency histogram of a /metrics answer."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name == "rewardboard_http_request_duration_seconds":
+            total += sum(
+                sample.value
+                for sample in family.samples
+                if sample.name.endswith("_count") and sample.labels.get("route") == route
+            )
+    return int(total)
+
+
+def measure_overhead(url: str, args: argparse.Namespace) -> Overhead:
+    """The board's JSON from a server without metrics and request log and from one with both, in turns."""
+    work = Path(tempfile.mkdtemp(prefix="web-load-overhead-"))
+    multiprocess = work / "prometheus"
+    multiprocess.mkdir()
+    instrumented_log = work / "instrumented.log"
+    ports = {"bare": args.port, "instrumented": args.port + 1, "raw": args.port + 2}
+    servers = {
+        "bare": start_server(url, args.workers, ports["bare"], extra_env=BARE_ENV, stderr=work / "bare.log"),
+        "instrumented": start_server(
+            url,
+            args.workers,
+            ports["instrumented"],
+            extra_env={**INSTRUMENTED_ENV, "PROMETHEUS_MULTIPROC_DIR": str(multiprocess)},
+            stderr=instrumented_log,
+        ),
+    }
+    try:
+        body = _get(ports["bare"], LEADERBOARD_JSON)
+        (work / "body.json").write_bytes(body)
+        servers["raw"] = start_server(
+            url,
+            args.workers,
+            ports["raw"],
+            extra_env={RAW_BODY_ENV: str(work / "body.json")},
+            app="bench.web_load:raw_app",
+        )
+        raw = measure(ports["raw"], LEADERBOARD_JSON, args.connections, args.duration)
+        stop_server(servers.pop("raw"))
+        bare: list[Measurement] = []
+        instrumented: list[Measurement] = []
+        cpu_us: dict[str, list[float]] = {"bare": [], "instrumented": []}
+        for round_number in range(args.overhead_rounds):
+            order = ("bare", "instrumented") if round_number % 2 == 0 else ("instrumented", "bare")
+            for name in order:
+                warm_up(ports[name], LEADERBOARD_JSON, args.connections)
+                cpu_before = group_cpu_seconds(servers[name].pid)
+                result = measure(
+                    ports[name], LEADERBOARD_JSON, args.connections, args.duration, warm_up=False
+                )
+                cpu_us[name].append(
+                    (group_cpu_seconds(servers[name].pid) - cpu_before) / result.requests * 1e6
+                )
+                (bare if name == "bare" else instrumented).append(result)
+                print(
+                    f"  round {round_number + 1} {name:<13} {result.requests_per_s:>9.0f} req/s", flush=True
+                )
+        counted = counted_requests(_get(ports["instrumented"], "/metrics").decode(), LEADERBOARD_JSON)
+    finally:
+        for server in servers.values():
+            stop_server(server)
+    marker = f'"route": "{LEADERBOARD_JSON}"'
+    with instrumented_log.open(encoding="utf-8", errors="replace") as lines:
+        log_lines = sum(1 for line in lines if marker in line and '"logger": "rewardboard.request"' in line)
+    shutil.rmtree(work, ignore_errors=True)
+    return Overhead(
+        len(body), raw, bare, instrumented, cpu_us["bare"], cpu_us["instrumented"], log_lines, counted
+    )
+
+
+def print_overhead(overhead: Overhead) -> None:
+    header = ("round", "bare req/s", "instr. req/s", "instr./bare", "bare p99", "instr. p99", "CPU us/req")
+    print("{:<7}{:>12}{:>14}{:>13}{:>10}{:>12}{:>15}".format(*header))
+    rows = zip(
+        overhead.bare,
+        overhead.instrumented,
+        overhead.ratios,
+        overhead.bare_cpu_us,
+        overhead.instrumented_cpu_us,
+        strict=True,
+    )
+    for number, (off, on, ratio, off_cpu, on_cpu) in enumerate(rows, start=1):
+        print(
+            f"{number:<7}{off.requests_per_s:>12.0f}{on.requests_per_s:>14.0f}{ratio:>13.3f}"
+            f"{off.p99_ms:>10.2f}{on.p99_ms:>12.2f}{off_cpu:>8.0f}/{on_cpu:<6.0f}"
+        )
+    bare = statistics.median(m.requests_per_s for m in overhead.bare)
+    instrumented = statistics.median(m.requests_per_s for m in overhead.instrumented)
+    errors = sum(m.errors for m in (*overhead.bare, *overhead.instrumented))
+    print(
+        f"{LEADERBOARD_JSON} ({overhead.body_bytes / 1000:.1f} kB, {overhead.bare[0].tool}, "
+        f"{overhead.bare[0].connections} connections): bare {bare:.0f} req/s, with metrics and request log "
+        f"{instrumented:.0f} req/s: loss {overhead.loss_percent:.1f}% (median of the round ratios "
+        f"{statistics.median(overhead.ratios):.3f}); raw ASGI, same body: "
+        f"{overhead.raw.requests_per_s:.0f} req/s"
+    )
+    bare_cpu, instrumented_cpu = (
+        statistics.median(overhead.bare_cpu_us),
+        statistics.median(overhead.instrumented_cpu_us),
+    )
+    print(
+        f"server CPU time per request (both workers, medians): bare {bare_cpu:.0f} us, "
+        f"instrumented {instrumented_cpu:.0f} us: {overhead.cpu_percent:+.1f}%"
+    )
+    print(
+        f"instrumented server: {overhead.log_lines} request lines logged, {overhead.counted} requests in "
+        f"/metrics (warm-ups included); errors in all rounds: {errors}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres-url", default=os.environ.get("TEST_POSTGRES_URL") or DEFAULT_URL)
@@ -438,6 +667,10 @@ def main() -> int:
     parser.add_argument("--stall-hub", action="store_true", help="also measure / while the Hub stalls")
     parser.add_argument("--stall-connections", type=int, default=200)
     parser.add_argument("--stalled-validations", type=int, default=50)
+    parser.add_argument(
+        "--overhead", action="store_true", help="only: the board's JSON with and without metrics and log"
+    )
+    parser.add_argument("--overhead-rounds", type=int, default=6)
     args = parser.parse_args()
 
     url, needs_fill = ensure_database(args.postgres_url, args.database, args.refill)
@@ -454,6 +687,17 @@ def main() -> int:
             f"in {stats.seconds:.1f} s",
             flush=True,
         )
+    if args.overhead:
+        overhead = measure_overhead(url, args)
+        print_overhead(overhead)
+        if args.json_out:
+            report["overhead"] = {
+                **asdict(overhead),
+                "ratios": overhead.ratios,
+                "loss_percent": overhead.loss_percent,
+            }
+            args.json_out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+        return 0
     from tests.support.hub_server import HubServer
 
     hub = HubServer().start()

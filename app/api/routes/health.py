@@ -7,7 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
+from app.http.request_log import RequestLines
 from app.services.operations.health import RETRY_AFTER_S, ReadinessProbe
 from app.services.operations.metrics import Metrics
 
@@ -66,9 +68,14 @@ async def readyz(request: Request) -> Response:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(request: Request) -> Response:
-    """Prometheus text format. A plain def: the database counts are read in a worker thread."""
+async def metrics(request: Request) -> Response:
+    """Prometheus text format. This process's requests waiting in the request log's batch are counted
+    first; the database counts are read in a worker thread."""
     exposition: Metrics | None = request.app.state.metrics
     if exposition is None:
         return JSONResponse({"detail": "Metrics are switched off here (METRICS_ENABLED=false)."}, 404)
-    return Response(exposition.render(), media_type=exposition.content_type, headers=NO_STORE)
+    waiting: RequestLines | None = request.app.state.request_lines
+    if waiting is not None:
+        waiting.flush()
+    body = await run_in_threadpool(exposition.render)
+    return Response(body, media_type=exposition.content_type, headers=NO_STORE)

@@ -27,4 +27,7 @@ RUN useradd --create-home --uid 1000 rewardboard \
 USER rewardboard
 
 EXPOSE 8000
+# The web server's liveness (compose gives the worker its own check); /readyz is for a load balancer.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=5 \
+    CMD curl -fsS http://localhost:8000/healthz || exit 1
 CMD ["rewardboard", "serve", "--host", "0.0.0.0", "--port", "8000"]

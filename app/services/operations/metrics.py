@@ -39,6 +39,7 @@ from prometheus_client import (
 from prometheus_client import multiprocess as prometheus_multiprocess
 from prometheus_client.metrics_core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
@@ -285,7 +286,7 @@ class DatabaseCollector(Collector):
 
 
 def _bound_text(bound: float) -> str:
-    return "+Inf" if bound == float("inf") else f"{float(bound):g}"
+    return floatToGoString(bound)  # as prometheus-client writes its own buckets' "le" (60.0, +Inf)
 
 
 class Metrics:

@@ -1,12 +1,13 @@
 """What /metrics reports, in the Prometheus text format (prometheus-client).
 
-Observed by the web process: request latency by route template, method and status class
-(``app.http.metrics`` observes it), and the Hub gate's slots, slots in use and requests waiting. Read from the
-database when scraped, with a short cache (``METRICS_DB_CACHE_S``): submissions queued per worker class
-(queue), submissions by state and failure kind, the durations of succeeded runs by kind and benchmark (a
-histogram over every finished run, so it only grows, as a Prometheus histogram must), and each worker's
-heartbeat age. Run durations come from the database rather than the worker because the worker's prefork
-children have no scrape endpoint, and the database already holds every run's start and finish.
+Observed by the web process: request latency by route template, method and status class (the request log
+middleware, ``app.http.request_log``, observes it in batches; ``app.http.metrics`` makes the labels), and
+the Hub gate's slots, slots in use and requests waiting. Read from the database when scraped, with a short
+cache (``METRICS_DB_CACHE_S``): submissions queued per worker class (queue), submissions by state and
+failure kind, the durations of succeeded runs by kind and benchmark (a histogram over every finished run,
+so it only grows, as a Prometheus histogram must), and each worker's heartbeat age. Run durations come from
+the database rather than the worker because the worker's prefork children have no scrape endpoint, and the
+database already holds every run's start and finish.
 
 With ``PROMETHEUS_MULTIPROC_DIR`` set (several web processes: ``uvicorn --workers N``, gunicorn), the
 observed metrics go to files in that folder and any process's /metrics adds up all of them

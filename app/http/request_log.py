@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http.log_format import RequestLine, RequestLinesRecord, request_id
 from app.http.metrics import RouteTemplates, method_label, status_class
-from app.services.operations.metrics import RequestMetrics
+from app.services.operations.metrics import RequestLatency
 
 REQUEST_ID_HEADER = b"x-request-id"
 _SAFE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
@@ -54,7 +54,7 @@ class RequestLines:
         self,
         logger: logging.Logger = log,
         *,
-        metrics: RequestMetrics | None = None,
+        metrics: RequestLatency | None = None,
         log_lines: bool = True,
         batch_size: int = BATCH_SIZE,
         delay_s: float = BATCH_DELAY_S,
@@ -95,9 +95,10 @@ class RequestLines:
             return
         lines, self._lines = self._lines, []
         if self.metrics is not None:
-            observe = self.metrics.observe
-            for line in lines:
-                observe(method_label(line.method), line.route, status_class(line.status), line.seconds)
+            self.metrics.observe_many(
+                (method_label(line.method), line.route, status_class(line.status), line.seconds)
+                for line in lines
+            )
         if self.log_lines:
             logged = [line for line in lines if self.logger.isEnabledFor(line.level)]
             if logged:

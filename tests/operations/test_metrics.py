@@ -270,3 +270,22 @@ def test_multiprocess_mode_adds_up_every_worker(two_workers: int) -> None:
     assert counted == requests
     assert value(text, "rewardboard_hub_gate_slots") == 2 * 3  # both processes' gates, summed
     assert value(text, "rewardboard_database_up") == 1
+
+
+def test_a_batch_of_latencies_makes_the_histogram_it_would_one_by_one(tmp_path: Path, db_url: str) -> None:
+    from app.services.operations.metrics import REQUEST_BUCKETS
+
+    seconds = [0.0004, 0.001, 0.0011, 0.02, 0.02, 0.7, 45.0]
+    with client_for(db_url, tmp_path) as client:
+        latency = client.app.state.metrics.requests  # type: ignore[attr-defined]
+        latency.observe_many(("GET", "/probe", "2xx", value) for value in seconds[:4])
+        latency.observe_many(("GET", "/probe", "2xx", value) for value in seconds[4:])
+        text = client.get("/metrics").text
+    labels = {"method": "GET", "route": "/probe", "status_class": "2xx"}
+    for bound in (*REQUEST_BUCKETS, float("inf")):
+        le = "+Inf" if bound == float("inf") else f"{float(bound)}"
+        expected = sum(1 for value in seconds if value <= bound)
+        assert value(text, f"{LATENCY}_bucket", **labels, le=le) == expected, le
+    assert value(text, f"{LATENCY}_count", **labels) == len(seconds)
+    assert value(text, f"{LATENCY}_sum", **labels) == pytest.approx(sum(seconds))
+    assert "duration_parts" not in text  # the counters behind it are not exposed

@@ -21,7 +21,8 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,9 +31,9 @@ from typing import Any, Protocol
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
+    Counter,
     Gauge,
     GCCollector,
-    Histogram,
     PlatformCollector,
     ProcessCollector,
     generate_latest,
@@ -73,25 +74,85 @@ def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROCESS_ENV) or None
 
 
-class RequestMetrics:
-    """The request latency histogram; one labelled child per (method, route, status class), kept."""
+LATENCY = f"{PREFIX}_http_request_duration_seconds"
+LATENCY_HELP = "Time to answer a request, by route template, method and status class"
+LATENCY_LABELS = ("method", "route", "status_class")
+_LATENCY_PARTS = f"{PREFIX}_http_request_duration_parts"
+_BOUNDS = (*REQUEST_BUCKETS, float("inf"))
+_BOUND_NAMES = tuple(floatToGoString(bound) for bound in _BOUNDS)  # "0.001" ... "+Inf", as "le" is written
+_SUM = "sum"
+
+
+class RequestLatency:
+    """The request latency histogram, added to a batch of requests at a time.
+
+    prometheus-client's ``Histogram`` takes one observation per call. A batch's latencies are counted here
+    per bucket and added to one counter per (labels, bucket) and one for the sum, which prometheus-client
+    keeps per process and, in multiprocess mode, adds up over the processes; ``latency_histograms`` turns
+    them back into the histogram when /metrics is read.
+    """
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.duration = Histogram(
-            f"{PREFIX}_http_request_duration_seconds",
-            "Time to answer a request, by route template, method and status class",
-            ("method", "route", "status_class"),
-            buckets=REQUEST_BUCKETS,
+        self._parts = Counter(
+            _LATENCY_PARTS,
+            "Parts of the request latency histogram (folded into it when exposed)",
+            (*LATENCY_LABELS, "part"),
             registry=registry,
         )
-        self._children: dict[tuple[str, str, str], Any] = {}
+        self._children: dict[tuple[str, str, str, str], Any] = {}
 
-    def observe(self, method: str, route: str, status_class: str, seconds: float) -> None:
-        key = (method, route, status_class)
+    def observe_many(self, observations: Iterable[tuple[str, str, str, float]]) -> None:
+        """(method, route, status class, seconds) of each answered request."""
+        rows: dict[tuple[str, str, str], list[float]] = {}
+        for method, route, status, seconds in observations:
+            row = rows.get((method, route, status))
+            if row is None:
+                row = rows[(method, route, status)] = [0.0] * (len(_BOUNDS) + 1)  # the buckets, then the sum
+            row[bisect_left(_BOUNDS, seconds)] += 1  # the first bucket whose bound is >= seconds
+            row[-1] += seconds
+        for labels, row in rows.items():
+            for part, amount in zip((*_BOUND_NAMES, _SUM), row, strict=True):
+                if amount:
+                    self._child(*labels, part).inc(amount)
+
+    def _child(self, method: str, route: str, status: str, part: str) -> Any:
+        key = (method, route, status, part)
         child = self._children.get(key)
         if child is None:
-            child = self._children[key] = self.duration.labels(*key)
-        child.observe(seconds)
+            child = self._children[key] = self._parts.labels(*key)
+        return child
+
+
+def latency_histograms(families: Iterable[Metric]) -> Iterator[Metric]:
+    """The families as collected, the latency counters turned back into the histogram (cumulative buckets,
+    count, sum); every other family as it is."""
+    for family in families:
+        if family.name != _LATENCY_PARTS:
+            yield family
+            continue
+        parts: dict[tuple[str, ...], dict[str, float]] = {}
+        for sample in family.samples:
+            if sample.name.endswith("_total"):  # not the _created samples
+                labels = tuple(sample.labels[name] for name in LATENCY_LABELS)
+                parts.setdefault(labels, {})[sample.labels["part"]] = sample.value
+        histogram = HistogramMetricFamily(LATENCY, LATENCY_HELP, labels=LATENCY_LABELS)
+        for labels, values in sorted(parts.items()):
+            cumulative, running = [], 0.0
+            for bound in _BOUND_NAMES:
+                running += values.get(bound, 0.0)
+                cumulative.append((bound, running))
+            histogram.add_metric(list(labels), cumulative, sum_value=values.get(_SUM, 0.0))
+        yield histogram
+
+
+class _LatencyFolded(Collector):
+    """Another collector's families, the latency counters folded back into the histogram."""
+
+    def __init__(self, source: Collector) -> None:
+        self.source = source
+
+    def collect(self) -> Iterable[Metric]:
+        return latency_histograms(self.source.collect())
 
 
 class GateState(Protocol):
@@ -305,23 +366,24 @@ class Metrics:
         directory: str | None = None,
     ) -> None:
         self.directory = directory
-        observed = CollectorRegistry(auto_describe=True)
-        self.requests = RequestMetrics(observed)
+        # Registries that never collect when a collector is registered (the database is read when scraped).
+        observed = CollectorRegistry(auto_describe=False)
+        self.requests = RequestLatency(observed)
         database = DatabaseCollector(factory, queues=queues, cache_s=db_cache_s)
+        self._exposed = CollectorRegistry(auto_describe=False)
         self._sampler: HubGateSampler | None = None
         if directory is None:
-            observed.register(HubGateCollector(gate))
-            observed.register(database)
-            ProcessCollector(registry=observed)
-            PlatformCollector(registry=observed)
-            GCCollector(registry=observed)
-            self._exposed = observed
+            self._exposed.register(_LatencyFolded(observed))
+            self._exposed.register(HubGateCollector(gate))
+            ProcessCollector(registry=self._exposed)
+            PlatformCollector(registry=self._exposed)
+            GCCollector(registry=self._exposed)
         else:
             self._sampler = HubGateSampler(gate, observed)
             self._sampler.start()
-            self._exposed = CollectorRegistry(auto_describe=True)
-            prometheus_multiprocess.MultiProcessCollector(self._exposed, path=directory)
-            self._exposed.register(database)
+            every_process = prometheus_multiprocess.MultiProcessCollector(None, path=directory)
+            self._exposed.register(_LatencyFolded(every_process))
+        self._exposed.register(database)
 
     @classmethod
     def from_settings(cls, settings: Settings, factory: sessionmaker[Session], gate: GateState) -> Metrics:

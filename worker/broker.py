@@ -94,15 +94,18 @@ def _publisher(broker_url: str, hard_limit: int, longest_limit: int, queue: str)
     return celery
 
 
-def send_evaluation(settings: Settings, submission_id: int, route: Route) -> None:
-    """Publish one evaluation message to its queue, with its time limits; raises when the broker is down."""
-    publisher = _publisher(
+def _settings_publisher(settings: Settings) -> Celery:
+    return _publisher(
         settings.resolved_broker_url(),
         settings.eval_time_limit_s,
         settings.eval_max_time_limit_s,
         default_queue(settings),
     )
-    publisher.send_task(
+
+
+def send_evaluation(settings: Settings, submission_id: int, route: Route) -> None:
+    """Publish one evaluation message to its queue, with its time limits; raises when the broker is down."""
+    _settings_publisher(settings).send_task(
         TASK_EVALUATE,
         args=[submission_id],
         queue=route.queue,
@@ -114,13 +117,7 @@ def send_evaluation(settings: Settings, submission_id: int, route: Route) -> Non
 def send_webhook_delivery(settings: Settings, delivery_id: int) -> None:
     """Publish one webhook delivery to the notifications queue; raises when the broker is down (the
     reconciler then sends the delivery when it is due)."""
-    publisher = _publisher(
-        settings.resolved_broker_url(),
-        settings.eval_time_limit_s,
-        settings.eval_max_time_limit_s,
-        default_queue(settings),
-    )
-    publisher.send_task(
+    _settings_publisher(settings).send_task(
         TASK_DELIVER_WEBHOOK,
         args=[delivery_id],
         queue=NOTIFICATIONS_QUEUE,

@@ -14,7 +14,13 @@ from app.templating import templates
 
 
 def form_page(
-    request: Request, settings: Settings, template: str, context: dict[str, Any], *, status_code: int = 200
+    request: Request,
+    settings: Settings,
+    template: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+    no_store: bool = True,
 ) -> HTMLResponse:
     token = request.cookies.get(CSRF_COOKIE)
     if not valid_csrf_token(settings, token):
@@ -23,7 +29,8 @@ def form_page(
     response = templates.TemplateResponse(request, template, full, status_code=status_code)
     secure = request.url.scheme == "https"
     response.set_cookie(CSRF_COOKIE, token or "", httponly=True, samesite="strict", secure=secure, path="/")
-    response.headers["Cache-Control"] = "no-store"
+    if no_store:
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
@@ -26,7 +25,8 @@ from app.api.routes.submissions import (
 from app.config import Settings
 from app.db.session import unit_of_work
 from app.errors import DomainError, NotFoundError
-from app.http.csrf import CSRF_COOKIE, CSRF_FIELD, csrf_ok, sign_csrf_nonce, valid_csrf_token
+from app.http.csrf import csrf_ok
+from app.pages.forms import expired_form, form_page
 from app.services.intake import submissions as service
 from app.services.intake.hub_gate import Deadline
 from app.services.intake.validation import SubmissionRequest, ValidationReport
@@ -47,9 +47,6 @@ def _form_page(
     status_code: int = 200,
     **extra: Any,
 ) -> HTMLResponse:
-    token = request.cookies.get(CSRF_COOKIE)
-    if not valid_csrf_token(settings, token):
-        token = sign_csrf_nonce(settings, secrets.token_urlsafe(24))
     user = request.session.get("user") if "session" in request.scope else None
     context = {
         "active_nav": "Submit",
@@ -57,8 +54,6 @@ def _form_page(
         "signed_in": user.get("name") if isinstance(user, dict) else None,
         "sign_in_available": settings.oauth_enabled,
         "sign_in_required": settings.submit_requires_sign_in,
-        "csrf_token": token,
-        "csrf_field": CSRF_FIELD,
         "values": {
             "revision": "main",
             "model_type": DEFAULT_KIND,
@@ -73,10 +68,7 @@ def _form_page(
         ],
         **extra,
     }
-    response = templates.TemplateResponse(request, "submit.html", context, status_code=status_code)
-    secure = request.url.scheme == "https"
-    response.set_cookie(CSRF_COOKIE, token or "", httponly=True, samesite="strict", secure=secure, path="/")
-    return response
+    return form_page(request, settings, "submit.html", context, status_code=status_code, no_store=False)
 
 
 @router.get("/submit", response_class=HTMLResponse)
@@ -109,15 +101,7 @@ async def submit_post(
 ) -> Response:
     """Check or submit the form. Only the chosen model type's settings (``<type>.<setting>``) are read."""
     if not csrf_ok(request, settings, csrf_token):
-        return templates.TemplateResponse(
-            request,
-            "error.html",
-            {
-                "status_code": 403,
-                "message": "The form expired or came from another site. Reload the page and try again.",
-            },
-            status_code=403,
-        )
+        return expired_form(request)
     form = await request.form()
     kind_values, problems = settings_from_form(model_type, form)
     values = {

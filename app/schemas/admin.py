@@ -1,13 +1,14 @@
-"""Bodies and answers of the admin API, the changelog and visitors' reports."""
+"""Bodies and answers of the admin API, the changelog and visitors' reports (the services' own views,
+such as ``ChangelogEntry`` and ``ReportView``, are answered as they are)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from app.schemas.query import BenchmarkId
+from app.services.operations.audit import ChangelogEntry
 
 
 class StrictBody(BaseModel):
@@ -70,62 +71,11 @@ class ResultState(BaseModel):
     superseded_by_id: int | None
 
 
-class QueueEntryRead(BaseModel):
-    id: int
-    model: str
-    benchmark: str
-    model_type: str
-    status: str
-    queue: str | None
-    priority: int
-    created_at: datetime
-    progress_done: int
-    progress_total: int
-
-
 class ActionResult(BaseModel):
     message: str
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
-class NamespaceRead(BaseModel):
-    namespace: str
-    opted_out: bool
-    submission_quota: int | None
-    note: str | None
-    updated_by: str | None
-    updated_at: datetime
-
-
-class ReportRead(BaseModel):
-    id: int
-    result_id: int
-    reason: str
-    reason_text: str
-    text: str
-    reporter: str | None = Field(description="the signed-in reporter, if any (addresses are never shown)")
-    status: str
-    created_at: datetime
-    resolved_at: datetime | None
-    resolved_by: str | None
-    resolution: str | None
-
-
-class ChangelogEntryRead(BaseModel):
-    id: int
-    at: datetime
-    actor: str = Field(description="a maintainer's Hub name, operator, service, or the visitor who reported")
-    action: str
-    summary: str
-    subject: str
-    subject_id: str | None
-    model: str | None
-    benchmark: str | None
-    reason: str | None
-    link: str | None
-    detail: dict[str, Any]
-
-
 class ChangelogPage(BaseModel):
-    entries: list[ChangelogEntryRead]
+    entries: list[ChangelogEntry]
     next_before: int | None = Field(description="pass as before= for the next (older) page; null at the end")

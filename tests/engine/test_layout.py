@@ -132,9 +132,7 @@ def test_a_sharded_dpo_pair_decides_as_the_one_device_path(tmp_path: Path) -> No
         outcomes.append(output)
     one, sharded = outcomes
     assert [e.outcome for e in one.scored] == [e.outcome for e in sharded.scored]
-    assert [e.scores for e in one.scored] == [
-        pytest.approx(e.scores, abs=1e-4) for e in sharded.scored
-    ]
+    assert [e.scores for e in one.scored] == [pytest.approx(e.scores, abs=1e-4) for e in sharded.scored]
     record = sharded.result.reproducibility
     assert record["layout"]["layout"].startswith("2 shards")
     assert record["reference_layout"]["layout"].startswith("2 shards")

@@ -27,6 +27,7 @@ from app.services.operations.maintainers import Actor
 from app.services.operations.moderation import change_visibility
 from app.services.results import runs
 from tests.operations.runs_support import fail_run, finish_run, new_submission, start_run
+from tests.support.web_app import board_app
 
 ATOM = {"a": "http://www.w3.org/2005/Atom"}
 MAINTAINER = Actor(name="alice", via="token")
@@ -69,9 +70,7 @@ def parse(body: bytes) -> tuple[ET.Element, list[Entry]]:
 
 @pytest.fixture
 def app(db_url: str, tmp_path: Path) -> FastAPI:
-    application = create_app(Settings(database_url=db_url, data_dir=tmp_path, secret_key="test-only-secret"))
-    application.state.leaderboard_cache.version_probe_seconds = 0.0
-    return application
+    return board_app(Settings(database_url=db_url, data_dir=tmp_path, secret_key="test-only-secret"))
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Settings
 from app.db.models import DataSnapshot, EvaluationResult, ExampleResult, ResultVisibility
 from app.db.session import unit_of_work
-from app.main import create_app
 from app.services.operations import audit, snapshot_tables
 from app.services.operations.snapshots import (
     SnapshotWriteError,
@@ -36,6 +35,7 @@ from app.services.operations.snapshots import (
 )
 from app.services.results.seed import seed_if_empty
 from tests.submissions.conftest import free_port, wait_until
+from tests.support.web_app import board_app
 from tests.web.factories import make_result, sample_pairs, scores_for
 from worker.engine.benchmarks import BENCHMARKS, get_benchmark
 
@@ -54,9 +54,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings) -> FastAPI:
-    application = create_app(settings)
-    application.state.leaderboard_cache.version_probe_seconds = 0.0
-    return application
+    return board_app(settings)
 
 
 @pytest.fixture

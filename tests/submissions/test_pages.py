@@ -7,7 +7,7 @@ from typing import Any
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from app.pages.submissions import CSRF_COOKIE
+from app.http.csrf import CSRF_COOKIE
 from tests.submissions.conftest import GOOD, NO_TEMPLATE, PICKLE_ONLY, SentMessages
 
 

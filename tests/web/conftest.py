@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.main import create_app
 from app.services.results.seed import SEED_DIR, seed_if_empty
+from tests.support.web_app import board_app
 
 PUBLISHED = sorted((SEED_DIR / "published-eval-set").glob("*.json"))
 BOARDS = sorted((SEED_DIR / "published-boards").glob("*.jsonl"))
@@ -21,9 +21,7 @@ BOARD_ROWS = sum(len(path.read_text(encoding="utf-8").splitlines()) for path in 
 
 @pytest.fixture
 def app(db_url: str, tmp_path: Path) -> FastAPI:
-    application = create_app(Settings(database_url=db_url, data_dir=tmp_path, secret_key="test-only-secret"))
-    application.state.leaderboard_cache.version_probe_seconds = 0.0
-    return application
+    return board_app(Settings(database_url=db_url, data_dir=tmp_path, secret_key="test-only-secret"))
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from app.config import ConfigurationError, Settings
 from app.db.models import AuditEvent, EvaluationResult, Submission, SubmissionStatus
 from app.db.repositories import submissions as submissions_repo
 from app.db.repositories.results import get_or_create_reward_model
-from app.main import create_app
 from app.services.operations.maintainers import MaintainerAccess, ensure_embedded_token
+from tests.support.web_app import board_app
 from tests.web.factories import make_result
 
 TOKEN = "test-operator-token-0123456789abcdef"
@@ -30,9 +30,7 @@ def admin_app(db_url: str, tmp_path: Path) -> FastAPI:
     settings = Settings(
         database_url=db_url, data_dir=tmp_path, secret_key="test-only-secret", admin_token=TOKEN
     )
-    application = create_app(settings)
-    application.state.leaderboard_cache.version_probe_seconds = 0.0
-    return application
+    return board_app(settings)
 
 
 @pytest.fixture

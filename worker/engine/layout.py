@@ -23,6 +23,7 @@ from worker.engine.errors import InvalidSpecError, OutOfMemoryError
 # Share of a device's free memory the weights may take when sharding; the rest is for activations.
 WEIGHT_SHARE: Final = 0.85
 
+
 @dataclass(frozen=True, slots=True)
 class Layout:
     """The ``device_map`` a model is loaded with: a device, or each module's device."""

@@ -3,7 +3,6 @@ policies, re-runs of stale results and the reports inbox. Every route needs a ma
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -18,10 +17,7 @@ from app.schemas.admin import (
     CloseReportRequest,
     DeleteModelRequest,
     HideRequest,
-    NamespaceRead,
     NamespaceRequest,
-    QueueEntryRead,
-    ReportRead,
     RerunRequest,
     ResultState,
     ShowRequest,
@@ -29,6 +25,9 @@ from app.schemas.admin import (
 )
 from app.services.operations import moderation, namespaces, queue_admin, reports
 from app.services.operations.maintainers import Actor
+from app.services.operations.namespaces import NamespaceView
+from app.services.operations.queue_admin import QueueEntry
+from app.services.operations.reports import ReportView
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_maintainer)])
 ResultId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -103,10 +102,10 @@ def supersede_result(
     return _state(old)
 
 
-@router.get("/queue", response_model=list[QueueEntryRead])
-def queue(session: SessionDep) -> list[QueueEntryRead]:
+@router.get("/queue", response_model=list[QueueEntry])
+def queue(session: SessionDep) -> list[QueueEntry]:
     """Running submissions, then waiting ones in the order the workers take them."""
-    return [QueueEntryRead(**asdict(entry)) for entry in queue_admin.queue_entries(session)]
+    return queue_admin.queue_entries(session)
 
 
 @router.post("/submissions/{submission_id}/cancel", response_model=ActionResult)
@@ -150,19 +149,19 @@ def delete_model(
     return ActionResult(message=f"{org}/{name} and its results are deleted.", detail=counts)
 
 
-@router.get("/namespaces", response_model=list[NamespaceRead])
-def list_namespaces(session: SessionDep) -> list[NamespaceRead]:
+@router.get("/namespaces", response_model=list[NamespaceView])
+def list_namespaces(session: SessionDep) -> list[NamespaceView]:
     """Namespaces with a maintainer's policy (opted out, or their own submission quota)."""
-    return [NamespaceRead(**asdict(view)) for view in namespaces.list_policies(session)]
+    return namespaces.list_policies(session)
 
 
-@router.put("/namespaces/{namespace}", response_model=NamespaceRead)
+@router.put("/namespaces/{namespace}", response_model=NamespaceView)
 def set_namespace(
     namespace: Annotated[str, Path(max_length=96)],
     body: NamespaceRequest,
     actor: MaintainerDep,
     session: SessionDep,
-) -> NamespaceRead:
+) -> NamespaceView:
     """Opt a namespace out of the board, or give it its own submission quota."""
     view = namespaces.set_policy(
         session,
@@ -172,7 +171,7 @@ def set_namespace(
         submission_quota=body.submission_quota,
         note=body.note,
     )
-    return NamespaceRead(**asdict(view))
+    return view
 
 
 @router.post("/rerun-stale", response_model=ActionResult)
@@ -187,23 +186,23 @@ def rerun_stale(
     )
 
 
-@router.get("/reports", response_model=list[ReportRead])
+@router.get("/reports", response_model=list[ReportView])
 def list_reports(
     session: SessionDep,
     status: Annotated[
         ReportStatus | None, Query(description="open (default), resolved or dismissed")
     ] = ReportStatus.OPEN,
-) -> list[ReportRead]:
+) -> list[ReportView]:
     """The reports inbox, newest first."""
-    return [ReportRead(**asdict(view)) for view in reports.inbox(session, status=status)]
+    return reports.inbox(session, status=status)
 
 
-@router.post("/reports/{report_id}/close", response_model=ReportRead)
+@router.post("/reports/{report_id}/close", response_model=ReportView)
 def close_report(
     report_id: ReportId, body: CloseReportRequest, actor: MaintainerDep, session: SessionDep
-) -> ReportRead:
+) -> ReportView:
     """Resolve (acted on) or dismiss an open report."""
     view = reports.close_report(
         session, actor, report_id, status=ReportStatus(body.status), resolution=body.resolution
     )
-    return ReportRead(**asdict(view))
+    return view

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from app.api.deps import SessionDep
-from app.schemas.admin import ChangelogEntryRead, ChangelogPage, ReportRead, ReportRequest
+from app.schemas.admin import ChangelogPage, ReportRequest
 from app.services.intake.client_limits import Submitter, submitter_of
 from app.services.operations import reports
 from app.services.operations.audit import ACTIONS, changelog
+from app.services.operations.reports import ReportView
 
 router = APIRouter(tags=["changelog"])
 
@@ -32,7 +32,7 @@ def get_changelog(
         session, limit=limit, before_id=before, model=model, organisation=org, actions=action or ()
     )
     return ChangelogPage(
-        entries=[ChangelogEntryRead(**asdict(entry)) for entry in entries],
+        entries=entries,
         next_before=entries[-1].id if len(entries) == limit else None,
     )
 
@@ -40,7 +40,7 @@ def get_changelog(
 @router.post(
     "/results/{result_id}/reports",
     status_code=201,
-    response_model=ReportRead,
+    response_model=ReportView,
     responses={404: {"description": "unknown result"}, 429: {"description": "too many reports"}},
 )
 def report_result(
@@ -48,8 +48,6 @@ def report_result(
     body: ReportRequest,
     session: SessionDep,
     submitter: Annotated[Submitter, Depends(submitter_of)],
-) -> ReportRead:
+) -> ReportView:
     """Report a result to the maintainers (a reason and your words); at most 5 an hour per client."""
-    view = reports.submit_report(session, submitter, result_id, reason=body.reason, text=body.text)
-    public = asdict(view)
-    return ReportRead(**public)
+    return reports.submit_report(session, submitter, result_id, reason=body.reason, text=body.text)

@@ -86,9 +86,7 @@ def model_counts(session: Session, reward_model_id: int) -> tuple[int, int]:
 def delete_model(session: Session, reward_model_id: int) -> None:
     """The model with its submissions and results (and their sections, subsets, examples and reports)."""
     session.execute(
-        update(RewardModel)
-        .where(RewardModel.iteration_of_id == reward_model_id)
-        .values(iteration_of_id=None)
+        update(RewardModel).where(RewardModel.iteration_of_id == reward_model_id).values(iteration_of_id=None)
     )
     result_ids = select(EvaluationResult.id).where(EvaluationResult.reward_model_id == reward_model_id)
     session.execute(

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from app.db.models import AuditEvent
@@ -45,7 +46,9 @@ ACTIONS: dict[str, str] = {
 class ChangelogEntry:
     id: int
     at: datetime
-    actor: str
+    actor: Annotated[
+        str, Field(description="a maintainer's Hub name, operator, service, or the visitor who reported")
+    ]
     action: str
     summary: str
     subject: str

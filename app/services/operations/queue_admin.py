@@ -99,9 +99,7 @@ def cancel(factory: Factory, actor: Actor, submission_id: int, *, reason: str) -
             submission_id,
             status=SubmissionStatus.CANCELLED,
             failure_kind="cancelled",
-            failure_message=f"Cancelled by a maintainer: {reason.strip()}" if reason.strip() else (
-                "Cancelled by a maintainer."
-            ),
+            failure_message=_cancel_message(reason),
             finished_at=datetime.now(UTC),
             lease_owner=None,
             lease_expires_at=None,
@@ -202,3 +200,8 @@ def rerun_stale(
     for submission_id in report.queued:
         dispatch(factory, send, submission_id, settings)
     return report
+
+
+def _cancel_message(reason: str) -> str:
+    reason = reason.strip()
+    return f"Cancelled by a maintainer: {reason}" if reason else "Cancelled by a maintainer."

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from app.db.models import ReportStatus, ResultReport
@@ -36,7 +38,9 @@ class ReportView:
     reason: str
     reason_text: str
     text: str
-    reporter: str | None
+    reporter: Annotated[
+        str | None, Field(description="the signed-in reporter, if any (addresses are never shown)")
+    ]
     status: str
     created_at: datetime
     resolved_at: datetime | None

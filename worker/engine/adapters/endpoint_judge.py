@@ -16,7 +16,8 @@ from worker.engine.adapters.base import (
     RewardAdapter,
     report_examples_done,
 )
-from worker.engine.judging.endpoint_backend import EndpointGenerator, PromptKey, load_judge_tokenizer
+from worker.engine.adapters.judge_plans import decide_plans, distinct_prompts
+from worker.engine.judging.endpoint_backend import EndpointGenerator, load_judge_tokenizer
 from worker.engine.judging.endpoints import (
     Endpoint,
     EndpointConfigError,
@@ -92,17 +93,10 @@ class EndpointJudgeAdapter(RewardAdapter):
         plans = [self.planner(example) for example in examples]
         calls = [call for plan in plans for call in plan.calls]
         encoded = self.generator.encode(calls)
-        unique: dict[PromptKey, int] = {}
-        slots = [unique.setdefault(key, len(unique)) for key in encoded]  # identical prompts sent once
+        prompts, slots = distinct_prompts(encoded)
         tracker = _Progress(plans, slots, progress)
-        answers = self.generator.generate(list(unique), tracker.prompts_done)
-        results = []
-        start = 0
-        for plan in plans:
-            mine = [answers[slots[i]] for i in range(start, start + len(plan.calls))]
-            start += len(plan.calls)
-            judged = plan.decide(mine)
-            results.append(CandidateResult(judged.scores, judged.detail))
+        answers = self.generator.generate(prompts, tracker.prompts_done)
+        results = decide_plans(plans, slots, answers)
         if progress is not None:
             progress(len(plans), len(plans))
         return results

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from worker.engine.adapters.base import CandidateResult, ProgressCallback, RewardAdapter
 from worker.engine.adapters.causal_lm import load_causal_config, load_causal_lm
 from worker.engine.adapters.hf_loading import load_tokenizer
+from worker.engine.adapters.judge_plans import decide_plans, distinct_prompts
 from worker.engine.device import device_name, dtype_name, free_cached_memory, pick_device, pick_dtype
 from worker.engine.errors import InvalidSpecError, TokenizerLoadError
 from worker.engine.judging.generation import BatchDone, TransformersGenerator
@@ -137,18 +138,11 @@ class JudgeAdapter(RewardAdapter):
         plans = [self.planner(example) for example in examples]
         calls = [call for plan in plans for call in plan.calls]
         encoded = self.generator.encode(calls)
-        unique: dict[tuple[int, ...], int] = {}
-        slots = [unique.setdefault(ids, len(unique)) for ids in encoded]
+        prompts, slots = distinct_prompts(encoded)
         owners: list[int] = [index for index, plan in enumerate(plans) for _ in plan.calls]
         tracker = _CallProgress(plans, owners, slots, progress)
-        answers = self.generator.generate(list(unique), tracker.done)
-        results = []
-        start = 0
-        for plan in plans:
-            mine = [answers[slots[i]] for i in range(start, start + len(plan.calls))]
-            start += len(plan.calls)
-            judged = plan.decide(mine)
-            results.append(CandidateResult(judged.scores, judged.detail))
+        answers = self.generator.generate(prompts, tracker.done)
+        results = decide_plans(plans, slots, answers)
         tracker.finish()
         return results
 

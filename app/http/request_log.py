@@ -3,9 +3,11 @@ the request id on every line logged while the request is answered, and the reque
 metrics (pure ASGI middleware, outermost).
 
 The id comes from the client's ``X-Request-ID`` when it is short and made of safe characters (letters,
-digits, ``.``, ``_``, ``:``, ``-``; at most 64), else it is generated; it goes back in the answer's
-``X-Request-ID``. It lives in a context variable that the request's threads (``run_in_threadpool``)
-inherit; ``app.http.log_format`` puts it on every record and writes the lines.
+digits, ``.``, ``_``, ``:``, ``-``; at most 64), else it is made: 16 hex digits, a random half drawn once
+per process (again in a forked child) and a counter (``new_request_id``), unique without a system call a
+request. It goes back in the answer's ``X-Request-ID``. It lives in a context variable that the request's
+threads (``run_in_threadpool``) inherit; ``app.http.log_format`` puts it on every record and writes the
+lines.
 
 While a request is answered, its line costs a tuple. The lines are handed on in batches
 (``RequestLines``): each batch's latencies go to the metrics histogram and its lines to logging as one
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import itertools
 import logging
 import os
 import re
@@ -37,6 +40,25 @@ BATCH_SIZE = 100
 BATCH_DELAY_S = 0.2
 
 log = logging.getLogger("rewardboard.request")
+
+
+class _RequestIds:
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.prefix = os.urandom(4).hex()
+        self.counter = itertools.count(int.from_bytes(os.urandom(4)))
+
+
+_request_ids = _RequestIds()
+os.register_at_fork(after_in_child=_request_ids.reset)
+
+
+def new_request_id() -> str:
+    """A request id this process has not made before (for 2**32 requests), and no other process is
+    likely to make."""
+    return f"{_request_ids.prefix}{next(_request_ids.counter) & 0xFFFFFFFF:08x}"
 
 
 def incoming_request_id(headers: list[tuple[bytes, bytes]]) -> str | None:
@@ -126,7 +148,7 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = incoming_request_id(scope["headers"]) or os.urandom(8).hex()
+        rid = incoming_request_id(scope["headers"]) or new_request_id()
         token = request_id.set(rid)
         id_header = (REQUEST_ID_HEADER, rid.encode("ascii"))
         started = time.perf_counter()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.http.log_format import JsonFormatter, RequestIdFilter, RequestLine, RequestLinesRecord, request_id
+from app.http.request_log import new_request_id
 from app.main import create_app
 from tests.operations.health_factories import settings_for
 
@@ -190,3 +192,19 @@ def test_uvicorn_access_log_is_off_while_the_request_log_is_on(db_url: str, tmp_
         assert not access.isEnabledFor(logging.INFO)
     finally:
         access.setLevel(previous)
+
+
+def test_made_request_ids_differ_in_a_forked_child() -> None:
+    parent = [new_request_id() for _ in range(3)]
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's side
+        os.write(write, new_request_id().encode("ascii"))
+        os._exit(0)
+    os.waitpid(child, 0)
+    made_there = os.read(read, 64).decode("ascii")
+    os.close(read)
+    os.close(write)
+    assert all(GENERATED_ID.fullmatch(rid) for rid in [*parent, made_there])
+    assert len(set(parent)) == 3
+    assert made_there[:8] != parent[0][:8]  # its own random half, not the parent's

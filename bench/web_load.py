@@ -19,7 +19,10 @@ two servers on the same database, one with ``METRICS_ENABLED=false REQUEST_LOG=f
 (JSON log lines to a file, prometheus-client's multiprocess mode across the uvicorn workers), measured in
 turn for ``--overhead-rounds`` rounds (the first of each pair alternating), then requests/s of each, the
 loss in percent (of the medians) and checks that the lines were written and counted. A raw ASGI app
-returning the same body is measured once beside them, for scale.
+returning the same body is measured once beside them, for scale. With ``--overhead-together`` each round
+loads both servers in the same seconds instead of one after the other (on a machine shared with other
+jobs, what the neighbours take then falls on both alike), and the CPU time per request is each server's
+own over those seconds.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -211,6 +215,16 @@ def fill(url: str, models: int, seed: int, interval_resamples: int) -> FillStats
     return FillStats(models, subsets, pairs, time.perf_counter() - started)
 
 
+# --pin-servers: the CPUs the servers run on and those left to wrk (None: wherever the kernel puts them)
+PINNED: dict[str, set[int] | None] = {"servers": None, "client": None}
+
+
+def pinned_to(role: str) -> Any:
+    """A ``preexec_fn`` that keeps a child (and everything it starts) on ``role``'s CPUs, or None."""
+    cpus = PINNED[role]
+    return None if cpus is None else lambda: os.sched_setaffinity(0, cpus)
+
+
 def start_server(
     url: str,
     workers: int,
@@ -247,7 +261,14 @@ def start_server(
     ]
     log = stderr.open("ab") if stderr is not None else None
     try:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, stderr=log)
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            stderr=log,
+            preexec_fn=pinned_to("servers"),
+        )
     finally:
         if log is not None:
             log.close()
@@ -298,12 +319,18 @@ def _ms(text: str) -> float:
 def measure_wrk(port: int, path: str, connections: int, seconds: int, *, warm_up: bool = True) -> Measurement:
     url = f"http://127.0.0.1:{port}{path}"
     if warm_up:
-        subprocess.run(["wrk", "-t1", f"-c{connections}", "-d2s", url], check=True, capture_output=True)
+        subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", "-d2s", url],
+            check=True,
+            capture_output=True,
+            preexec_fn=pinned_to("client"),
+        )
     output = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
         check=True,
         capture_output=True,
         text=True,
+        preexec_fn=pinned_to("client"),
     ).stdout
     percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
     if set(percentiles) != {"50", "99"}:
@@ -473,7 +500,12 @@ def measure(port: int, path: str, connections: int, seconds: int, *, warm_up: bo
 def warm_up(port: int, path: str, connections: int) -> None:
     if shutil.which("wrk"):
         url = f"http://127.0.0.1:{port}{path}"
-        subprocess.run(["wrk", "-t1", f"-c{connections}", "-d2s", url], check=True, capture_output=True)
+        subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", "-d2s", url],
+            check=True,
+            capture_output=True,
+            preexec_fn=pinned_to("client"),
+        )
     else:
         measure_python(port, path, connections, 2)
 
@@ -546,6 +578,21 @@ def counted_requests(metrics_text: str, route: str) -> int:
     return int(total)
 
 
+def measure_at_once(
+    groups: dict[str, int], ports: dict[str, int], connections: int, seconds: int
+) -> dict[str, tuple[Measurement, float]]:
+    """The board's JSON from each server at the same time, with the CPU seconds each server's processes
+    used meanwhile (process group ``groups[name]``)."""
+    before = {name: group_cpu_seconds(group) for name, group in groups.items()}
+    with ThreadPoolExecutor(len(ports)) as pool:
+        futures = {
+            name: pool.submit(measure, port, LEADERBOARD_JSON, connections, seconds, warm_up=False)
+            for name, port in ports.items()
+        }
+        results = {name: future.result() for name, future in futures.items()}
+    return {name: (results[name], group_cpu_seconds(groups[name]) - before[name]) for name in groups}
+
+
 def measure_overhead(url: str, args: argparse.Namespace) -> Overhead:
     """The board's JSON from a server without metrics and request log and from one with both, in turns."""
     work = Path(tempfile.mkdtemp(prefix="web-load-overhead-"))
@@ -580,19 +627,24 @@ def measure_overhead(url: str, args: argparse.Namespace) -> Overhead:
         cpu_us: dict[str, list[float]] = {"bare": [], "instrumented": []}
         for round_number in range(args.overhead_rounds):
             order = ("bare", "instrumented") if round_number % 2 == 0 else ("instrumented", "bare")
-            for name in order:
-                warm_up(ports[name], LEADERBOARD_JSON, args.connections)
-                cpu_before = group_cpu_seconds(servers[name].pid)
-                result = measure(
-                    ports[name], LEADERBOARD_JSON, args.connections, args.duration, warm_up=False
+            # Together: both servers under load in the same seconds, each at its share of the machine.
+            groups = [order] if args.overhead_together else [(name,) for name in order]
+            for group in groups:
+                for name in group:
+                    warm_up(ports[name], LEADERBOARD_JSON, args.connections)
+                measured = measure_at_once(
+                    {name: servers[name].pid for name in group},
+                    {name: ports[name] for name in group},
+                    args.connections,
+                    args.duration,
                 )
-                cpu_us[name].append(
-                    (group_cpu_seconds(servers[name].pid) - cpu_before) / result.requests * 1e6
-                )
-                (bare if name == "bare" else instrumented).append(result)
-                print(
-                    f"  round {round_number + 1} {name:<13} {result.requests_per_s:>9.0f} req/s", flush=True
-                )
+                for name, (result, cpu_seconds) in measured.items():
+                    cpu_us[name].append(cpu_seconds / result.requests * 1e6)
+                    (bare if name == "bare" else instrumented).append(result)
+                    print(
+                        f"  round {round_number + 1} {name:<13} {result.requests_per_s:>9.0f} req/s",
+                        flush=True,
+                    )
         counted = counted_requests(_get(ports["instrumented"], "/metrics").decode(), LEADERBOARD_JSON)
     finally:
         for server in servers.values():
@@ -671,8 +723,23 @@ def main() -> int:
         "--overhead", action="store_true", help="only: the board's JSON with and without metrics and log"
     )
     parser.add_argument("--overhead-rounds", type=int, default=6)
+    parser.add_argument(
+        "--pin-servers",
+        type=int,
+        metavar="CPU",
+        help="run the servers on this CPU only and wrk on the others (with --overhead-together: both servers "
+        "share one core in the same seconds)",
+    )
+    parser.add_argument(
+        "--overhead-together",
+        action="store_true",
+        help="load both servers in the same seconds each round (paired against the machine's drift)",
+    )
     args = parser.parse_args()
 
+    if args.pin_servers is not None:
+        PINNED["servers"] = {args.pin_servers}
+        PINNED["client"] = os.sched_getaffinity(0) - {args.pin_servers} or None
     url, needs_fill = ensure_database(args.postgres_url, args.database, args.refill)
     report: dict[str, object] = {
         "database": make_url(url).database,

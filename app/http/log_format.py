@@ -49,8 +49,8 @@ class RequestLine(NamedTuple):
 
     @property
     def duration_ms(self) -> float:
-        """What the log writes: milliseconds, to 0.1 ms."""
-        return round(self.seconds * 1000, 1)
+        """What the log writes: milliseconds, to 0.1 ms (halves up)."""
+        return _tenths_of_ms(self.seconds) / 10
 
     @property
     def message(self) -> str:
@@ -80,6 +80,13 @@ _encode_entry = json.JSONEncoder(default=str, ensure_ascii=False).encode
 # Attributes every LogRecord has; anything else on a record came from ``extra=`` and is written out.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id"}
 _MILLISECONDS = [f"{ms:03d}" for ms in range(1000)]
+# A duration's text, the same as repr() and "%.1f" of duration_ms, kept made up to 1 s.
+_DURATIONS_KEPT = 10_000
+_DURATIONS = [f"{tenths // 10}.{tenths % 10}" for tenths in range(_DURATIONS_KEPT)]
+
+
+def _tenths_of_ms(seconds: float) -> int:
+    return int(seconds * 10_000 + 0.5)
 _HEADS_LIMIT = 1024
 _line_heads: dict[tuple[str, int, str, str], tuple[str, str]] = {}
 
@@ -141,7 +148,8 @@ class JsonFormatter(logging.Formatter):
         second = int(created)
         if second != self._second:
             self._time(created)
-        duration = repr(round(seconds * 1000, 1))  # the same text as the message's "%.1f"
+        tenths = _tenths_of_ms(seconds)
+        duration = _DURATIONS[tenths] if tenths < _DURATIONS_KEPT else f"{tenths // 10}.{tenths % 10}"
         return (
             f'{{"time": "{self._second_text}.{_MILLISECONDS[int((created - second) * 1000)]}Z", '
             f'{head[0]}{status} {duration} ms", "request_id": "{rid}", {head[1]}"status": {status}, '
@@ -182,7 +190,7 @@ def configure_logging(settings: Settings) -> None:
     """One handler on the root logger, in the configured format, adding request ids; safe to call again.
 
     In JSON, uvicorn's own lines go through it too; with the request log on, uvicorn's access log (the
-    same request, without the id) is turned off.
+    same request, without the id) is turned off, with no handler for uvicorn to find.
     """
     root = logging.getLogger()
     handler = next((found for found in root.handlers if found.get_name() == HANDLER_NAME), None)
@@ -200,4 +208,9 @@ def configure_logging(settings: Settings) -> None:
             uvicorn_logger.handlers.clear()
             uvicorn_logger.propagate = True
     if settings.request_log:
-        logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+        # Off, not just quiet: uvicorn builds each access line's arguments (client, quoted path) whenever
+        # its logger has a handler anywhere up the tree, before the level is looked at.
+        access = logging.getLogger("uvicorn.access")
+        access.handlers.clear()
+        access.propagate = False
+        access.setLevel(logging.WARNING)

@@ -183,15 +183,22 @@ def test_request_log_off_keeps_ids_and_metrics(
         assert "x-request-id" not in client.get("/healthz").headers
 
 
-def test_uvicorn_access_log_is_off_while_the_request_log_is_on(db_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_uvicorn_access_log_is_off_while_the_request_log_is_on(
+    db_url: str, tmp_path: Path, log_format: str
+) -> None:
     access = logging.getLogger("uvicorn.access")
-    previous = access.level
+    saved = (access.level, access.propagate, list(access.handlers))
     try:
         access.setLevel(logging.INFO)
-        app_for(db_url, tmp_path)
-        assert not access.isEnabledFor(logging.INFO)
+        access.addHandler(logging.NullHandler())  # as uvicorn's own logging config leaves it
+        app_for(db_url, tmp_path, log_format=log_format)
+        # uvicorn prepares an access line for every request when the logger has a handler up its tree
+        assert not access.hasHandlers() and not access.isEnabledFor(logging.INFO)
     finally:
-        access.setLevel(previous)
+        access.setLevel(saved[0])
+        access.propagate = saved[1]
+        access.handlers[:] = saved[2]
 
 
 def test_made_request_ids_differ_in_a_forked_child() -> None:

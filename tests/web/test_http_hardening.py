@@ -9,16 +9,19 @@ import asyncio
 import csv
 import io
 from collections.abc import MutableMapping
+from pathlib import Path
 from typing import Any
 
 import fastapi.routing
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.config import Settings
 from app.http.body_limit import BodySizeLimitMiddleware
 from app.http.security_headers import SECURITY_HEADERS
+from tests.support.web_app import board_app
 from tests.web.factories import make_result
 
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -221,3 +224,34 @@ def test_csv_cells_never_start_a_formula(
         assert ("'" + model) in rows, sorted(rows)
         assert rows["'" + model]["model"].startswith(start)
         assert float(rows["'" + model]["score"]) > 0  # numbers are left as numbers
+
+
+@pytest.mark.parametrize(
+    ("request_log", "metrics_enabled"), [(True, True), (False, True), (True, False), (False, False)]
+)
+def test_security_headers_come_with_the_request_log_and_without_it(
+    db_url: str, tmp_path: Path, request_log: bool, metrics_enabled: bool
+) -> None:
+    """With the request log or metrics on, their layer adds the security headers; with both off, a layer of
+    their own does. Either way an answer's own header wins and each header is sent once."""
+    settings = Settings(
+        database_url=db_url,
+        data_dir=tmp_path,
+        secret_key="test-only-secret",
+        request_log=request_log,
+        metrics_enabled=metrics_enabled,
+    )
+    application = board_app(settings)
+
+    def framed() -> Response:
+        return Response("framed", headers={"X-Frame-Options": "SAMEORIGIN"})
+
+    application.add_api_route("/test-only/framed", framed)
+    with TestClient(application) as test_client:
+        answer = test_client.get("/api/v1/sections")
+        own = test_client.get("/test-only/framed")
+    assert_security_headers(answer.headers)
+    assert ("x-request-id" in answer.headers) == (request_log or metrics_enabled)
+    assert own.headers.get_list("x-frame-options") == ["SAMEORIGIN"]
+    assert own.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    assert all(len(answer.headers.get_list(name)) == 1 for name, _ in SECURITY_HEADERS)

@@ -316,15 +316,19 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
+def _wrk_warm_up(url: str, connections: int) -> None:
+    subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", "-d2s", url],
+        check=True,
+        capture_output=True,
+        preexec_fn=pinned_to("client"),
+    )
+
+
 def measure_wrk(port: int, path: str, connections: int, seconds: int, *, warm_up: bool = True) -> Measurement:
     url = f"http://127.0.0.1:{port}{path}"
     if warm_up:
-        subprocess.run(
-            ["wrk", "-t1", f"-c{connections}", "-d2s", url],
-            check=True,
-            capture_output=True,
-            preexec_fn=pinned_to("client"),
-        )
+        _wrk_warm_up(url, connections)
     output = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
         check=True,
@@ -499,13 +503,7 @@ def measure(port: int, path: str, connections: int, seconds: int, *, warm_up: bo
 
 def warm_up(port: int, path: str, connections: int) -> None:
     if shutil.which("wrk"):
-        url = f"http://127.0.0.1:{port}{path}"
-        subprocess.run(
-            ["wrk", "-t1", f"-c{connections}", "-d2s", url],
-            check=True,
-            capture_output=True,
-            preexec_fn=pinned_to("client"),
-        )
+        _wrk_warm_up(f"http://127.0.0.1:{port}{path}", connections)
     else:
         measure_python(port, path, connections, 2)
 

@@ -83,12 +83,17 @@ _MILLISECONDS = [f"{ms:03d}" for ms in range(1000)]
 # A duration's text, the same as repr() and "%.1f" of duration_ms, kept made up to 1 s.
 _DURATIONS_KEPT = 10_000
 _DURATIONS = [f"{tenths // 10}.{tenths % 10}" for tenths in range(_DURATIONS_KEPT)]
+_HEADS_LIMIT = 1024
+_line_heads: dict[tuple[str, int, str, str], tuple[str, str]] = {}
 
 
 def _tenths_of_ms(seconds: float) -> int:
     return int(seconds * 10_000 + 0.5)
-_HEADS_LIMIT = 1024
-_line_heads: dict[tuple[str, int, str, str], tuple[str, str]] = {}
+
+
+def _duration_text(seconds: float) -> str:
+    tenths = _tenths_of_ms(seconds)
+    return _DURATIONS[tenths] if tenths < _DURATIONS_KEPT else f"{tenths // 10}.{tenths % 10}"
 
 
 def _line_head(logger: str, level: int, method: str, route: str) -> tuple[str, str]:
@@ -148,8 +153,7 @@ class JsonFormatter(logging.Formatter):
         second = int(created)
         if second != self._second:
             self._time(created)
-        tenths = _tenths_of_ms(seconds)
-        duration = _DURATIONS[tenths] if tenths < _DURATIONS_KEPT else f"{tenths // 10}.{tenths % 10}"
+        duration = _duration_text(seconds)
         return (
             f'{{"time": "{self._second_text}.{_MILLISECONDS[int((created - second) * 1000)]}Z", '
             f'{head[0]}{status} {duration} ms", "request_id": "{rid}", {head[1]}"status": {status}, '

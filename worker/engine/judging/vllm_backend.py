@@ -232,7 +232,7 @@ class VllmGenerator:
         self.llm = None
 
 
-_MEMORY_WORDS: Final = ("out of memory", "kv cache", "cache blocks", "memory")
+_MEMORY_WORDS: Final = ("memory", "kv cache", "cache blocks")
 
 
 def engine_start_error(error: Exception) -> EngineError:
